@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The DCImanager 5 connection options shared by every dci_* module."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # pylint: disable=too-few-public-methods
+
+    DOCUMENTATION = r"""
+options:
+  api_url:
+    description:
+      - URL of the DCImanager 5 panel.
+      - V(https://host), V(https://host:1500) and V(https://host:1500/dcimgr) are accepted;
+        a missing port means V(1500) and a missing path means V(/dcimgr).
+      - If not set, the value of the E(DCIMANAGER_URL) environment variable is used.
+    type: str
+    required: true
+  api_username:
+    description:
+      - Login of the panel account the modules act as (an administrator, not root).
+      - If not set, the value of the E(DCIMANAGER_USERNAME) environment variable is used.
+    type: str
+    required: true
+  api_password:
+    description:
+      - Password of O(api_username). Sent only in POST bodies, never in URLs.
+      - If not set, the value of the E(DCIMANAGER_PASSWORD) environment variable is used.
+    type: str
+    required: true
+  validate_certs:
+    description:
+      - Verify the panel's TLS certificate.
+      - DCImanager ships a self-signed certificate; give its CA in O(ca_path) rather than turning this off.
+      - If not set, the value of the E(DCIMANAGER_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A PEM file with the CA certificate(s) to verify the panel's certificate with.
+      - If not set, the value of the E(DCIMANAGER_CA_PATH) environment variable is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each API request.
+    type: int
+    default: 60
+requirements:
+  - requests
+  - lxml
+notes:
+  - The modules talk to the panel from the controller; run them with C(delegate_to: localhost)
+    or a local connection.
+  - Reading calls are repeated up to three times, with backoff, after network failures and HTTP 5xx answers.
+    Writing calls are repeated only when the request provably never reached the panel.
+  - Use the action group C(ispsystem.dcimanager.dcimanager) in C(module_defaults) to set these options once.
+"""

@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Private to the ispsystem.dcimanager collection: the DCImanager 5 (mgr5) API client.
+
+Not a public API: it may change in any release without notice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from urllib.parse import urlsplit
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    from urllib3.exceptions import NewConnectionError
+    HAS_REQUESTS = True
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+LXML_IMPORT_ERROR = None
+try:
+    from lxml import etree
+    HAS_LXML = True
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    HAS_LXML = False
+    LXML_IMPORT_ERROR = exc
+
+DEFAULT_PORT = 1500
+DEFAULT_PATH = "/dcimgr"
+
+# A panel answer bigger than this is refused: even 10,000 servers list in a few MiB,
+# and a hostile or broken endpoint must not make the controller eat memory.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+# Flags are elements that are present when true and absent when false.
+SERVER_FLAGS = (
+    "blocked", "hwproblem", "diag_in_progress", "disabled", "poweron", "poweroff",
+    "powererror", "install_in_progress", "operation_failed",
+)
+CONNECTION_FLAGS = ("func_in_progress",)
+
+# HTTP answers that say "try again later" rather than "no".
+RETRYABLE_STATUS = (429, 500, 502, 503, 504)
+
+
+class DCIError(Exception):
+    """Any failure talking to DCImanager, with the panel's own error where it gave one."""
+
+    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, func=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.error_type = error_type
+        self.error_object = error_object
+        self.panel_msg = panel_msg
+        self.func = func
+
+    @property
+    def api_error(self):
+        """The panel's error as the modules return it, or None for transport failures."""
+        if self.error_type is None:
+            return None
+        return {"type": self.error_type, "object": self.error_object, "msg": self.panel_msg}
+
+
+class _RetryableError(DCIError):
+    """A failure after which repeating the same request is safe for reading calls."""
+
+
+class _NotSentError(_RetryableError):
+    """A failure before the request reached the panel: safe to repeat even for writes."""
+
+
+def normalize_api_url(url):
+    """Return the full API endpoint for what a user wrote in api_url.
+
+    ``https://host``, ``https://host:1500`` and ``https://host:1500/dcimgr`` all name
+    ``https://host:1500/dcimgr``: a missing port means 1500, a missing path ``/dcimgr``.
+    """
+    text = (url or "").strip()
+    if not text:
+        raise DCIError("api_url is empty; set it to the panel, for example https://dci.example.com:1500/dcimgr")
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("https", "http"):
+        raise DCIError("api_url %r must start with https:// (or http://)" % url)
+    if parts.username or parts.password:
+        raise DCIError("api_url must not carry credentials; use api_username and api_password")
+    if parts.query or parts.fragment:
+        raise DCIError("api_url must not have a query string or fragment; give only https://host[:port][/path]")
+    if not parts.hostname:
+        raise DCIError("api_url %r has no host name" % url)
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise DCIError("api_url %r has an invalid port" % url) from None
+    host = parts.hostname
+    if ":" in host:
+        host = "[%s]" % host
+    path = parts.path.rstrip("/") or DEFAULT_PATH
+    return "%s://%s:%d%s" % (parts.scheme, host, port, path)
+
+
+def _hardened_parser():
+    # The panel never sends a DTD. Refuse entity expansion, network access and huge trees so a
+    # hostile or broken endpoint cannot make the controller read files or exhaust memory.
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=True, remove_pis=True,
+    )
+
+
+def parse_document(body, func=None):
+    """Parse a panel answer into the ``<doc>`` element, or raise DCIError."""
+    stripped = body.lstrip()[:512].lower()
+    if stripped.startswith(b"<!doctype html") or stripped.startswith(b"<html"):
+        raise DCIError(
+            "DCImanager answered %s with a web page instead of API XML; check that api_url points to the "
+            "API endpoint (https://HOST:1500/dcimgr)" % (func or "the request"), func=func)
+    if b"<!doctype" in stripped or b"<!entity" in stripped:
+        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, func=func)
+    try:
+        root = etree.fromstring(body, parser=_hardened_parser())
+    except etree.XMLSyntaxError as exc:
+        raise _RetryableError("DCImanager's answer to %s is not valid XML (%s)" % (func, exc), func=func) from None
+    if root.tag != "doc":
+        raise DCIError("DCImanager's answer to %s has root <%s>, expected <doc>" % (func, root.tag), func=func)
+    error = root.find("error")
+    if error is not None:
+        panel_msg = (error.findtext("msg") or "").strip()
+        error_type = error.get("type", "")
+        error_object = error.get("object", "")
+        raise DCIError(
+            "DCImanager refused %s: %s (type %s, object %s)" % (func, panel_msg or "no message", error_type, error_object),
+            error_type=error_type, error_object=error_object, panel_msg=panel_msg, func=func)
+    return root
+
+
+def element_to_dict(element, flags=()):
+    """Turn a list row or a form into a dict of str, with the named flags as booleans."""
+    result = {}
+    for child in element:
+        if not isinstance(child.tag, str) or child.tag in ("slist", "elem"):
+            continue
+        result[child.tag] = (child.text or "").strip()
+    for flag in flags:
+        result[flag] = flag in result
+    return result
+
+
+class Form(dict):
+    """The values of an ``*.edit`` form; ``selects`` maps each select list to its values."""
+
+    def __init__(self, values, selects):
+        super().__init__(values)
+        self.selects = selects
+
+
+class DCIClient:
+    """One authenticated conversation with a DCImanager 5 panel.
+
+    Every call is a form-encoded POST with ``out=xml``; credentials travel only in POST bodies.
+    The client logs in once with ``func=auth`` and reuses the session; if the panel rejects the
+    session it logs in again once, and if the panel offers no session it falls back to sending
+    ``authinfo`` with every call.
+    """
+
+    def __init__(self, url, username, password, validate_certs=True, ca_path=None, timeout=60,
+                 retries=3, backoff=0.5, sleep=time.sleep):
+        self.url = normalize_api_url(url)
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._session_id = None
+        self._use_authinfo = False
+        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self.http = requests.Session()
+        self.http.trust_env = False  # no proxy or netrc surprises between the controller and the panel
+        self.call_count = 0
+        self.write_count = 0
+
+    # Public calls -------------------------------------------------------------------------
+
+    def list(self, func, flags=(), **params):
+        """Read a list function; each ``<elem>`` becomes a dict with ``flags`` as booleans."""
+        root = self.call(func, params)
+        return [element_to_dict(elem, flags) for elem in root.iter("elem")]
+
+    def form(self, func, **params):
+        """Read an ``*.edit`` form (no ``sok``): its values and its select lists."""
+        root = self.call(func, params)
+        selects = {}
+        for slist in root.findall("slist"):
+            selects[slist.get("name", "")] = [(val.get("key") or (val.text or "")).strip() for val in slist.findall("val")]
+        return Form(element_to_dict(root), selects)
+
+    def write(self, func, **params):
+        """Make a change; returns the answer's direct values (``id``, ``ip``, ``ok``...)."""
+        root = self.call(func, params, write=True)
+        return element_to_dict(root)
+
+    def call(self, func, params=None, write=False):
+        """POST one function and return the parsed ``<doc>``.
+
+        Reading calls are repeated (a bounded number of times, with backoff) after transport
+        failures; writing calls only when the request provably never reached the panel.
+        """
+        params = {key: str(value) for key, value in (params or {}).items() if value is not None}
+        self._ensure_auth()
+        try:
+            root = self._post_with_retries(func, self._with_auth(params), write)
+        except DCIError as exc:
+            if exc.error_type != "auth" or not self._session_id:
+                raise
+            # The panel rejected the session (expired, or bound to another address), not the
+            # request: logging in again once and repeating it is safe for any call.
+            self._session_id = None
+            self._ensure_auth()
+            root = self._post_with_retries(func, self._with_auth(params), write)
+        self.call_count += 1
+        if write:
+            self.write_count += 1
+        return root
+
+    def check_login(self, login, password):
+        """Whether ``login`` can log in with ``password`` (a reading call: it only opens a session)."""
+        try:
+            self._post_with_retries("auth", {"username": login, "password": password}, write=False)
+        except DCIError as exc:
+            if exc.error_type == "auth":
+                return False
+            raise
+        self.call_count += 1
+        return True
+
+    def new_login_key(self, login, key):
+        """Create a one-time key for ``login`` and return the browser URL that consumes it."""
+        self.write("session.newkey", username=login, key=key)
+        return "%s?checkcookie=no&func=auth&username=%s&key=%s" % (
+            self.url, requests.utils.quote(login, safe=""), key)
+
+    # Authentication ------------------------------------------------------------------------
+
+    def _ensure_auth(self):
+        if self._session_id or self._use_authinfo:
+            return
+        root = self._post_with_retries("auth", {"username": self.username, "password": self._password}, write=False, login=True)
+        auth = root.find("auth")
+        session_id = (auth.get("id") or auth.text or "").strip() if auth is not None else ""
+        if session_id:
+            self._session_id = session_id
+        else:
+            # Some panels (or a proxy in front of them) give no session: send authinfo instead.
+            self._use_authinfo = True
+
+    def _with_auth(self, params):
+        merged = dict(params)
+        if self._session_id:
+            merged["auth"] = self._session_id
+        else:
+            merged["authinfo"] = "%s:%s" % (self.username, self._password)
+        return merged
+
+    # Transport -----------------------------------------------------------------------------
+
+    def _post_with_retries(self, func, params, write, login=False):
+        attempt = 0
+        while True:
+            try:
+                return self._post(func, params, login=login)
+            except _RetryableError as exc:
+                retryable = isinstance(exc, _NotSentError) or not write
+                if retryable and attempt < self.retries:
+                    attempt += 1
+                    self._sleep(min(self.backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
+                    continue
+                if write and not isinstance(exc, _NotSentError):
+                    exc.msg += ("; the change may or may not have been made, so it was not repeated: "
+                                "re-run the task, which reads the current state first")
+                    exc.args = (exc.msg,)
+                raise
+
+    def _post(self, func, params, login=False):
+        data = dict(params)
+        data["func"] = func
+        data["out"] = "xml"
+        try:
+            response = self.http.post(self.url, data=data, timeout=self.timeout, verify=self.verify,
+                                      allow_redirects=False, stream=True)
+            try:
+                body = self._read_body(response, func)
+            finally:
+                response.close()
+        except requests.exceptions.SSLError as exc:
+            raise DCIError(
+                "TLS verification of %s failed (%s). Give the panel's CA certificate in ca_path, or set "
+                "validate_certs: false only if you accept an unauthenticated connection" % (self.url, _reason(exc)),
+                func=func) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _NotSentError("cannot connect to DCImanager at %s: timed out after %ss" % (self.url, self.timeout),
+                                func=func) from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, NewConnectionError):
+                raise _NotSentError("cannot connect to DCImanager at %s: %s" % (self.url, _reason(exc)), func=func) from None
+            raise _RetryableError("the connection to DCImanager at %s broke during %s: %s" % (self.url, func, _reason(exc)),
+                                  func=func) from None
+        except requests.exceptions.Timeout:
+            raise _RetryableError("DCImanager at %s did not answer %s within %ss" % (self.url, func, self.timeout),
+                                  func=func) from None
+        except requests.exceptions.RequestException as exc:
+            raise DCIError("request %s to DCImanager at %s failed: %s" % (func, self.url, _reason(exc)), func=func) from None
+
+        if response.is_redirect:
+            raise DCIError("DCImanager at %s answered %s with a redirect to %s, which is refused; set api_url to the "
+                           "final address" % (self.url, func, response.headers.get("Location", "?")), func=func)
+        if response.status_code in RETRYABLE_STATUS:
+            raise _RetryableError("DCImanager at %s answered %s with HTTP %d" % (self.url, func, response.status_code), func=func)
+        if response.status_code == 403:
+            raise DCIError("DCImanager at %s refused %s with HTTP 403; the controller's address may be blocked "
+                           "in the panel's or a proxy's access list" % (self.url, func), func=func)
+        if response.status_code != 200:
+            raise DCIError("DCImanager at %s answered %s with HTTP %d" % (self.url, func, response.status_code), func=func)
+        try:
+            return parse_document(body, func)
+        except DCIError as exc:
+            if login and exc.error_type is not None:
+                raise DCIError(
+                    "DCImanager at %s rejected the login of api_username %r: %s" % (self.url, self.username, exc.panel_msg),
+                    error_type=exc.error_type, error_object=exc.error_object, panel_msg=exc.panel_msg, func=func) from None
+            raise
+
+    @staticmethod
+    def _read_body(response, func):
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise DCIError("DCImanager's answer to %s is larger than %d bytes; refused" % (func, MAX_BODY_BYTES), func=func)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _reason(exc):
+    """A short, secret-free reason for a requests exception (the URL never carries secrets)."""
+    text = str(exc.args[0] if exc.args else exc)
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if reason is not None:
+        text = str(reason)
+    return text.split(": ", 1)[-1] if len(text) > 300 else text

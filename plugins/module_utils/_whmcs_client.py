@@ -1,0 +1,529 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Private to the ispsystem.dcimanager collection: the WHMCS API client.
+
+Not a public API: it may change in any release without notice. Used by the whmcs_* modules and
+by the ispsystem.dcimanager.whmcs inventory plugin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import NewConnectionError
+    HAS_REQUESTS = True
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+API_PATH = "includes/api.php"
+
+# A WHMCS answer bigger than this is refused: a page of 1,000 services is a few MiB, and a
+# broken endpoint must not make the controller eat memory.
+MAX_BODY_BYTES = 128 * 1024 * 1024
+
+# HTTP answers that mean "try again later" rather than "no".
+RETRYABLE_STATUS = (429, 500, 502, 503, 504)
+
+# Actions that only read: repeating them after a failure is harmless.
+READ_ACTIONS = ("DecryptPassword",)
+
+STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
+
+# UpdateClientProduct's field names, by the names the collection uses.
+SERVICE_FIELDS = {
+    "status": "status",
+    "domain": "domain",
+    "dedicated_ip": "dedicatedip",
+    "assigned_ips": "assignedips",
+    "username": "serviceusername",
+    "password": "servicepassword",
+    "notes": "notes",
+}
+
+# WHMCS writes "0000-00-00" where a date is not set (free and one-time services).
+_NO_DATE = ("", "0000-00-00")
+_INT_RE = re.compile(r"^-?\d+$")
+_ADDRESS_SPLIT_RE = re.compile(r"[\s,;]+")
+
+
+class WHMCSError(Exception):
+    """Any failure talking to WHMCS, with WHMCS's own message where it gave one."""
+
+    def __init__(self, msg, action=None, api_message=None, status=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.action = action
+        self.api_message = api_message
+        self.status = status
+
+    @property
+    def api_error(self):
+        """WHMCS's error as the modules return it, or None for transport failures."""
+        if self.api_message is None:
+            return None
+        return {"type": "error", "object": self.action, "msg": self.api_message}
+
+
+class _RetryableError(WHMCSError):
+    """A failure after which repeating the same request is safe for reading actions."""
+
+
+class _NotSentError(_RetryableError):
+    """A failure before the request reached WHMCS: safe to repeat even for writes."""
+
+
+def api_endpoint(url):
+    """The full ``includes/api.php`` URL for what a user wrote as the WHMCS base URL."""
+    if not url or not isinstance(url, str):
+        raise WHMCSError("the WHMCS URL is empty; set it to the WHMCS base URL, e.g. https://billing.example.com/")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise WHMCSError("the WHMCS URL %r is not an http(s) URL; set it to the WHMCS base URL, "
+                         "e.g. https://billing.example.com/ or https://example.com/whmcs" % _display_url(url))
+    path = parts.path.rstrip("/")
+    if not path.endswith("/" + API_PATH) and path != API_PATH:
+        path = path + "/" + API_PATH
+    # A query or fragment would be sent along with every call; WHMCS never needs one.
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _display_url(url):
+    """``url`` without user:password@, for messages."""
+    parts = urlsplit(str(url))
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
+    return urlunsplit(parts)
+
+
+def is_read_action(action):
+    return action.startswith("Get") or action in READ_ACTIONS
+
+
+class WHMCSClient:
+    """One conversation with the WHMCS API: a form-encoded POST per call, JSON answers.
+
+    Credentials travel only in POST bodies. One ``requests.Session`` (one connection pool) is
+    shared by all calls, including concurrent ones from the inventory plugin's threads.
+    """
+
+    def __init__(self, url, identifier, secret, access_key=None, validate_certs=True, ca_path=None, timeout=60,
+                 retries=3, backoff=0.5, pool_size=10, sleep=time.sleep):
+        if not HAS_REQUESTS:
+            raise WHMCSError("the Python library requests is required to talk to WHMCS: %s" % REQUESTS_IMPORT_ERROR)
+        if not identifier or not secret:
+            raise WHMCSError("WHMCS API credentials are missing: give the API identifier and secret "
+                             "(Setup > Staff Management > Manage API Credentials)")
+        self.url = api_endpoint(url)
+        self.display_url = _display_url(self.url)
+        self._identifier = str(identifier)
+        self._secret = str(secret)
+        self._access_key = str(access_key) if access_key else None
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self.http = requests.Session()
+        self.http.trust_env = False  # no proxy or netrc surprises between the controller and WHMCS
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, int(pool_size)))
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)
+        self.call_count = 0
+        self.write_count = 0
+
+    def close(self):
+        self.http.close()
+
+    # Public calls -------------------------------------------------------------------------
+
+    def call(self, action, params=None, write=None):
+        """POST one action and return WHMCS's JSON answer (a dict with ``result: success``).
+
+        ``write`` defaults to "anything but Get* and DecryptPassword". Reading actions are
+        repeated (a bounded number of times, with backoff) after transport failures and HTTP
+        5xx; writing ones only when the request provably never reached WHMCS.
+        """
+        if write is None:
+            write = not is_read_action(action)
+        data = []
+        for key, value in (params or {}).items():
+            if value is None:
+                continue
+            if isinstance(value, (list, tuple)):
+                data.extend((key, str(item)) for item in value)
+            else:
+                data.append((key, str(value)))
+        answer = self._post_with_retries(action, data, write)
+        self.call_count += 1
+        if write:
+            self.write_count += 1
+        return answer
+
+    def get_clients_products_page(self, offset, limit, **filters):
+        """One page of GetClientsProducts: ``(raw services, totalresults)``.
+
+        ``limit`` must be positive: WHMCS reads a missing or zero ``limitnum`` as "everything".
+        """
+        if int(limit) <= 0:
+            raise ValueError("limit must be positive")
+        params = dict(filters)
+        params.update(limitstart=int(offset), limitnum=int(limit))
+        answer = self.call("GetClientsProducts", params)
+        return products_list(answer), to_int(answer.get("totalresults"), 0)
+
+    def get_clients_products(self, page_size=250, **filters):
+        """Every service matching ``filters`` (clientid, serviceid, pid, domain, username2), paged.
+
+        Offset paging over a list that changes meanwhile can repeat a service: duplicates are
+        dropped. The number of pages is bounded by the first answer's total.
+        """
+        services, total = self.get_clients_products_page(0, page_size, **filters)
+        seen = set(to_int(s.get("id")) for s in services)
+        offset = len(services)
+        max_pages = total // max(1, page_size) + 2
+        pages = 1
+        while services and offset < total and pages < max_pages:
+            page, total = self.get_clients_products_page(offset, page_size, **filters)
+            pages += 1
+            if not page:
+                break
+            offset += len(page)
+            for service in page:
+                service_id = to_int(service.get("id"))
+                if service_id not in seen:
+                    seen.add(service_id)
+                    services.append(service)
+        return services
+
+    def get_service(self, service_id):
+        """The raw GetClientsProducts entry of one service, or None when WHMCS has none."""
+        services, dummy = self.get_clients_products_page(0, 1, serviceid=int(service_id))
+        for service in services:
+            if to_int(service.get("id")) == int(service_id):
+                return service
+        return None
+
+    def get_products(self, pid=None):
+        """GetProducts (optionally one product id or a list of them): the raw product list."""
+        if isinstance(pid, (list, tuple)):
+            pid = ",".join(str(p) for p in pid)
+        answer = self.call("GetProducts", {"pid": pid})
+        return products_list(answer)
+
+    def update_client_product(self, service_id, fields=None, unset=(), custom_fields=None):
+        """UpdateClientProduct: set ``fields`` (WHMCS names), blank the fields in ``unset``,
+        and set ``custom_fields`` ({field id: value}).
+
+        WHMCS ignores empty values (PHP ``empty()``: ``""`` and ``"0"``), so a field is blanked
+        only through ``unset[]``; asking to set one to an empty value is refused here rather
+        than silently doing nothing.
+        """
+        params = {"serviceid": int(service_id)}
+        for key, value in (fields or {}).items():
+            text = "" if value is None else str(value)
+            if text in ("", "0"):
+                raise WHMCSError("UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead"
+                                 % (text, key), action="UpdateClientProduct")
+            params[key] = text
+        if unset:
+            params["unset[]"] = list(unset)
+        if custom_fields:
+            params["customfields"] = encode_custom_fields(custom_fields)
+        return self.call("UpdateClientProduct", params, write=True)
+
+    def decrypt_password(self, encrypted):
+        return self.call("DecryptPassword", {"password2": encrypted}).get("password", "")
+
+    # Transport -----------------------------------------------------------------------------
+
+    def _post_with_retries(self, action, data, write):
+        attempt = 0
+        while True:
+            try:
+                return self._post(action, data)
+            except _RetryableError as exc:
+                retryable = isinstance(exc, _NotSentError) or not write
+                if retryable and attempt < self.retries:
+                    attempt += 1
+                    # Exponential backoff with jitter, capped: concurrent readers must not retry in lockstep.
+                    self._sleep(min(self.backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
+                    continue
+                if write and not isinstance(exc, _NotSentError):
+                    exc.msg += ("; the change may or may not have been made, so it was not repeated: "
+                                "re-run the task, which reads the current state first")
+                    exc.args = (exc.msg,)
+                raise
+
+    def _auth(self):
+        auth = [("identifier", self._identifier), ("secret", self._secret)]
+        if self._access_key:
+            auth.append(("accesskey", self._access_key))
+        return auth
+
+    def _post(self, action, data):
+        body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
+        try:
+            response = self.http.post(self.url, data=body, timeout=self.timeout, verify=self.verify,
+                                      allow_redirects=False, stream=True)
+            try:
+                content = self._read_body(response, action)
+            finally:
+                response.close()
+        except requests.exceptions.SSLError as exc:
+            raise WHMCSError(
+                "TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
+                "only if you accept an unauthenticated connection" % (self.display_url, self._reason(exc)),
+                action=action) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _NotSentError("cannot connect to WHMCS at %s: timed out after %ss" % (self.display_url, self.timeout),
+                                action=action) from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, NewConnectionError):
+                raise _NotSentError("cannot connect to WHMCS at %s: %s" % (self.display_url, self._reason(exc)),
+                                    action=action) from None
+            raise _RetryableError("the connection to WHMCS at %s broke during %s: %s" % (self.display_url, action, self._reason(exc)),
+                                  action=action) from None
+        except requests.exceptions.Timeout:
+            raise _RetryableError("WHMCS at %s did not answer %s within %ss" % (self.display_url, action, self.timeout),
+                                  action=action) from None
+        except requests.exceptions.RequestException as exc:
+            raise WHMCSError("request %s to WHMCS at %s failed: %s" % (action, self.display_url, self._reason(exc)),
+                             action=action) from None
+
+        status = response.status_code
+        if response.is_redirect:
+            raise WHMCSError("WHMCS at %s answered %s with a redirect to %s, which is not followed (it would turn the "
+                             "POST into a GET); set the URL to the final address"
+                             % (self.display_url, action, _display_url(response.headers.get("Location", "?"))),
+                             action=action, status=status)
+        if status in RETRYABLE_STATUS:
+            raise _RetryableError("WHMCS at %s answered %s with HTTP %d" % (self.display_url, action, status),
+                                  action=action, status=status)
+        if status == 403:
+            raise WHMCSError(
+                "WHMCS at %s refused %s with HTTP 403: the controller's IP address is probably not in WHMCS's API IP "
+                "allow-list. Add the controller's address under Setup > General Settings > Security > API IP Access "
+                "Restriction, or set an API access key ($api_access_key in configuration.php) and give it as the "
+                "access key" % (self.display_url, action), action=action, status=status)
+        if status != 200:
+            raise WHMCSError("WHMCS at %s answered %s with HTTP %d" % (self.display_url, action, status),
+                             action=action, status=status)
+        return self._parse(action, content)
+
+    def _parse(self, action, content):
+        try:
+            # A UTF-8 byte order mark before the JSON is a known WHMCS hosting quirk (an edited PHP file).
+            answer = json.loads(content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            snippet = self._scrub(content[:120].decode("utf-8", "replace")).strip()
+            raise WHMCSError("WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
+                             "the WHMCS base URL" % (self.display_url, action, snippet), action=action) from None
+        if not isinstance(answer, dict):
+            raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action),
+                             action=action)
+        if answer.get("result") == "success":
+            return answer
+        message = self._scrub(str(answer.get("message") or "no message"))
+        raise WHMCSError("WHMCS refused %s: %s%s" % (action, message, _hint(message)), action=action, api_message=message)
+
+    def _scrub(self, text):
+        """Remove the credentials from text that came from elsewhere (an answer, an exception)."""
+        for secret in (self._secret, self._access_key):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    def _reason(self, exc):
+        """A short, secret-free reason for a requests exception."""
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        text = str(reason if reason is not None else (exc.args[0] if exc.args else exc))
+        return self._scrub(text if len(text) <= 300 else text[:300] + "...")
+
+    @staticmethod
+    def _read_body(response, action):
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=262144):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise WHMCSError("WHMCS's answer to %s is larger than %d bytes; refused (use a smaller page size)"
+                                 % (action, MAX_BODY_BYTES), action=action)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _hint(message):
+    """What a person should do about a WHMCS error message."""
+    lower = message.lower()
+    if lower.startswith("invalid ip"):
+        return (" (add the controller's address to WHMCS's API IP allow-list, Setup > General Settings > Security, "
+                "or set an API access key)")
+    if "authentication failed" in lower or "invalid or missing credentials" in lower:
+        return " (check the API identifier and secret, and that the admin has API access)"
+    if lower.startswith("invalid access key"):
+        return " (the access key must equal $api_access_key in WHMCS's configuration.php)"
+    if lower == "access denied":
+        return " (the API credential's role does not allow this action)"
+    return ""
+
+
+# Answer parsing ----------------------------------------------------------------------------
+
+def to_int(value, default=None):
+    """WHMCS sends numbers as strings (or numbers); anything else gives ``default``."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT_RE.match(value.strip()):
+        return int(value.strip())
+    return default
+
+
+def products_list(answer):
+    """The ``products.product`` list of GetClientsProducts / GetProducts.
+
+    With no results WHMCS sends ``"products": ""``; a single entry may arrive as a dict.
+    """
+    products = answer.get("products")
+    if not isinstance(products, dict):
+        return []
+    items = products.get("product")
+    if isinstance(items, dict):
+        return [items]
+    return list(items) if isinstance(items, list) else []
+
+
+def _entries(container, key):
+    """``container[key]`` as a list of dicts, whatever WHMCS sent (``""``, a dict or a list)."""
+    if not isinstance(container, dict):
+        return []
+    items = container.get(key)
+    if isinstance(items, dict):
+        return [items]
+    if isinstance(items, list):
+        return [item for item in items if isinstance(item, dict)]
+    return []
+
+
+def split_addresses(text):
+    """``assignedips`` is free text, one address a line: a list of the non-empty entries."""
+    if not text:
+        return []
+    if isinstance(text, list):
+        return [str(item).strip() for item in text if str(item).strip()]
+    return [item for item in _ADDRESS_SPLIT_RE.split(str(text)) if item]
+
+
+def _date(value):
+    value = (value or "").strip() if isinstance(value, str) else value
+    return None if value in _NO_DATE or value is None else value
+
+
+def config_options(raw):
+    """``configoptions`` as {option name: value}; yesno and quantity values as numbers."""
+    options = {}
+    for option in _entries(raw.get("configoptions"), "configoption"):
+        name = option.get("option")
+        if name is None:
+            continue
+        value = option.get("value")
+        if option.get("type") in ("yesno", "quantity"):
+            value = to_int(value, value)
+        options[str(name)] = value
+    return options
+
+
+def custom_fields(raw):
+    """``customfields`` as {field name: value}."""
+    return dict((str(field.get("name")), "" if field.get("value") is None else field.get("value"))
+                for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
+
+
+def custom_field_ids(raw):
+    """``customfields`` of a service or product as {field name: field id}."""
+    return dict((str(field.get("name")), to_int(field.get("id")))
+                for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
+
+
+def normalize_service(raw, include_password=False):
+    """A GetClientsProducts entry as the collection shows it (the inventory's host variables
+    without the ``whmcs_`` prefix): numbers as numbers, ``assigned_ips`` as a list,
+    ``config_options`` and ``custom_fields`` as dicts keyed by name, unset dates as None.
+    """
+    service = {
+        "service_id": to_int(raw.get("id")),
+        "client_id": to_int(raw.get("clientid")),
+        "order_id": to_int(raw.get("orderid")),
+        "product_id": to_int(raw.get("pid")),
+        "product_name": raw.get("name") or "",
+        "product_group": raw.get("groupname") or "",
+        "status": raw.get("status") or "",
+        "domain": raw.get("domain") or "",
+        "dedicated_ip": (raw.get("dedicatedip") or "").strip(),
+        "assigned_ips": split_addresses(raw.get("assignedips")),
+        "username": raw.get("username") or "",
+        "billing_cycle": raw.get("billingcycle") or "",
+        "next_due_date": _date(raw.get("nextduedate")),
+        "reg_date": _date(raw.get("regdate")),
+        "server_id": to_int(raw.get("serverid")),
+        "server_name": raw.get("servername") or "",
+        "server_ip": raw.get("serverip") or "",
+        "server_hostname": raw.get("serverhostname") or "",
+        "config_options": config_options(raw),
+        "custom_fields": custom_fields(raw),
+    }
+    if include_password:
+        service["password"] = raw.get("password") or ""
+    return service
+
+
+# PHP serialize, for UpdateClientProduct's customfields ------------------------------------
+
+def php_serialize(value):
+    """PHP's ``serialize()`` for what WHMCS needs: arrays (dicts/lists) of strings, ints, bools and None.
+
+    PHP string lengths count bytes, so text is measured in UTF-8.
+    """
+    if value is None:
+        return "N;"
+    if isinstance(value, bool):
+        return "b:%d;" % int(value)
+    if isinstance(value, int):
+        return "i:%d;" % value
+    if isinstance(value, float):
+        return "d:%r;" % value
+    if isinstance(value, str):
+        return 's:%d:"%s";' % (len(value.encode("utf-8")), value)
+    if isinstance(value, (list, tuple)):
+        value = dict(enumerate(value))
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            # PHP turns decimal-integer string keys into integer keys; do the same.
+            if isinstance(key, str) and _INT_RE.match(key) and str(int(key)) == key:
+                key = int(key)
+            if not isinstance(key, (int, str)) or isinstance(key, bool):
+                raise TypeError("PHP array keys must be int or str, not %s" % type(key).__name__)
+            items.append(php_serialize(key) + php_serialize(item))
+        return "a:%d:{%s}" % (len(items), "".join(items))
+    raise TypeError("cannot PHP-serialize %s" % type(value).__name__)
+
+
+def encode_custom_fields(values):
+    """UpdateClientProduct's ``customfields``: base64 of a PHP-serialized array {field id: value}."""
+    array = dict((int(field_id), "" if value is None else str(value)) for field_id, value in values.items())
+    return base64.b64encode(php_serialize(array).encode("utf-8")).decode("ascii")

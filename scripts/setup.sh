@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Create/refresh the development virtualenv (.venv) and link the checkout into a
+# collections tree so ansible-playbook/ansible-doc use the working copy:
+#   .venv/collections/ansible_collections/ispsystem/dcimanager -> <checkout>
+# Idempotent: a second run with unchanged requirements files only checks things.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd -P)"
+PYTHON="${PYTHON:-python3.11}"
+VENV="$ROOT/.venv"
+
+log() { printf 'setup.sh: %s\n' "$*"; }
+
+# (Re)create the virtualenv when it is missing or not a working Python 3.11.
+if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    if [ -e "$VENV" ]; then
+        log "existing .venv is not a working Python 3.11 environment; recreating it"
+        rm -rf "$VENV"
+    fi
+    log "creating .venv with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Install the requirements when they changed since the last successful install.
+STAMP="$VENV/.requirements.sha256"
+want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [ "$want" != "$have" ]; then
+    log "installing requirements-dev.txt into .venv"
+    "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
+        -r requirements-dev.txt
+    printf '%s\n' "$want" > "$STAMP"
+else
+    log "requirements unchanged; skipping pip install"
+fi
+
+# Link the checkout as the ispsystem.dcimanager collection.
+LINK_PARENT="$VENV/collections/ansible_collections/ispsystem"
+LINK="$LINK_PARENT/dcimanager"
+mkdir -p "$LINK_PARENT"
+if [ -L "$LINK" ]; then
+    if [ "$(readlink "$LINK")" != "$ROOT" ]; then
+        ln -sfn "$ROOT" "$LINK"
+    fi
+elif [ -e "$LINK" ]; then
+    echo "setup.sh: $LINK exists and is not a symlink; remove it and re-run" >&2
+    exit 1
+else
+    ln -s "$ROOT" "$LINK"
+fi
+
+log "ready: .venv ($("$VENV/bin/python" --version 2>&1), $("$VENV/bin/ansible" --version | head -n1))"
+log "collection link: $LINK -> $ROOT"

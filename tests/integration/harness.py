@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Run real ansible-playbook / ansible-inventory against the collection in this checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+
+
+def collections_path():
+    """A collections path in which ispsystem.dcimanager is this checkout (made once per process)."""
+    if not hasattr(collections_path, "cached"):
+        if REPO.parent.name == "ispsystem" and REPO.parent.parent.name == "ansible_collections":
+            collections_path.cached = str(REPO.parent.parent.parent)
+        else:
+            root = Path(tempfile.mkdtemp(prefix="dci-collections-"))
+            (root / "ansible_collections" / "ispsystem").mkdir(parents=True)
+            (root / "ansible_collections" / "ispsystem" / "dcimanager").symlink_to(REPO)
+            collections_path.cached = str(root)
+    return collections_path.cached
+
+
+def ansible_env(extra=None):
+    """The environment of an ansible-* subprocess: this checkout's collection, quiet, no user config."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("ANSIBLE_", "DCIMANAGER_", "WHMCS_"))}
+    bindir = str(Path(sys.executable).parent)
+    env.update({
+        "PATH": bindir + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
+        "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+        "ANSIBLE_DEPRECATION_WARNINGS": "true",
+    })
+    env.update(extra or {})
+    return env
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run: exit code, output and every task's result."""
+
+    def __init__(self, completed, records):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.records = records
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def task(self, name):
+        """The result of the (last) task called ``name``; fails the test if it did not run."""
+        found = [record for record in self.records if record["task"] == name]
+        assert found, "task %r did not run; output:\n%s" % (name, self.output)
+        return found[-1]
+
+    def result(self, name):
+        return self.task(name)["result"]
+
+    def status(self, name):
+        return self.task(name)["status"]
+
+    @property
+    def changed_tasks(self):
+        return [record["task"] for record in self.records if record["status"] == "changed"]
+
+    @property
+    def warnings(self):
+        return [line for line in self.output.splitlines() if "[WARNING]" in line or "[DEPRECATION WARNING]" in line]
+
+
+def run_playbook(workdir, tasks, env=None, check=False, diff=False, args=(), play_vars=None, hosts="localhost",
+                 inventory=None, timeout=600):
+    """Write a one-play playbook with ``tasks`` and run it with ansible-playbook."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    play = {"name": "test", "hosts": hosts, "gather_facts": False, "tasks": tasks}
+    if hosts == "localhost":
+        play["connection"] = "local"
+    if play_vars:
+        play["vars"] = play_vars
+    count = len(list(workdir.glob("playbook-*.yml")))
+    playbook = workdir / ("playbook-%d.yml" % count)
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    return run_ansible_playbook(workdir, [str(playbook)], env=env, check=check, diff=diff, args=args,
+                                inventory=inventory, timeout=timeout)
+
+
+def run_ansible_playbook(workdir, playbook_args, env=None, check=False, diff=False, args=(), inventory=None, timeout=600):
+    """Run ansible-playbook with the given playbook name(s) and collect the recorded task results."""
+    workdir = Path(workdir)
+    records_file = workdir / ("records-%d.json" % len(list(workdir.glob("records-*.json"))))
+    command = [str(Path(sys.executable).parent / "ansible-playbook")]
+    command += ["-i", inventory or "localhost,"]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    command += list(args) + list(playbook_args)
+    completed = subprocess.run(command, cwd=str(workdir), env=ansible_env({**(env or {}), "RECORD_RESULTS_FILE": str(records_file)}),
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    records = json.loads(records_file.read_text()) if records_file.exists() else []
+    return PlaybookRun(completed, records)
+
+
+def run_command(command, env=None, cwd=None, timeout=600):
+    """Run another ansible-* command (ansible-inventory, ansible-doc ...) in the test environment."""
+    if not os.path.isabs(command[0]):
+        command = [str(Path(sys.executable).parent / command[0])] + list(command[1:])
+    return subprocess.run(command, cwd=cwd, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)

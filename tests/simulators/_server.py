@@ -1,0 +1,452 @@
+"""Generic base of the API simulators: a threaded HTTPS server on 127.0.0.1.
+
+It gives every simulator the same machinery:
+
+* TLS with a throwaway CA (``ca_path``), a random port by default, a background daemon thread;
+* a call log (``calls``, ``writes()``) that records the raw query string, so tests can assert
+  that secrets never travel in URLs;
+* fault injection decided *before* a request is handled, so a faulted request never changes state;
+* one lock (``self.lock``) held around every API request, so each request is atomic;
+* control endpoints under ``/_sim/`` (JSON, never faulted, never logged);
+* ``run_cli()`` to run a simulator as a process (``python -m tests.simulators.NAME``).
+
+A subclass implements ``handle_api()``, ``dump_state()`` and ``load_state()``, and may override
+``classify()`` (name and write flag of a request, needed before it is handled), ``url`` and
+``SETTINGS`` (knobs settable by constructor, CLI flag and ``PUT /_sim/settings``).
+"""
+
+import argparse
+import json
+import random
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from ._tls import make_tls
+
+FAULT_KINDS = ("http500", "stall", "badbody", "drop", "truncate")
+DEFAULT_FAULT_KINDS = ("http500", "stall", "badbody", "drop")
+CONTROL_PREFIX = "/_sim/"
+
+_ERROR_PAGE = "<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1><p>nginx</p></body></html>"
+
+
+def parse_params(pairs):
+    """Turn (key, value) pairs into a dict; repeated keys and keys ending in ``[]`` become lists."""
+    params = {}
+    for key, value in pairs:
+        if key in params:
+            if not isinstance(params[key], list):
+                params[key] = [params[key]]
+            params[key].append(value)
+        elif key.endswith("[]"):
+            params[key] = [value]
+        else:
+            params[key] = value
+    return params
+
+
+class _FaultPlan:
+    """What to break, how often; decisions come from one seeded RNG so a test can replay them."""
+
+    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None):
+        kinds = tuple(kinds)
+        unknown = [k for k in kinds if k not in FAULT_KINDS]
+        if unknown or not kinds:
+            raise ValueError("fault kinds must be a non-empty subset of %s, got %s" % (FAULT_KINDS, list(kinds)))
+        if not 0.0 <= float(rate) <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self.rate = float(rate)
+        self.kinds = kinds
+        self.seed = seed
+        self.stall_seconds = float(stall_seconds)
+        self.names = None if names is None else frozenset(names)
+        # count: inject at most this many faults, then behave (None = no limit).
+        self.count = None if count is None else int(count)
+        self._rng = random.Random(seed)
+
+    def decide(self, name):
+        """Return (kind, HTTP status for http500/stall) for the next request named ``name``, or None."""
+        if self.rate <= 0.0 or self.count == 0:
+            return None
+        if self.names is not None and name not in self.names:
+            return None
+        if self._rng.random() >= self.rate:
+            return None
+        if self.count is not None:
+            self.count -= 1
+        kind = self._rng.choice(self.kinds)
+        return kind, (self._rng.choice((500, 502, 503)) if kind == "http500" else 504)
+
+    def describe(self):
+        return {"rate": self.rate, "kinds": list(self.kinds), "seed": self.seed, "stall_seconds": self.stall_seconds,
+                "names": None if self.names is None else sorted(self.names), "count": self.count}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 keeps connections alive (clients use sessions); every answer sets Content-Length.
+    protocol_version = "HTTP/1.1"
+    server_version = "ispsystem-simulator"
+    sys_version = ""
+    # An idle keep-alive connection is dropped after this many seconds.
+    timeout = 60
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Stay quiet: the call log is the record."""
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self.server.simulator.dispatch(self)
+
+    do_POST = do_GET
+    do_PUT = do_GET
+    do_DELETE = do_GET
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def send(self, status, content_type, body, declared_length=None):
+        """Send a complete answer; ``declared_length`` lets the ``truncate`` fault lie about the size."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body) if declared_length is None else declared_length))
+        if declared_length is not None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def drop(self):
+        """Close the connection without a byte of answer."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _TLSHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, simulator, context):
+        self.simulator = simulator
+        self.context = context
+        self.connections = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake happens here, in the connection's own thread, so a slow or
+        # rejecting client never blocks accept().
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        with self.connections_lock:
+            self.connections.add(tls)
+        try:
+            super().finish_request(tls, client_address)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            with self.connections_lock:
+                self.connections.discard(tls)
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def close_connections(self):
+        """Cut every open keep-alive connection, so a stopped simulator really stops answering."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class SimulatorServer:
+    """Base class; see the module docstring. Subclasses implement ``handle_api``, ``dump_state``, ``load_state``."""
+
+    # name -> type of each knob: a constructor keyword, a ``--name-with-dashes`` CLI flag and a
+    # key of ``PUT /_sim/settings``. The subclass stores each as an attribute of the same name.
+    SETTINGS = {}
+
+    def __init__(self, tls_dir=None, port=0, latency=0.0):
+        self.lock = threading.RLock()
+        self.latency = float(latency)
+        self.errors = []  # tracebacks of simulator bugs (answered with HTTP 500)
+        self._calls = []
+        self._calls_lock = threading.Lock()
+        self._faults = _FaultPlan()
+        self._faults_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._tmpdir = None
+        if tls_dir is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="dci-sim-tls-")  # pylint: disable=consider-using-with
+            tls_dir = self._tmpdir.name
+        self._ca_path, cert_path, key_path = make_tls(tls_dir)
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(cert_path, key_path)
+        self._port = int(port)
+        self._httpd = None
+        self._thread = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        self._httpd = _TLSHTTPServer(("127.0.0.1", self._port), self, self._context)
+        self._port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="%s:%d" % (type(self).__name__, self._port), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._httpd is None:
+            return
+        self._stopping.set()  # wakes requests sleeping in a stall fault
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        self._thread.join(5)
+        self._httpd = None
+        self._thread = None
+
+    def close(self):
+        """Stop and remove the temporary TLS directory (if this object made it)."""
+        self.stop()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def port(self):
+        return self._port
+
+    @property
+    def base_url(self):
+        return "https://127.0.0.1:%d" % self._port
+
+    @property
+    def url(self):
+        """The API URL clients are given; subclasses append their path."""
+        return self.base_url
+
+    @property
+    def control_url(self):
+        return self.base_url + CONTROL_PREFIX.rstrip("/")
+
+    @property
+    def ca_path(self):
+        return self._ca_path
+
+    # --- call log --------------------------------------------------------------------------
+
+    @property
+    def calls(self):
+        with self._calls_lock:
+            return [dict(c) for c in self._calls]
+
+    def clear_calls(self):
+        with self._calls_lock:
+            self._calls.clear()
+
+    def writes(self):
+        return [c for c in self.calls if c["write"]]
+
+    def _log(self, entry):
+        with self._calls_lock:
+            self._calls.append(entry)
+
+    # --- faults and settings -----------------------------------------------------------------
+
+    def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None):
+        """Fault a share ``rate`` of API requests (optionally only those named in ``names``, at most ``count``).
+
+        ``http500``: 500/502/503 with an HTML page. ``stall``: sleep ``stall_seconds``, then 504.
+        ``badbody``: 200 with a broken document. ``drop``: close without an answer.
+        ``truncate`` (not in the defaults): 200 whose Content-Length promises more than is sent.
+        """
+        plan = _FaultPlan(rate, kinds, seed, stall_seconds, names, count)
+        with self._faults_lock:
+            self._faults = plan
+
+    @property
+    def faults(self):
+        with self._faults_lock:
+            return self._faults.describe()
+
+    def settings(self):
+        return {name: getattr(self, name) for name in self.SETTINGS}
+
+    def apply_settings(self, values):
+        unknown = sorted(set(values) - set(self.SETTINGS))
+        if unknown:
+            raise ValueError("unknown settings %s; known: %s" % (unknown, sorted(self.SETTINGS)))
+        with self.lock:
+            for name, value in values.items():
+                setattr(self, name, self.SETTINGS[name](value))
+        return self.settings()
+
+    # --- subclass interface --------------------------------------------------------------------
+
+    def classify(self, method, path, query, params):  # pylint: disable=unused-argument
+        """Return (name, write) of a request before it is handled (used to log faulted requests)."""
+        return params.get("func") or params.get("action") or path, False
+
+    def handle_api(self, method, path, query, params):
+        """Return (status, content_type, body_bytes, name, write). Called with ``self.lock`` held."""
+        raise NotImplementedError
+
+    def dump_state(self):
+        raise NotImplementedError
+
+    def load_state(self, state):
+        raise NotImplementedError
+
+    # --- request handling ----------------------------------------------------------------------
+
+    def dispatch(self, handler):
+        split = urlsplit(handler.path)
+        if split.path.startswith(CONTROL_PREFIX):
+            self._control(handler, split.path[len(CONTROL_PREFIX):].strip("/"))
+            return
+        body = handler.read_body()
+        pairs = parse_qsl(split.query, keep_blank_values=True)
+        if body and "x-www-form-urlencoded" in handler.headers.get("Content-Type", "application/x-www-form-urlencoded"):
+            pairs += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params = parse_params(pairs)
+        method = handler.command
+        name, write = self.classify(method, split.path, split.query, params)
+        entry = {"time": time.time(), "method": method, "path": split.path, "query": split.query,
+                 "params": params, "name": name, "write": write, "fault": None, "status": None}
+
+        with self._faults_lock:
+            fault = self._faults.decide(name)
+            stall_seconds = self._faults.stall_seconds
+        if self.latency:
+            time.sleep(self.latency)
+        if fault:
+            entry["fault"] = fault[0]
+            self._log(entry)
+            self._answer_fault(handler, entry, fault[0], stall_seconds, fault[1])
+            return
+
+        try:
+            with self.lock:
+                status, content_type, payload, name, write = self.handle_api(method, split.path, split.query, params)
+        except Exception:  # pylint: disable=broad-exception-caught
+            # A simulator bug: answer 500 with the traceback and keep it for the test to see.
+            text = traceback.format_exc()
+            self.errors.append(text)
+            sys.stderr.write(text)
+            status, content_type, payload = 500, "text/plain; charset=utf-8", text.encode("utf-8")
+        entry.update(name=name, write=write, status=status)
+        self._log(entry)
+        handler.send(status, content_type, payload)
+
+    def _answer_fault(self, handler, entry, fault, stall_seconds, bad_status):
+        if fault == "drop":
+            handler.drop()
+            return
+        if fault == "stall":
+            self._stopping.wait(stall_seconds)
+        if fault in ("http500", "stall"):
+            reason = handler.responses.get(bad_status, ("Error",))[0]
+            entry["status"] = bad_status
+            page = _ERROR_PAGE.format(status=bad_status, reason=reason).encode()
+            handler.send(bad_status, "text/html; charset=utf-8", page)
+            return
+        entry["status"] = 200
+        if fault == "badbody":
+            handler.send(200, "text/xml; charset=UTF-8", b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><elem><id>1</id><na')
+        else:  # truncate: promise 4096 bytes, send a few, close.
+            handler.send(200, "text/xml; charset=UTF-8", b'<?xml version="1.0" encoding="UTF-8"?>\n<doc>', declared_length=4096)
+
+    def _control(self, handler, what):
+        method = handler.command
+        body = handler.read_body()
+        try:
+            data = json.loads(body.decode("utf-8")) if body else {}
+            if what == "calls" and method == "GET":
+                result = self.calls
+            elif what == "calls" and method == "DELETE":
+                self.clear_calls()
+                result = {"ok": True}
+            elif what == "state" and method == "GET":
+                with self.lock:
+                    result = self.dump_state()
+            elif what == "state" and method == "PUT":
+                with self.lock:
+                    self.load_state(data)
+                result = {"ok": True}
+            elif what == "faults" and method == "GET":
+                result = self.faults
+            elif what == "faults" and method == "PUT":
+                self.set_faults(**data)
+                result = self.faults
+            elif what == "settings" and method == "GET":
+                result = self.settings()
+            elif what == "settings" and method == "PUT":
+                result = self.apply_settings(data)
+            elif what == "errors" and method == "GET":
+                result = list(self.errors)
+            else:
+                handler.send(404, "application/json", json.dumps({"error": "no control endpoint %s %s" % (method, what)}).encode())
+                return
+        except (ValueError, TypeError, KeyError) as exc:
+            handler.send(400, "application/json", json.dumps({"error": str(exc)}).encode())
+            return
+        handler.send(200, "application/json", json.dumps(result).encode())
+
+
+def run_cli(cls, argv=None):
+    """Run ``cls`` as a process: print one JSON line (url, ca_path, control), serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(prog="python -m %s" % cls.__module__, description=(cls.__doc__ or "").split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--state", help="JSON file with the initial state (default: the simulator's sample state)")
+    parser.add_argument("--tls-dir", help="directory for ca.pem/server.pem (reused when present; default: a temporary one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    for name, kind in cls.SETTINGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+    args = parser.parse_args(argv)
+
+    knobs = {name: getattr(args, name) for name in cls.SETTINGS if getattr(args, name) is not None}
+    sim = cls(tls_dir=args.tls_dir, port=args.port, latency=args.latency, **knobs)
+    if args.state:
+        with open(args.state, encoding="utf-8") as handle:
+            sim.load_state(json.load(handle))
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    sim.start()
+    sys.stdout.write(json.dumps({"url": sim.url, "ca_path": sim.ca_path, "control": sim.control_url}) + "\n")
+    sys.stdout.flush()
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        sim.close()
+    return 0

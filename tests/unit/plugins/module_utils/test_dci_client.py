@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the DCImanager client: parsing, flags, errors, retries, URL handling."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _dci_client
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
+    SERVER_FLAGS,
+    DCIClient,
+    DCIError,
+    normalize_api_url,
+    parse_document,
+)
+
+AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level="28">sess123</auth></doc>'
+
+
+class FakeResponse:
+    def __init__(self, body=b"<doc/>", status=200, headers=None):
+        self.body = body
+        self.status_code = status
+        self.headers = headers or {}
+        self.is_redirect = status in (301, 302, 303, 307, 308) and "Location" in self.headers
+
+    def iter_content(self, chunk_size=1):
+        for start in range(0, len(self.body), chunk_size):
+            yield self.body[start:start + chunk_size]
+
+    def close(self):
+        pass
+
+
+class FakeHTTP:
+    """Stands in for requests.Session: answers in order and records what was posted."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.posts = []
+        self.trust_env = True
+
+    def post(self, url, data=None, **kwargs):
+        self.posts.append({"url": url, "data": dict(data), **kwargs})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, bytes):
+            return FakeResponse(answer)
+        return answer
+
+
+def make_client(answers, **kwargs):
+    client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=lambda seconds: None, **kwargs)
+    client.http = FakeHTTP(answers)
+    return client
+
+
+def refused():
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(mock.Mock(reason=reason))
+
+
+@pytest.mark.parametrize("given,expected", [
+    ("https://dci.example.com", "https://dci.example.com:1500/dcimgr"),
+    ("https://dci.example.com/", "https://dci.example.com:1500/dcimgr"),
+    ("https://dci.example.com:1500", "https://dci.example.com:1500/dcimgr"),
+    ("https://dci.example.com:1500/dcimgr", "https://dci.example.com:1500/dcimgr"),
+    ("https://dci.example.com:8443/manager/dcimgr/", "https://dci.example.com:8443/manager/dcimgr"),
+    ("dci.example.com", "https://dci.example.com:1500/dcimgr"),
+    ("https://[2001:db8::1]", "https://[2001:db8::1]:1500/dcimgr"),
+])
+def test_normalize_api_url(given, expected):
+    assert normalize_api_url(given) == expected
+
+
+@pytest.mark.parametrize("given,fragment", [
+    ("", "empty"),
+    ("ftp://dci.example.com", "https://"),
+    ("https://admin:pw@dci.example.com", "credentials"),
+    ("https://dci.example.com/dcimgr?func=auth", "query"),
+    ("https://dci.example.com:99999", "port"),
+])
+def test_normalize_api_url_rejects(given, fragment):
+    with pytest.raises(DCIError) as info:
+        normalize_api_url(given)
+    assert fragment in info.value.msg
+    assert "pw" not in info.value.msg.replace("api_password", "")
+
+
+def test_list_rows_become_dicts_with_boolean_flags():
+    client = make_client([AUTH_OK, b"<doc><elem><id>1</id><hostname>free.ds</hostname><poweron/></elem>"
+                                   b"<elem><id>2</id><owner>bob</owner><blocked/><install_in_progress/></elem></doc>"])
+    rows = client.list("server", flags=SERVER_FLAGS)
+    assert rows[0]["id"] == "1" and rows[0]["hostname"] == "free.ds"
+    assert rows[0]["poweron"] is True and rows[0]["blocked"] is False
+    assert rows[1]["owner"] == "bob" and rows[1]["blocked"] is True and rows[1]["install_in_progress"] is True
+    assert rows[1]["poweron"] is False and "hostname" not in rows[1]
+
+
+def test_every_call_is_a_post_with_credentials_in_the_body_only():
+    client = make_client([AUTH_OK, b"<doc/>"])
+    client.list("user")
+    login, call = client.http.posts
+    assert login["url"] == call["url"] == "https://panel.example:1500/dcimgr"
+    assert login["data"] == {"func": "auth", "username": "admin", "password": "s3cret-pw", "out": "xml"}
+    assert call["data"] == {"func": "user", "auth": "sess123", "out": "xml"}
+    assert login["allow_redirects"] is False and login["verify"] is True
+
+
+def test_session_is_reused_and_renewed_once_when_rejected():
+    expired = b'<doc><error type="auth" object="session" lang="en"><msg>Session expired</msg></error></doc>'
+    client = make_client([AUTH_OK, b"<doc/>", expired, AUTH_OK.replace(b"sess123", b"sess456"), b"<doc><elem><id>7</id></elem></doc>"])
+    client.list("user")
+    assert client.list("user") == [{"id": "7"}]
+    funcs = [post["data"]["func"] for post in client.http.posts]
+    assert funcs == ["auth", "user", "user", "auth", "user"]
+    assert client.http.posts[-1]["data"]["auth"] == "sess456"
+
+
+def test_session_rejected_twice_is_an_error():
+    expired = b'<doc><error type="auth" object="session" lang="en"><msg>Session expired</msg></error></doc>'
+    client = make_client([AUTH_OK, expired, AUTH_OK, expired])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert info.value.api_error == {"type": "auth", "object": "session", "msg": "Session expired"}
+
+
+def test_authinfo_fallback_when_the_panel_gives_no_session():
+    client = make_client([b"<doc><ok/></doc>", b"<doc/>"])
+    client.list("user")
+    assert client.http.posts[1]["data"]["authinfo"] == "admin:s3cret-pw"
+    assert "auth" not in client.http.posts[1]["data"]
+
+
+def test_bad_credentials_are_a_clear_error_without_the_password():
+    client = make_client([b'<doc><error type="auth" object="badpassword" lang="en"><msg>Invalid username or password</msg></error></doc>'])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "rejected the login of api_username 'admin'" in info.value.msg
+    assert info.value.api_error["object"] == "badpassword"
+    assert "s3cret-pw" not in str(info.value)
+
+
+def test_panel_error_carries_type_object_and_msg():
+    client = make_client([AUTH_OK, b'<doc><error type="exists" object="user" lang="en"><msg>User already exists</msg></error></doc>'])
+    with pytest.raises(DCIError) as info:
+        client.write("user.edit", sok="ok", name="bob", passwd="pw")
+    assert info.value.api_error == {"type": "exists", "object": "user", "msg": "User already exists"}
+    assert "user.edit" in info.value.msg
+
+
+def test_reads_are_retried_on_5xx_broken_xml_and_dropped_connections():
+    broken = requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")
+    client = make_client([AUTH_OK, FakeResponse(b"<html>bad gateway</html>", 502), b"<doc><elem><id>1", broken, b"<doc><elem><id>1</id></elem></doc>"])
+    assert client.list("server") == [{"id": "1"}]
+    assert len(client.http.posts) == 5
+
+
+def test_read_retries_are_bounded():
+    client = make_client([AUTH_OK] + [FakeResponse(b"", 503)] * 4, retries=3)
+    with pytest.raises(DCIError) as info:
+        client.list("server")
+    assert "HTTP 503" in info.value.msg
+    assert len(client.http.posts) == 5
+
+
+def test_writes_are_not_retried_after_the_request_may_have_arrived():
+    client = make_client([AUTH_OK, FakeResponse(b"", 502), b"<doc/>"])
+    with pytest.raises(DCIError) as info:
+        client.write("server.poweron", elid="1")
+    assert "not repeated" in info.value.msg
+    assert len(client.http.posts) == 2
+
+
+def test_writes_are_retried_when_the_connection_was_never_made():
+    client = make_client([AUTH_OK, refused(), b"<doc><ok/></doc>"])
+    assert client.write("server.poweron", elid="1") == {"ok": ""}
+    assert len(client.http.posts) == 3
+    assert client.write_count == 1
+
+
+def test_unreachable_panel():
+    client = make_client([refused()] * 4)
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "cannot connect to DCImanager at https://panel.example:1500/dcimgr" in info.value.msg
+    assert info.value.api_error is None
+
+
+def test_tls_failure_points_at_ca_path_and_is_not_retried():
+    client = make_client([requests.exceptions.SSLError("certificate verify failed: self-signed certificate")])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "ca_path" in info.value.msg and "self-signed" in info.value.msg
+    assert len(client.http.posts) == 1
+
+
+def test_ca_path_is_passed_as_verify():
+    client = make_client([AUTH_OK], ca_path="/etc/dci-ca.pem")
+    client._ensure_auth()  # pylint: disable=protected-access
+    assert client.http.posts[0]["verify"] == "/etc/dci-ca.pem"
+    assert make_client([], validate_certs=False, ca_path="/x").verify is False
+
+
+def test_web_page_instead_of_xml_is_explained():
+    client = make_client([b"<!DOCTYPE html><html><body>login</body></html>"])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "web page" in info.value.msg and "api_url" in info.value.msg
+
+
+def test_redirects_are_refused():
+    client = make_client([FakeResponse(b"", 302, {"Location": "https://evil.example/"})])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "redirect to https://evil.example/" in info.value.msg
+
+
+def test_http_403_is_explained():
+    client = make_client([FakeResponse(b"Forbidden", 403)])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "HTTP 403" in info.value.msg
+
+
+def test_entity_expansion_payload_is_refused():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+            b"<doc><elem><name>&c;</name></elem></doc>")
+    with pytest.raises(DCIError) as info:
+        parse_document(bomb, "user")
+    assert "DTD" in info.value.msg
+
+
+def test_external_entity_is_never_resolved(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top-secret-file-content")
+    # Even if the DTD check were bypassed, the hardened parser must not read the file.
+    payload = ('<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY x SYSTEM "file://%s">]><doc><name>&x;</name></doc>' % secret).encode()
+    root = _dci_client.etree.fromstring(payload, parser=_dci_client._hardened_parser())  # pylint: disable=protected-access
+    assert "top-secret-file-content" not in _dci_client.etree.tostring(root).decode()
+
+
+def test_huge_body_is_refused(monkeypatch):
+    monkeypatch.setattr(_dci_client, "MAX_BODY_BYTES", 1000)
+    client = make_client([AUTH_OK, b"<doc>" + b"<elem><id>1</id></elem>" * 100 + b"</doc>"])
+    with pytest.raises(DCIError) as info:
+        client.list("server")
+    assert "larger than 1000 bytes" in info.value.msg
+
+
+def test_form_values_and_select_lists():
+    client = make_client([AUTH_OK, b'<doc><name>rack1</name><mac>00:11</mac><disabled>on</disabled>'
+                                   b'<slist name="ostemplate"><val key="ISPsystem__Debian-12-amd64">Debian 12</val></slist></doc>'])
+    form = client.form("server.operations", elid="1")
+    assert form == {"name": "rack1", "mac": "00:11", "disabled": "on"}
+    assert form.selects == {"ostemplate": ["ISPsystem__Debian-12-amd64"]}
+
+
+def test_check_login_reports_a_wrong_password_as_false():
+    bad = b'<doc><error type="auth" object="badpassword" lang="en"><msg>Invalid password</msg></error></doc>'
+    client = make_client([bad, AUTH_OK])
+    assert client.check_login("bob", "wrong") is False
+    assert client.check_login("bob", "right") is True
+    assert client.write_count == 0
