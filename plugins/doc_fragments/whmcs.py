@@ -57,7 +57,7 @@ options:
 requirements:
   - requests
 notes:
-  - The modules talk to WHMCS from the controller; run them with C(delegate_to: localhost) or a local connection.
+  - The modules talk to WHMCS from the controller; run them with C(delegate_to=localhost) or a local connection.
   - The API credential's role must allow the actions a module uses (listed in each module's notes).
   - Reading calls are repeated up to three times, with backoff, after network failures and HTTP 5xx answers.
     Writing calls are repeated only when the request provably never reached WHMCS.

@@ -9,6 +9,15 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import tempfile
+import time
+from contextlib import contextmanager
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ._dci_client import (
@@ -24,6 +33,26 @@ from ._dci_client import (
 
 FREE_HOSTNAME = "free.ds"
 CUSTOMER_LEVEL = "16"
+
+
+# dci_os_install records what it installed in the server's notes, since the panel's API does
+# not report a server's installed template; dci_server_release removes the record.
+MARKER = "ansible-dcimanager:"
+MARKER_LINE = re.compile(r"^ansible-dcimanager: os_template=(\S+) recipe=(\S+)\s*$", re.MULTILINE)
+
+
+def installed_marker(notes):
+    """(template, recipe) that this collection recorded in the server's notes, or None."""
+    found = MARKER_LINE.search(notes or "")
+    return (found.group(1), found.group(2)) if found else None
+
+
+def without_marker(notes):
+    return "\n".join(line for line in (notes or "").splitlines() if not line.startswith(MARKER))
+
+
+def with_marker(notes, template, recipe):
+    return "\n".join(filter(None, [without_marker(notes), "%s os_template=%s recipe=%s" % (MARKER, template, recipe)]))
 
 
 def dci_argument_spec():
@@ -144,6 +173,40 @@ class DCIResource:
         """The server's addresses (``iplist`` rows, without the group headings)."""
         return [row for row in self.client.list("iplist", elid=server_id) if row.get("type") != "group" and row.get("ip")]
 
+    def server_row(self, server_id):
+        """A fresh ``server`` row (the panel has no single-server read, so this lists them all)."""
+        for row in self.list_servers():
+            if row.get("id") == server_id:
+                return row
+        raise DCIError("server %s is no longer listed by the panel" % server_id)
+
+    def wait_server(self, server_id, predicate, what, timeout):
+        """Poll the server's row until ``predicate(row)`` is true; returns that row."""
+        def check():
+            row = self.server_row(server_id)
+            return row if predicate(row) else None
+        return poll(check, timeout, self.module.params.get("poll_interval") or 15, "on server %s, %s" % (server_id, what))
+
+    def edit_server(self, server_id, **changes):
+        """Save the server's form with ``changes``, echoing back every other field it shows.
+
+        ISPsystem's module echoes name, mac, notes and type (and sets owner) on every save;
+        echoing the form keeps a save from blanking a field the request did not mention.
+        """
+        form = self.client.form("server.edit", elid=server_id)
+        values = {key: form[key] for key in ("name", "mac", "notes", "type", "owner") if key in form}
+        values.update(changes)
+        self.client.write("server.edit", sok="ok", elid=server_id, **values)
+
+    def set_domain(self, server_id, domain, addresses=None):
+        """Set ``domain`` on every address of the server (the panel's "hostname" of a server)."""
+        changed = False
+        for address in self.addresses(server_id) if addresses is None else addresses:
+            if address.get("domain") != domain:
+                self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain)
+                changed = True
+        return changed
+
     def describe_server(self, row, details=True):
         """The ``server`` dict the dci_* modules return (see interface.md)."""
         server = {
@@ -187,6 +250,67 @@ class DCIResource:
         return server
 
 
+def wait_spec(default_timeout):
+    """``wait`` / ``wait_timeout`` / ``poll_interval``, the same on every module that waits."""
+    return dict(
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=default_timeout),
+        poll_interval=dict(type="int", default=15),
+    )
+
+
+class WaitTimeout(Exception):
+    """A wait ran out of time; the message says what was still awaited."""
+
+
+def poll(check, timeout, max_interval, what, sleep=time.sleep, clock=time.monotonic):
+    """Call ``check()`` until it returns a true value, and return that value.
+
+    The first pause is short and each one grows, up to ``max_interval`` seconds, so quick
+    transitions are seen quickly and long installs cost few calls. Raises WaitTimeout after
+    ``timeout`` seconds.
+    """
+    deadline = clock() + timeout
+    interval = 1.0
+    while True:
+        value = check()
+        if value:
+            return value
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
+        sleep(min(interval, max(max_interval, 1), remaining))
+        interval *= 1.6
+
+
+@contextmanager
+def controller_lock(name, timeout=300):
+    """Serialise a critical section between the module runs on this controller (every fork).
+
+    The panel has no compare-and-set, so two allocations racing for the same free server are
+    kept apart here; the claim is still verified by re-reading it (see dci_server_allocate).
+    """
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), "ispsystem-dcimanager-%s.lock" % digest)
+    deadline = time.monotonic() + timeout
+    with open(path, "a", encoding="utf-8") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WaitTimeout("another task on this controller held the allocation lock %s for over %d seconds"
+                                      % (path, timeout)) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run(module, resource_class, action):
     """Make the resource, run ``action(resource)``, and exit with its result or the panel's error."""
     resource = resource_class(module)
@@ -194,4 +318,6 @@ def run(module, resource_class, action):
         action(resource)
     except DCIError as exc:
         resource.fail_json_dci(exc)
+    except WaitTimeout as exc:
+        module.fail_json(msg=str(exc), **{resource.represent: resource.result})
     module.exit_json(**resource.get_result())

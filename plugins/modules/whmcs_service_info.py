@@ -24,7 +24,7 @@ options:
   include_password:
     description:
       - Also return the service's password (WHMCS sends it decrypted).
-      - The password is a secret; set C(no_log: true) on a task that uses this.
+      - The password is a secret; set C(no_log=true) on a task that uses this.
     type: bool
     default: false
 notes:

@@ -97,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     # An idle keep-alive connection is dropped after this many seconds.
     timeout = 60
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle and delayed ACKs
+    # add ~40 ms to every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         """Stay quiet: the call log is the record."""
@@ -311,6 +314,13 @@ class SimulatorServer:
 
     # --- subclass interface --------------------------------------------------------------------
 
+    @classmethod
+    def add_cli_arguments(cls, parser):
+        """Add subclass-specific CLI options (besides the SETTINGS flags) to ``parser``."""
+
+    def apply_cli_arguments(self, args):
+        """Use the options added by ``add_cli_arguments`` (called before ``--state`` is loaded)."""
+
     def classify(self, method, path, query, params):  # pylint: disable=unused-argument
         """Return (name, write) of a request before it is handled (used to log faulted requests)."""
         return params.get("func") or params.get("action") or path, False
@@ -430,10 +440,12 @@ def run_cli(cls, argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     for name, kind in cls.SETTINGS.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None)
+    cls.add_cli_arguments(parser)
     args = parser.parse_args(argv)
 
     knobs = {name: getattr(args, name) for name in cls.SETTINGS if getattr(args, name) is not None}
     sim = cls(tls_dir=args.tls_dir, port=args.port, latency=args.latency, **knobs)
+    sim.apply_cli_arguments(args)
     if args.state:
         with open(args.state, encoding="utf-8") as handle:
             sim.load_state(json.load(handle))

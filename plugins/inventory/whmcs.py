@@ -1,0 +1,391 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: whmcs
+short_description: WHMCS services (dedicated server orders) as inventory hosts
+version_added: 0.1.0
+description:
+  - Reads the services (clients' products) of a WHMCS installation with the API action C(GetClientsProducts)
+    and makes one host of each, with the service's fields as host variables prefixed C(whmcs_).
+  - Reads the first page, then the remaining pages concurrently.
+  - Uses a YAML configuration file whose name ends in C(whmcs.yml) or C(whmcs.yaml).
+  - Works the same from the command line and as an AWX / Automation Controller inventory source.
+author:
+  - ispsystem.dcimanager contributors (@ispsystem-community)
+requirements:
+  - requests
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this as an instance of the P(ispsystem.dcimanager.whmcs#inventory) plugin.
+    type: str
+    required: true
+    choices: [ispsystem.dcimanager.whmcs]
+  url:
+    description:
+      - The WHMCS base URL, for example V(https://billing.example.com/) or V(https://example.com/whmcs).
+      - The API endpoint C(includes/api.php) is appended; a URL that already ends in C(includes/api.php) is used as it is.
+      - May be a template (for example a C(lookup)) or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: WHMCS_URL
+  identifier:
+    description:
+      - The API credential's identifier (Setup > Staff Management > Manage API Credentials).
+      - May be a template or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: WHMCS_API_IDENTIFIER
+  secret:
+    description:
+      - The API credential's secret. Sent only in POST bodies, never in URLs.
+      - May be a template or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: WHMCS_API_SECRET
+  access_key:
+    description:
+      - The API access key (C($api_access_key) in WHMCS's C(configuration.php)), which lets the
+        controller call the API from an address that is not in WHMCS's API IP allow-list.
+      - May be a template or a vaulted value.
+    type: str
+    env:
+      - name: WHMCS_API_ACCESS_KEY
+  validate_certs:
+    description:
+      - Verify WHMCS's TLS certificate. Give a private CA in O(ca_path) rather than turning this off.
+    type: bool
+    default: true
+    env:
+      - name: WHMCS_VALIDATE_CERTS
+  ca_path:
+    description:
+      - A PEM file with the CA certificate(s) to verify WHMCS's certificate with.
+    type: path
+    env:
+      - name: WHMCS_CA_PATH
+  timeout:
+    description:
+      - Seconds to wait for each API request.
+    type: int
+    default: 60
+  product_ids:
+    description:
+      - Only services of these WHMCS product ids (C(pid)). Empty means every product.
+    type: list
+    elements: int
+    default: []
+  statuses:
+    description:
+      - Only services in these statuses (compared without regard to case). Empty means every status.
+    type: list
+    elements: str
+    default: [Pending, Active, Suspended]
+  page_size:
+    description:
+      - Services asked for in one API request.
+    type: int
+    default: 250
+  concurrency:
+    description:
+      - API requests sent at the same time, once the first page has told how many there are.
+    type: int
+    default: 4
+  include_secrets:
+    description:
+      - Add the service password as C(whmcs_password).
+      - With the inventory cache on, the password is then written to the cache too.
+    type: bool
+    default: false
+  hostname:
+    description:
+      - A Jinja2 template for the host name, over the host variables (for example
+        V({{ whmcs_domain }})).
+      - Without it, a host is named C(whmcs-<service_id>), which is unique.
+      - A service whose template gives an empty name, or a name an earlier service already has,
+        is named C(whmcs-<service_id>) instead, with a warning (an error with O(strict=true)).
+    type: str
+notes:
+  - The API credential's role must allow C(GetClientsProducts).
+  - "Host variables: C(whmcs_service_id), C(whmcs_client_id), C(whmcs_order_id), C(whmcs_product_id),
+    C(whmcs_product_name), C(whmcs_product_group), C(whmcs_status), C(whmcs_domain), C(whmcs_dedicated_ip),
+    C(whmcs_assigned_ips) (list), C(whmcs_username), C(whmcs_password) (only with O(include_secrets)),
+    C(whmcs_billing_cycle), C(whmcs_next_due_date), C(whmcs_reg_date), C(whmcs_server_id), C(whmcs_server_name),
+    C(whmcs_server_ip), C(whmcs_server_hostname), C(whmcs_config_options) (dict option name -> value),
+    C(whmcs_custom_fields) (dict field name -> value); C(ansible_host) is the dedicated IP when there is one."
+  - "Groups: C(whmcs_status_<status>) and C(whmcs_product_<pid>), lower-case, plus those made with
+    O(groups) and O(keyed_groups)."
+  - The cache holds the built hosts (one entry per inventory source); it is used only if the source's
+    URL, identifier, filters, O(include_secrets) and O(hostname) are the ones it was built with.
+seealso:
+  - module: ispsystem.dcimanager.whmcs_service_info
+  - module: ispsystem.dcimanager.whmcs_service
+"""
+
+EXAMPLES = r"""
+# inventory/billing.whmcs.yml: credentials from WHMCS_URL, WHMCS_API_IDENTIFIER and WHMCS_API_SECRET
+plugin: ispsystem.dcimanager.whmcs
+
+# Vaulted credentials, one product, every status, cached for an hour
+plugin: ispsystem.dcimanager.whmcs
+url: https://billing.example.com/
+identifier: !vault |
+  $ANSIBLE_VAULT;1.1;AES256
+  ...
+secret: "{{ lookup('ansible.builtin.env', 'BILLING_API_SECRET') }}"
+product_ids: [3]
+statuses: []
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: /tmp/whmcs-inventory
+cache_timeout: 3600
+
+# Hosts named after the order's domain, grouped by the OS the customer chose
+plugin: ispsystem.dcimanager.whmcs
+hostname: "{{ whmcs_domain }}"
+keyed_groups:
+  - key: whmcs_config_options.OS | default('none')
+    prefix: os
+compose:
+  dcimanager_owner: whmcs_username
+groups:
+  unpaid: whmcs_status == 'Suspended'
+"""
+
+import hashlib
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.release import __version__ as ansible_version
+
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
+    WHMCSClient,
+    WHMCSError,
+    normalize_service,
+    to_int,
+)
+
+try:
+    from ansible.utils.unsafe_proxy import wrap_var
+except ImportError:  # pragma: no cover
+    def wrap_var(value):
+        return value
+
+# Before ansible-core 2.19 inventory values are templated unless marked unsafe, and WHMCS data
+# (notes, custom fields) is written by customers: mark it. From 2.19 on, data that did not come
+# from a trusted file is never templated, and wrapping would only cost time.
+_MARK_UNSAFE = tuple(int(part) for part in re.findall(r"\d+", ansible_version)[:2]) < (2, 19)
+
+# Bump when the shape of the cached hosts changes, so an old cache entry is not used.
+_CACHE_FORMAT = 1
+_GROUP_CHARS_RE = re.compile(r"[^a-z0-9_]")
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "ispsystem.dcimanager.whmcs"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("whmcs.yml", "whmcs.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        # Extra variables may be used in the templated options (credentials from a lookup).
+        self.templar.available_variables = self._vars
+        self._read_config_data(path)
+
+        fingerprint = self._fingerprint()
+        cache_key = self.get_cache_key(path)
+        hosts = None
+        if cache and self.get_option("cache"):
+            hosts = self._cached_hosts(cache_key, fingerprint)
+        if hosts is None:
+            hosts = self._build_hosts()
+            if self.get_option("cache"):
+                # Written only after a fetch: an entry just read is never rewritten (its age stays true).
+                self._cache[cache_key] = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "hosts": hosts}
+        self._populate(hosts)
+
+    # Options ---------------------------------------------------------------------------------
+
+    def _option(self, name):
+        """An option that may be a template or a vaulted value, as text (or None)."""
+        value = self.get_option(name)
+        if value is None:
+            return None
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            value = self.templar.template(value)
+        return to_text(value) if value is not None else None
+
+    def _statuses(self):
+        return sorted(set(str(status).lower() for status in self.get_option("statuses") or []))
+
+    def _product_ids(self):
+        return sorted(set(int(pid) for pid in self.get_option("product_ids") or []))
+
+    def _fingerprint(self):
+        """What the cached hosts depend on, hashed (the identifier is not put in the cache as is)."""
+        settings = [_CACHE_FORMAT, self._option("url"), self._option("identifier"), self._product_ids(),
+                    self._statuses(), bool(self.get_option("include_secrets")), self.get_option("hostname")]
+        return hashlib.sha256(json.dumps(settings, default=str).encode("utf-8")).hexdigest()
+
+    def _cached_hosts(self, cache_key, fingerprint):
+        try:
+            entry = self._cache[cache_key]
+        except KeyError:  # no entry, or it expired
+            return None
+        if not isinstance(entry, dict) or entry.get("format") != _CACHE_FORMAT or entry.get("fingerprint") != fingerprint:
+            # Built for other settings (another URL, filters or include_secrets): refetch.
+            return None
+        return entry.get("hosts")
+
+    # Fetching --------------------------------------------------------------------------------
+
+    def _client(self):
+        try:
+            return WHMCSClient(self._option("url"), self._option("identifier"), self._option("secret"),
+                               access_key=self._option("access_key"), validate_certs=self.get_option("validate_certs"),
+                               ca_path=self.get_option("ca_path"), timeout=self.get_option("timeout"),
+                               pool_size=self._concurrency())
+        except WHMCSError as exc:
+            raise AnsibleParserError("WHMCS inventory: %s" % exc.msg) from None
+
+    def _concurrency(self):
+        return max(1, min(int(self.get_option("concurrency")), 32))
+
+    def _fetch_services(self, client):
+        """Every service of the chosen products: first pages, then the other pages concurrently."""
+        page_size = int(self.get_option("page_size"))
+        if page_size <= 0:
+            raise AnsibleParserError("WHMCS inventory: page_size must be positive")
+        # GetClientsProducts filters by one product id at a time; no product ids = one unfiltered listing.
+        sources = [{"pid": pid} for pid in self._product_ids()] or [{}]
+        services = []
+        with ThreadPoolExecutor(max_workers=self._concurrency(), thread_name_prefix="whmcs") as pool:
+            firsts = self._gather(pool, client, [(0, page_size, filters) for filters in sources])
+            pending = []
+            for filters, (page, total) in zip(sources, firsts):
+                services.extend(page)
+                # If WHMCS sent fewer than asked (a capped limitnum), page by what it sends.
+                step = len(page) if 0 < len(page) < page_size else page_size
+                if page:
+                    pending.extend((offset, step, filters) for offset in range(len(page), total, step))
+            for page, dummy in self._gather(pool, client, pending):
+                services.extend(page)
+        # Pages overlap when services are added while they are read: keep each service once, by id.
+        unique = {}
+        for service in services:
+            service_id = to_int(service.get("id"))
+            if service_id is not None:
+                unique[service_id] = service
+        return [unique[service_id] for service_id in sorted(unique)]
+
+    @staticmethod
+    def _gather(pool, client, pages):
+        """Read the pages [(offset, limit, filters)] in the pool; the first error is raised here, in the main thread."""
+        futures = [pool.submit(client.get_clients_products_page, offset, limit, **filters)
+                   for offset, limit, filters in pages]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+    def _build_hosts(self):
+        """[(host name, host variables)] for the services that pass the filters, by service id."""
+        client = self._client()
+        try:
+            raw_services = self._fetch_services(client)
+        except WHMCSError as exc:
+            raise AnsibleParserError("WHMCS inventory: %s" % exc.msg) from None
+        finally:
+            client.close()
+
+        statuses = set(self._statuses())
+        product_ids = set(self._product_ids())
+        include_secrets = bool(self.get_option("include_secrets"))
+        template = self.get_option("hostname")
+        strict = self.get_option("strict")
+        hosts = []
+        names = set()
+        for raw in raw_services:
+            if statuses and str(raw.get("status", "")).lower() not in statuses:
+                continue
+            service = normalize_service(raw, include_password=include_secrets)
+            if product_ids and service["product_id"] not in product_ids:
+                continue
+            hostvars = dict(("whmcs_" + key, value) for key, value in service.items())
+            if service["dedicated_ip"]:
+                hostvars["ansible_host"] = service["dedicated_ip"]
+            default_name = "whmcs-%s" % service["service_id"]
+            name = self._hostname(template, hostvars, default_name, names, strict) if template else default_name
+            names.add(name)
+            hosts.append([name, hostvars])
+        return hosts
+
+    def _hostname(self, template, hostvars, default_name, taken, strict):
+        self.templar.available_variables = hostvars
+        try:
+            name = to_text(self.templar.template(template)).strip()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if strict:
+                raise AnsibleParserError("WHMCS inventory: the hostname template failed for service %s: %s"
+                                         % (hostvars["whmcs_service_id"], to_text(exc))) from None
+            name = ""
+        if name and name not in taken:
+            return name
+        problem = "an empty name" if not name else "the name %s, which an earlier service already has" % name
+        if strict:
+            raise AnsibleParserError("WHMCS inventory: the hostname template gives service %s %s"
+                                     % (hostvars["whmcs_service_id"], problem))
+        self.display.warning("WHMCS inventory: the hostname template gives service %s %s; naming it %s"
+                             % (hostvars["whmcs_service_id"], problem, default_name))
+        return default_name
+
+    # Populating ------------------------------------------------------------------------------
+
+    def _populate(self, hosts):
+        """Add the hosts; the list (possibly the cache's own) is only read, never changed."""
+        inventory = self.inventory
+        compose = self.get_option("compose")
+        groups = self.get_option("groups")
+        keyed_groups = self.get_option("keyed_groups")
+        strict = self.get_option("strict")
+        made = set()
+        for name, hostvars in hosts:
+            inventory.add_host(name)
+            for key, value in hostvars.items():
+                inventory.set_variable(name, key, wrap_var(value) if _MARK_UNSAFE else value)
+            for group in self._own_groups(hostvars):
+                if group not in made:
+                    inventory.add_group(group)
+                    made.add(group)
+                inventory.add_child(group, name)
+            # Constructed features only when asked for: get_vars() copies every variable of the host.
+            if compose:
+                self._set_composite_vars(compose, inventory.get_host(name).get_vars(), name, strict=strict)
+            if groups or keyed_groups:
+                host_vars = inventory.get_host(name).get_vars()
+                self._add_host_to_composed_groups(groups, host_vars, name, strict=strict)
+                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict)
+
+    @staticmethod
+    def _own_groups(hostvars):
+        status = hostvars.get("whmcs_status")
+        if status:
+            yield "whmcs_status_" + _GROUP_CHARS_RE.sub("_", str(status).lower())
+        if hostvars.get("whmcs_product_id") is not None:
+            yield "whmcs_product_%s" % hostvars["whmcs_product_id"]

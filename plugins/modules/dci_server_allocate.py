@@ -1,0 +1,346 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dci_server_allocate
+short_description: Give a free dedicated server to a customer in DCImanager 5
+version_added: 0.1.0
+description:
+  - Picks a free server of a package (or the one named by O(server_id)), makes O(owner) its owner,
+    sets O(hostname) as the domain of all its addresses, and adds extra addresses from an address group.
+  - "A server is free when it has no owner, its hostname is C(free.ds), it is not blocked, has no hardware
+    problem and no diagnostics running; it is of a package when its configuration (C(chassis_templ)) or,
+    on older panels, its type (C(type)) equals O(package)."
+  - "Idempotent: the pair (O(owner), O(hostname)) names the allocation. A server already owned by O(owner)
+    with O(hostname) is returned unchanged, except that missing extra addresses are added; surplus ones
+    are reported in RV(surplus_addresses), never removed."
+  - "All or nothing: when a step fails (for example the address group runs dry), the server is put back
+    free: domain C(free.ds), no owner, the addresses added by this run deleted."
+  - "Safe under concurrency: allocations run from one controller (any number of forks) take a lock
+    around the claim, so they never hand one server to two hostnames. Across controllers, each hostname
+    tries the free servers in its own order (rendezvous hashing), which makes collisions rare, and every
+    claim is re-read and verified before it counts; a lost claim moves on to the next server. The panel
+    has no compare-and-set, so two controllers that claim the same server within the same instant can
+    still both see their claim verified; run allocations for one panel from one controller (or one AWX
+    instance group) to rule that out."
+author:
+  - ispsystem.dcimanager contributors
+extends_documentation_fragment:
+  - ispsystem.dcimanager.dcimanager
+attributes:
+  check_mode:
+    support: full
+    details: Check mode picks the server that would be given, and changes nothing.
+  diff_mode:
+    support: full
+options:
+  owner:
+    description:
+      - Login of the customer account (see M(ispsystem.dcimanager.dci_user)) that will own the server.
+    type: str
+    required: true
+  hostname:
+    description:
+      - The domain set on all the server's addresses; unique per service.
+    type: str
+    required: true
+  package:
+    description:
+      - The server configuration to pick from, matched against C(chassis_templ) or C(type).
+      - Required unless O(server_id) is given.
+    type: str
+  server_id:
+    description:
+      - Take this server. It must be free, or already owned by O(owner) with O(hostname).
+    type: str
+  ipv4_count:
+    description:
+      - Extra IPv4 addresses from O(ip_group), beyond the main address.
+    type: int
+    default: 0
+  ipv6_count:
+    description:
+      - Extra IPv6 addresses from O(ip_group).
+    type: int
+    default: 0
+  ip_group:
+    description:
+      - The panel's address group the extra addresses come from.
+    type: str
+    default: public
+"""
+
+EXAMPLES = r"""
+- name: Give a server of package DL360-G9 to the customer, with two extra IPv4 and one IPv6
+  ispsystem.dcimanager.dci_server_allocate:
+    owner: client1042
+    hostname: 1042.example.net
+    package: DL360-G9
+    ipv4_count: 2
+    ipv6_count: 1
+  delegate_to: localhost
+  register: allocation
+
+- name: Give exactly server 17
+  ispsystem.dcimanager.dci_server_allocate:
+    owner: client1042
+    hostname: 1043.example.net
+    server_id: "17"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+server:
+  description:
+    - The server as it is after the task, with the keys described in M(ispsystem.dcimanager.dci_server_info).
+    - In check mode, the server that would be given, with the owner and hostname it would get.
+  returned: success
+  type: dict
+  sample:
+    id: "12"
+    hostname: 1042.example.net
+    owner: client1042
+    main_ip: 192.0.2.10
+    ipv4: [192.0.2.10, 198.51.100.7]
+    ipv6: ["2001:db8::10"]
+surplus_addresses:
+  description: Addresses beyond O(ipv4_count) / O(ipv6_count) that the server already had; reported, not removed.
+  returned: success
+  type: list
+  elements: str
+  sample: ["198.51.100.9"]
+"""
+
+import hashlib
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
+    CUSTOMER_LEVEL,
+    FREE_HOSTNAME,
+    DCIResource,
+    controller_lock,
+    dci_argument_spec,
+    is_free,
+    is_ipv6,
+    package_of,
+    run,
+)
+
+
+def rendezvous_order(hostname, rows):
+    """Free servers in this hostname's own order, so parallel allocations start on different servers."""
+    return sorted(rows, key=lambda row: hashlib.sha256(("%s/%s" % (hostname, row["id"])).encode()).hexdigest())
+
+
+def why_busy(row):
+    reasons = []
+    if row.get("owner"):
+        reasons.append("owner %s" % row["owner"])
+    if row.get("hostname") != FREE_HOSTNAME:
+        reasons.append("hostname %s" % (row.get("hostname") or "(none)"))
+    for flag in ("blocked", "hwproblem", "diag_in_progress"):
+        if row[flag]:
+            reasons.append(flag)
+    return "%s (%s)" % (row["id"], ", ".join(reasons))
+
+
+class LostClaim(Exception):
+    """Another allocation took the server between our claim and its verification."""
+
+
+class DCIServerAllocate(DCIResource):
+    represent = "server"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.surplus = []
+        self.owner = None
+
+    def get_result(self):
+        result = super().get_result()
+        result["surplus_addresses"] = self.surplus
+        return result
+
+    def _get_owner(self):
+        owner = self.find_user(self.module.params["owner"])
+        if owner is None:
+            self.module.fail_json(msg="DCImanager has no account %s; create it first (ispsystem.dcimanager.dci_user)"
+                                  % self.module.params["owner"])
+        if owner.get("level") != CUSTOMER_LEVEL:
+            self.module.fail_json(msg="account %s is not a customer account (level %s)" % (owner["name"], owner.get("level")))
+        return owner
+
+    def _get_existing(self, rows):
+        """The server this (owner, hostname) already has, or None; refuses a hostname used by someone else."""
+        params = self.module.params
+        mine = [row for row in rows if row.get("hostname") == params["hostname"]]
+        others = [row for row in mine if row.get("owner") not in ("", params["owner"])]
+        if others:
+            self.module.fail_json(msg="hostname %s is already set on server %s, owned by %s; choose another hostname"
+                                  % (params["hostname"], others[0]["id"], others[0]["owner"]))
+        if len(mine) > 1:
+            self.module.fail_json(msg="hostname %s is set on %d servers (ids %s); release the extra ones"
+                                  % (params["hostname"], len(mine), ", ".join(row["id"] for row in mine)))
+        if mine and params["server_id"] is not None and mine[0]["id"] != params["server_id"]:
+            self.module.fail_json(msg="hostname %s is already given to server %s, not to the requested server %s"
+                                  % (params["hostname"], mine[0]["id"], params["server_id"]))
+        # A server with our hostname and no owner is our own claim, left half-done by an interrupted run.
+        return mine[0] if mine else None
+
+    def _candidates(self, rows):
+        params = self.module.params
+        if params["server_id"] is not None:
+            row = self.find_server(server_id=params["server_id"], rows=rows)
+            if not is_free(row):
+                self.module.fail_json(msg="server %s is not free: %s" % (row["id"], why_busy(row)))
+            return [row]
+        package = params["package"]
+        of_package = [row for row in rows if package_of(row) == package]
+        free = [row for row in of_package if is_free(row)]
+        if not free:
+            busy = [why_busy(row) for row in of_package]
+            self.module.fail_json(msg="no free server of package %s (%d servers of that package, %d busy%s)"
+                                  % (package, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else ""))
+        return rendezvous_order(params["hostname"], free)
+
+    def _claim(self, row):
+        """Claim a free server: its main address gets our hostname, which no other order uses; then verify."""
+        server_id = row["id"]
+        addresses = self.addresses(server_id)
+        main = [address for address in addresses if address["ip"] == row.get("ip")] or addresses[:1]
+        self.set_domain(server_id, self.module.params["hostname"], main)
+        claimed = self.server_row(server_id)
+        if claimed.get("hostname") != self.module.params["hostname"] or claimed.get("owner"):
+            raise LostClaim(server_id)
+        return claimed
+
+    def _take_free_server(self):
+        """Under the controller lock: re-read, pick, claim and verify, moving on when a claim is lost."""
+        with controller_lock("claim " + self.client.url):
+            rows = self.list_servers()
+            existing = self._get_existing(rows)
+            if existing is not None:
+                return existing, False
+            candidates = self._candidates(rows)
+            if self.module.check_mode:
+                return candidates[0], True
+            for row in candidates[:10]:
+                try:
+                    return self._claim(row), True
+                except LostClaim:
+                    continue
+            self.module.fail_json(msg="every free server tried was taken by another allocation at the same time; run the task again")
+        return None, False  # not reached: fail_json exits
+
+    def _finish(self, server_id, added):
+        """Owner, domain on every address, extra addresses. Records what it added for a rollback."""
+        params = self.module.params
+        row = self.server_row(server_id)
+        if row.get("owner") != params["owner"]:
+            self.edit_server(server_id, owner=self.owner["id"])
+            self._mark_as_changed()
+        addresses = self.addresses(server_id)
+        if self.set_domain(server_id, params["hostname"], addresses):
+            self._mark_as_changed()
+        main_ip = row.get("ip")
+        extra = {
+            "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"]) and a["ip"] != main_ip],
+            "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"]) and a["ip"] != main_ip],
+        }
+        for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
+            self.surplus.extend(extra[family][wanted:])
+            for _ in range(max(wanted - len(extra[family]), 0)):
+                answer = self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"],
+                                           ip="", domain=params["hostname"])
+                added.append(answer.get("ip"))
+                self._mark_as_changed()
+
+    def _roll_back(self, server_id, added, claimed):
+        """Put back what this run did, so no server is left half-allocated."""
+        errors = []
+        try:
+            for address in self.addresses(server_id):
+                if address["ip"] in added:
+                    self.client.write("iplist.delete", plid=server_id, elid=address["id"])
+            if claimed:
+                row = self.server_row(server_id)
+                if row.get("hostname") == self.module.params["hostname"]:
+                    self.set_domain(server_id, FREE_HOSTNAME)
+                    self.edit_server(server_id, owner="no_owner")
+        except DCIError as exc:
+            errors.append(exc.msg)
+        return errors
+
+    def present_server(self):
+        params = self.module.params
+        if params["server_id"] is None and not params["package"]:
+            self.module.fail_json(msg="package is required unless server_id is given")
+        if params["ipv4_count"] < 0 or params["ipv6_count"] < 0:
+            self.module.fail_json(msg="ipv4_count and ipv6_count must not be negative")
+        self.owner = self._get_owner()
+        row, claimed = self._take_free_server()
+        server_id = row["id"]
+        if self.module.check_mode:
+            self.before = {"server_id": server_id, "owner": row.get("owner", ""), "hostname": row.get("hostname", "")}
+            self._plan_in_check_mode(row, claimed)
+            return
+        self.before = self._addresses_summary(server_id, row.get("owner", ""), FREE_HOSTNAME if claimed else row.get("hostname", ""))
+        if claimed:
+            self._mark_as_changed()
+        added = []
+        try:
+            self._finish(server_id, added)
+        except DCIError as exc:
+            problems = self._roll_back(server_id, added, claimed)
+            where = "server %s was put back free" % server_id if claimed else "the addresses added by this run were removed"
+            if problems:
+                where = "putting server %s back failed too (%s): check it in the panel" % (server_id, "; ".join(problems))
+            self.fail_json_dci(exc, msg="allocating server %s to %s failed: %s; %s" % (server_id, params["owner"], exc.msg, where))
+        self.result = self.describe_server(self.server_row(server_id))
+        self.after = {"server_id": server_id, "owner": self.result["owner"], "hostname": self.result["hostname"],
+                      "ipv4": self.result["ipv4"], "ipv6": self.result["ipv6"]}
+
+    def _addresses_summary(self, server_id, owner, hostname):
+        ips = [address["ip"] for address in self.addresses(server_id)]
+        return {"server_id": server_id, "owner": owner, "hostname": hostname,
+                "ipv4": [ip for ip in ips if not is_ipv6(ip)], "ipv6": [ip for ip in ips if is_ipv6(ip)]}
+
+    def _plan_in_check_mode(self, row, claimed):
+        params = self.module.params
+        server = self.describe_server(row)
+        missing = {}
+        for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
+            have = [ip for ip in server[family] if ip != server["main_ip"]]
+            self.surplus.extend(have[wanted:])
+            missing[family] = max(wanted - len(have), 0)
+        if claimed or row.get("owner") != params["owner"] or missing["ipv4"] or missing["ipv6"]:
+            self._mark_as_changed()
+        server.update(owner=params["owner"], hostname=params["hostname"])
+        self.result = server
+        self.after = {"server_id": row["id"], "owner": params["owner"], "hostname": params["hostname"],
+                      "new_ipv4_addresses": missing["ipv4"], "new_ipv6_addresses": missing["ipv6"]}
+
+
+def main():
+    argument_spec = dci_argument_spec()
+    argument_spec.update(
+        owner=dict(type="str", required=True),
+        hostname=dict(type="str", required=True),
+        package=dict(type="str"),
+        server_id=dict(type="str"),
+        ipv4_count=dict(type="int", default=0),
+        ipv6_count=dict(type="int", default=0),
+        ip_group=dict(type="str", default="public"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run(module, DCIServerAllocate, DCIServerAllocate.present_server)
+
+
+if __name__ == "__main__":
+    main()

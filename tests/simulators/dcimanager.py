@@ -1,0 +1,931 @@
+"""Simulator of the DCImanager 5 (COREmanager "mgr5") API, for the collection's tests.
+
+A real HTTPS server on 127.0.0.1 answering at ``/dcimgr`` (and ``/manager/dcimgr``), stateful and
+strict: unknown functions, ids and missing parameters are errors, flags change with time, and every
+call is logged (see ``_server.SimulatorServer``).
+
+    with DCImanagerSimulator(install_seconds=0.2) as sim:
+        requests.post(sim.url, data={"func": "server", "out": "xml", "authinfo": "admin:admin-secret-pw"},
+                      verify=sim.ca_path)
+
+    python -m tests.simulators.dcimanager [--state FILE | --servers N --package P] [--install-seconds S] ...
+
+Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
+ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
+function's parameters; the panel log shows what the web UI sends) before relying on it:
+
+Transport and documents
+  A1  ``out`` missing: a 200 HTML page (the web UI), nothing is done. ``out=json``/``sjson``: a JSON
+      error ``{"doc": {"error": {"$type": "xml", "$object": "out", "msg": {"$": ...}}}}`` (the simulator
+      speaks XML only). Any other ``out``: ``<error type="value" object="out">``.
+  A2  ``<doc lang="en">`` is the root; list cells whose value is empty are absent (``owner`` of a free
+      server, ``type`` of a new-style server ...): clients must treat absent as empty.
+  A3  Flags are empty elements (``<blocked/>``), present when true. Forms show checkboxes as ``on``/``off``.
+  A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
+  A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
+  A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
+  A7  Lists are never paged (``p_num``/``p_cnt`` are ignored).
+Errors (always HTTP 200, ``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``)
+  E1  unknown or missing ``func``: type ``missed``, object ``func``.
+  E2  missing or empty required parameter: type ``empty``, object = the parameter name.
+  E3  unknown id: type ``missed``, object = what it names (``server``, ``user``, ``ip``, ``connection``).
+      A level-16 user asking for a server it does not own gets the same error.
+  E4  bad value: type ``value``, object = the parameter (``mac``, ``domain``, ``family``, ``iptype``, ``ip``,
+      ``owner``, ``ostemplate``, ``recipe``, ``confirm``, ``operation``, ``key``, ``name``, ``level``, ``out``).
+  E5  no credentials, or an unknown/expired session: type ``auth``, object ``session``. Wrong user or
+      password (``authinfo`` or ``func=auth``), or an unknown/used login key: type ``auth``, object
+      ``badpassword``. A suspended user: type ``auth``, object ``disabled``.
+  E6  a level-16 user calling an admin function: type ``access``, object = the function name.
+  E7  pool exhausted: type ``limit``, object ``ip``.
+  E8  an install, or a power change during an install, while an install runs: type ``busy``, object ``server``.
+  E9  install on a server that is not powered on (knob ``install_requires_power``, default true), or
+      while a power change runs: type ``value``, object ``power``.
+  E10 ``iplist.delete`` of the main address: type ``value``, object ``mainip``.
+  E11 ``server.connection.on``/``.off`` while the server is blocked: type ``access``, object ``blocked``;
+      on an IPMI connection: type ``value``, object ``elid``.
+  E12 ``user.delete`` of a user who owns servers: type ``value``, object ``server``. The admin (id 1)
+      cannot be edited, suspended or deleted through the API: type ``access``, object ``user``.
+Functions
+  F1  ``user`` lists the admin too (id ``1``, level 28), then customers; columns ``id``, ``name``,
+      ``level``; a suspended user has the flag ``disabled``.
+  F2  ``user.edit`` create: ``level`` defaults to ``lvUser`` (``lvAdmin`` is accepted); a ``confirm`` that is
+      sent must equal ``passwd``; names match ``[A-Za-z0-9][A-Za-z0-9._@-]{0,63}``. With ``elid``+``sok``:
+      ``passwd`` (if sent) and ``name`` (if sent) change.
+  F3  ``server`` columns: ``id``, ``name``, ``hostname`` (the domain of the main address), ``owner`` (the
+      owner's *login*), ``chassis_templ``, ``type``, ``ip``, ``mac``, ``rack``. A level-16 session sees only its
+      own servers. While a power change runs neither ``poweron`` nor ``poweroff`` is shown.
+  F4  ``server.edit`` form: ``elid``, ``name``, ``mac``, ``notes``, ``type``, ``chassis_templ``, ``disabled``
+      (on/off), ``owner`` (user id, ``no_owner`` when free) and ``<slist name="owner">``. Save (``sok``+``elid``):
+      ``name`` and ``mac`` are required; ``notes`` and ``type`` are REPLACED by what is sent (missing =
+      emptied), like a form save - the reason ISPsystem's module echoes them; ``owner`` (a user id or
+      ``no_owner``) and ``disabled`` (on/off) change only when sent. Servers cannot be created.
+  F5  ``server.disable`` sets ``blocked`` and ``disabled`` at once; switch ports go off after
+      ``enable_seconds``. ``server.enable`` keeps both flags for ``enable_seconds``, then clears them and
+      switches ports on. During either, the server's Switch connections show ``func_in_progress``.
+  F6  Power changes take ``poweron_seconds`` / ``poweroff_seconds`` (reboot: both); a new one replaces a
+      running one; a server with ``fail_power`` ends in ``powererror``. Blocking does not touch power.
+  F7  ``server.connection`` rows: ``id``, ``type`` (``Switch``/``IPMI``), ``device``, ``state`` (``on``/``off``,
+      Switch only), flag ``func_in_progress``. ``server.connection.edit`` form: ``type``, ``device``, and
+      ``port`` (Switch) or ``ip`` (IPMI); with ``sok`` it saves ``port``/``ip``. ``.on``/``.off`` take
+      ``enable_seconds``.
+  F8  ``ipmiredirect`` answers ``<ok>URL</ok>`` (a console URL); a server without IPMI: type ``missed``, object ``ipmi``.
+  F9  ``iplist`` rows: a heading per address group (``id`` = ``g_GROUP``, ``ip`` = GROUP, ``type`` = ``group``),
+      then its addresses (``id``, ``ip``, ``type`` = GROUP, ``family`` = ``ipv4``/``ipv6``, ``domain``); the
+      main address first.
+  F10 ``iplist.edit`` allocate: ``family`` is required (``ipv4``/``ipv6``); ``iptype`` defaults to ``public``;
+      ``ip`` empty = the first free pool address, else that address (it must be free in that pool);
+      ``domain`` defaults to the server's hostname. A released address goes back to its pool.
+      Domains must be host names (letters, digits, hyphens; at least two labels).
+  F11 ``osmgr`` rows: ``id`` (= the template name), ``name``, ``title``. Every template is allowed on every server.
+  F12 ``server.operations``: ``operation`` must be ``ostemplate``; ``recipe`` is optional (default ``null``);
+      ``checkpasswd`` is accepted and not checked; the install takes ``install_seconds``; it clears
+      ``operation_failed`` when it starts and sets it when the server or the template has ``fail_install``.
+      The installed template is kept in the state (``installed_template``) but shown in no list.
+  F13 ``server.opercancel`` stops a running install and sets ``operation_failed``; with nothing running it is a no-op.
+  F14 ``session.newkey`` (admin only) needs an existing ``username`` and a ``key`` of at least 16
+      characters; keys do not expire until used. Sessions are not bound to the client address here.
+  F15 ``trafficburstable``: ``/doc/reportdata/traffic/elem`` with ``id``, ``name``, ``burst`` (the
+      server's ``burst`` from the state); period parameters are ignored.
+  F16 Level-16 sessions may call ``server``, ``server.poweron/poweroff/reboot``, ``server.operations``,
+      ``server.opercancel``, ``server.connection``, ``iplist``, ``ipmiredirect`` and ``osmgr`` on their own
+      servers; everything else is admin-only.
+"""
+
+import copy
+import ipaddress
+import json
+import re
+import secrets
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+from ._server import SimulatorServer, run_cli
+
+API_PATHS = ("/dcimgr", "/manager/dcimgr")
+ADMIN_ID = "1"
+ADMIN_LEVEL = 28
+USER_LEVEL = 16
+LEVELS = {"lvUser": USER_LEVEL, "lvAdmin": ADMIN_LEVEL}
+FREE_DOMAIN = "free.ds"
+NO_OWNER = "no_owner"
+XML_TYPE = "text/xml; charset=UTF-8"
+
+TEMPLATES = [
+    {"name": "ISPsystem__Debian-12-amd64", "title": "Debian 12 amd64"},
+    {"name": "ISPsystem__Ubuntu-24.04-amd64", "title": "Ubuntu 24.04 amd64"},
+    {"name": "ISPsystem__AlmaLinux-9-amd64", "title": "AlmaLinux 9 amd64"},
+]
+RECIPES = ["#local__hello", "ISPsystem__docker"]
+
+# When a call counts as a write (for the call log): never, always, or when ``sok`` is non-empty.
+NEVER, ALWAYS, WITH_SOK = "never", "always", "sok"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+_WEB_UI = (b"<!DOCTYPE html><html><head><title>DCImanager</title></head><body>"
+           b"<form method=\"post\"><input name=\"username\"><input name=\"password\" type=\"password\"></form></body></html>")
+
+
+def _bool(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+class ApiError(Exception):
+    """An mgr5 error document: ``<error type=... object=...><msg>...</msg></error>``."""
+
+    def __init__(self, type_, obj, msg):
+        super().__init__(msg)
+        self.type = type_
+        self.object = obj
+        self.msg = msg
+
+
+# --- the function table -----------------------------------------------------------------------
+# func name -> (handler, write rule, level-16 users allowed). Add a function with @api_function.
+FUNCTIONS = {}
+
+
+def api_function(name, write=NEVER, users=False):
+    def register(handler):
+        FUNCTIONS[name] = (handler, write, users)
+        return handler
+    return register
+
+
+# --- XML helpers ------------------------------------------------------------------------------
+
+def _doc():
+    return ET.Element("doc", {"lang": "en"})
+
+
+def _add(parent, tag, text=None, **attrs):
+    element = ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _row(doc, columns, flags=()):
+    """A list row: ``columns`` is a list of (name, value); empty values are left out (A2)."""
+    elem = ET.SubElement(doc, "elem")
+    for key, value in columns:
+        if value not in (None, ""):
+            _add(elem, key, value)
+    for flag in flags:
+        ET.SubElement(elem, flag)
+    return elem
+
+
+def _form(values, slists=None):
+    doc = _doc()
+    for key, value in values:
+        _add(doc, key, "" if value is None else value)
+    for name, options in (slists or {}).items():
+        slist = _add(doc, "slist", name=name)
+        for key, text in options:
+            _add(slist, "val", text, key=key)
+    return doc
+
+
+def _ok(**children):
+    doc = _doc()
+    for key, value in children.items():
+        _add(doc, key, value)
+    ET.SubElement(doc, "ok")
+    return doc
+
+
+def _error_doc(err):
+    doc = _doc()
+    error = _add(doc, "error", type=err.type, object=err.object, lang="en")
+    _add(error, "msg", err.msg)
+    return doc
+
+
+def _serialize(doc):
+    return ET.tostring(doc, encoding="UTF-8", xml_declaration=True)
+
+
+# --- parameter helpers ------------------------------------------------------------------------
+
+def _get(params, key, default=""):
+    value = params.get(key, default)
+    return value[-1] if isinstance(value, list) else value  # A6: the last one wins
+
+
+def _need(params, key):
+    value = _get(params, key)
+    if value == "":
+        raise ApiError("empty", key, "The '%s' field is empty" % key)
+    return value
+
+
+def _valid_domain(name):
+    labels = name.rstrip(".").split(".")
+    return len(name) <= 253 and len(labels) >= 2 and all(_LABEL_RE.match(label) for label in labels)
+
+
+# --- state ------------------------------------------------------------------------------------
+
+def _empty_state():
+    return {"next_id": 2, "users": [], "servers": [], "ip_pools": {}, "os_templates": copy.deepcopy(TEMPLATES),
+            "recipes": list(RECIPES), "sessions": {}, "login_keys": {}}
+
+
+def _take_id(state):
+    new_id = state["next_id"]
+    state["next_id"] += 1
+    return str(new_id)
+
+
+def _server_defaults():
+    return {"name": "", "chassis_templ": "", "type": "", "mac": "", "notes": "", "rack": "", "owner": None,
+            "blocked": False, "disabled": False, "hwproblem": False, "diag_in_progress": False,
+            "power": "off", "fail_power": False, "fail_install": False, "operation_failed": False,
+            "installed_template": None, "installed_recipe": None, "root_password": None, "burst": 0,
+            "main_ip": None, "addresses": [], "connections": [],
+            # running timed operations: {"target", "until"}; install: {"template", "recipe", "fail", "until"}
+            "power_op": None, "install": None, "enable_op": None}
+
+
+def new_server(state, server_id, name, package, main_ip, style="chassis_templ", rack="R1", domain=FREE_DOMAIN, **fields):
+    """Append a server with its main address, one Switch port and one IPMI connection to ``state``."""
+    index = len(state["servers"]) + 1
+    server = _server_defaults()
+    server.update(id=str(server_id), name=name, rack=rack, main_ip=main_ip,
+                  mac="52:54:00:%02x:%02x:%02x" % ((index >> 16) & 255, (index >> 8) & 255, index & 255))
+    server[style] = package
+    family = "ipv6" if ":" in main_ip else "ipv4"
+    server["addresses"].append({"id": _take_id(state), "ip": main_ip, "family": family, "group": "public", "domain": domain})
+    server["connections"] = [
+        {"id": _take_id(state), "type": "Switch", "device": "switch-%s" % rack.lower(), "port": "Gi1/0/%d" % index,
+         "state": "on", "op": None},
+        {"id": _take_id(state), "type": "IPMI", "device": "ipmi", "ip": str(ipaddress.ip_address("10.255.0.0") + index),
+         "op": None},
+    ]
+    server.update(fields)
+    state["servers"].append(server)
+    return server
+
+
+def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public", style="chassis_templ"):
+    """A state with ``n_servers`` free, powered-off servers of ``package`` and a pool of ``ipv4``/``ipv6`` addresses.
+
+    ``style`` is ``chassis_templ`` (new-style server type) or ``type`` (old style).
+    """
+    state = _empty_state()
+    for i in range(n_servers):
+        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address("10.0.0.1") + i), style=style,
+                   rack="R%d" % (i // 40 + 1))
+    state["ip_pools"][group] = {
+        "ipv4": [str(ipaddress.ip_address("100.64.0.1") + i) for i in range(ipv4)],
+        "ipv6": [str(ipaddress.ip_address("2001:db8:100::1") + i) for i in range(ipv6)],
+    }
+    return state
+
+
+def default_state():
+    """The sample panel: seven servers in various conditions, one customer, a small public pool.
+
+    1 srv01 DL360-G9 (chassis_templ) free, off      5 srv05 DL360-G9 diag_in_progress
+    2 srv02 DL360-G9 free, on                        6 srv06 DL360-G9 owned by alice, alice1.example.com, on,
+    3 srv03 X11-old (old-style type) free, off         Debian installed, burst 12.5
+    4 srv04 X11-old hwproblem                        7 srv07 R640 free, off
+    """
+    state = _empty_state()
+    state["users"].append({"id": _take_id(state), "name": "alice", "password": "alice-pw-123", "level": USER_LEVEL,
+                           "suspended": False})
+    new_server(state, 1, "srv01", "DL360-G9", "192.0.2.11")
+    new_server(state, 2, "srv02", "DL360-G9", "192.0.2.12", power="on")
+    new_server(state, 3, "srv03", "X11-old", "192.0.2.13", style="type")
+    new_server(state, 4, "srv04", "X11-old", "192.0.2.14", style="type", hwproblem=True)
+    new_server(state, 5, "srv05", "DL360-G9", "192.0.2.15", diag_in_progress=True)
+    new_server(state, 6, "srv06", "DL360-G9", "192.0.2.16", rack="R2", domain="alice1.example.com", owner="2",
+               power="on", installed_template="ISPsystem__Debian-12-amd64", installed_recipe="null", burst=12.5)
+    new_server(state, 7, "srv07", "R640", "192.0.2.17", rack="R2")
+    state["ip_pools"]["public"] = {
+        "ipv4": ["203.0.113.%d" % i for i in range(10, 16)],
+        "ipv6": ["2001:db8:100::%x" % i for i in range(0x10, 0x16)],
+    }
+    return state
+
+
+class DCImanagerSimulator(SimulatorServer):
+    """DCImanager 5 API simulator at /dcimgr (and /manager/dcimgr)."""
+
+    SETTINGS = {"admin_user": str, "admin_password": str, "poweron_seconds": float, "poweroff_seconds": float,
+                "install_seconds": float, "enable_seconds": float, "session_ttl": float, "install_requires_power": _bool}
+    FUNCTIONS = FUNCTIONS
+
+    def __init__(self, state=None, tls_dir=None, port=0, latency=0.0, admin_user="admin", admin_password="admin-secret-pw",
+                 poweron_seconds=1.0, poweroff_seconds=0.5, install_seconds=3.0, enable_seconds=0.3, session_ttl=3600.0,
+                 install_requires_power=True):
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+        self.admin_user = admin_user
+        self.admin_password = admin_password
+        self.poweron_seconds = float(poweron_seconds)
+        self.poweroff_seconds = float(poweroff_seconds)
+        self.install_seconds = float(install_seconds)
+        self.enable_seconds = float(enable_seconds)
+        self.session_ttl = float(session_ttl)
+        self.install_requires_power = _bool(install_requires_power)
+        self.clock_offset = 0.0
+        self.state = None
+        self._servers = {}
+        self.load_state(default_state() if state is None else state)
+
+    @property
+    def url(self):
+        return self.base_url + API_PATHS[0]
+
+    # --- time: every timed flag is computed from absolute deadlines, so no background thread ---
+
+    def now(self):
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds):
+        """Move the simulator's clock forward (finish timed operations, expire sessions) without sleeping."""
+        with self.lock:
+            self.clock_offset += float(seconds)
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def load_state(self, state):
+        state = json.loads(json.dumps(state))  # a private, JSON-clean copy
+        base = _empty_state()
+        base.update(state)
+        for server in base["servers"]:
+            for key, value in _server_defaults().items():
+                server.setdefault(key, copy.deepcopy(value))
+            for conn in server["connections"]:
+                conn.setdefault("op", None)
+                if conn["type"] == "Switch":
+                    conn.setdefault("state", "on")
+        for user in base["users"]:
+            user.setdefault("level", USER_LEVEL)
+            user.setdefault("suspended", False)
+        with self.lock:
+            self.state = base
+            self._servers = {s["id"]: s for s in base["servers"]}
+
+    def dump_state(self):
+        with self.lock:
+            for server in self.state["servers"]:
+                self._settle(server)
+            return json.loads(json.dumps(self.state))
+
+    def server_state(self, server_id):
+        """The settled state of one server (a copy), for tests."""
+        with self.lock:
+            return copy.deepcopy(self._settle(self._servers[str(server_id)]))
+
+    def _settle(self, server):
+        """Apply every timed operation of ``server`` whose deadline has passed."""
+        now = self.now()
+        op = server["power_op"]
+        if op and op["until"] <= now:
+            server["power"] = "error" if server["fail_power"] else op["target"]
+            server["power_op"] = None
+        op = server["install"]
+        if op and op["until"] <= now:
+            server["operation_failed"] = op["fail"]
+            server["installed_template"] = None if op["fail"] else op["template"]
+            server["installed_recipe"] = None if op["fail"] else op["recipe"]
+            server["install"] = None
+        op = server["enable_op"]
+        if op and op["until"] <= now:
+            if op["target"] == "on":
+                server["blocked"] = server["disabled"] = False
+            for conn in server["connections"]:
+                if conn["type"] == "Switch":
+                    conn["state"] = op["target"]
+            server["enable_op"] = None
+        for conn in server["connections"]:
+            if conn["op"] and conn["op"]["until"] <= now:
+                conn["state"] = conn["op"]["target"]
+                conn["op"] = None
+        return server
+
+    def _users(self):
+        """Every account, the admin (from the settings, not the state) first."""
+        admin = {"id": ADMIN_ID, "name": self.admin_user, "password": self.admin_password, "level": ADMIN_LEVEL,
+                 "suspended": False}
+        return [admin] + self.state["users"]
+
+    def _user_by(self, key, value):
+        for user in self._users():
+            if user[key] == value:
+                return user
+        return None
+
+    # --- request entry ---------------------------------------------------------------------------
+
+    def classify(self, method, path, query, params):
+        name = _get(params, "func")
+        spec = self.FUNCTIONS.get(name)
+        if spec is None:
+            return name, False
+        rule = spec[1]
+        return name, rule == ALWAYS or (rule == WITH_SOK and _get(params, "sok") != "")
+
+    def handle_api(self, method, path, query, params):
+        name, write = self.classify(method, path, query, params)
+        if path.rstrip("/") not in API_PATHS:
+            return 404, "text/html; charset=utf-8", b"<html><body><h1>404 Not Found</h1></body></html>", name, write
+        out = _get(params, "out")
+        if out == "":
+            return 200, "text/html; charset=utf-8", _WEB_UI, name, write  # A1: the browser UI
+        if out in ("json", "sjson"):
+            body = {"doc": {"error": {"$type": "xml", "$object": "out",
+                                      "msg": {"$": "out=%s is not supported by the simulator; use out=xml" % out}}}}
+            return 200, "application/json", json.dumps(body).encode(), name, write
+        try:
+            if out != "xml":
+                raise ApiError("value", "out", "Unknown output format '%s'" % out)
+            doc = self._call(name, params)
+        except ApiError as err:
+            doc = _error_doc(err)
+        return 200, XML_TYPE, _serialize(doc), name, write
+
+    def _call(self, name, params):
+        if name == "auth":
+            return self._login(params)
+        who = self._authenticate(params)
+        spec = self.FUNCTIONS.get(name)
+        if spec is None:
+            raise ApiError("missed", "func", "Unknown function '%s'" % name)
+        handler, _rule, users_allowed = spec
+        if who["level"] < ADMIN_LEVEL and not users_allowed:
+            raise ApiError("access", name, "Access denied")
+        return handler(self, params, who)
+
+    def _authenticate(self, params):
+        authinfo = _get(params, "authinfo")
+        if authinfo:
+            login, _sep, password = authinfo.partition(":")
+            return self._check_login(login, password)
+        sid = _get(params, "auth")
+        if not sid:
+            raise ApiError("auth", "session", "Authorization required")
+        session = self.state["sessions"].get(sid)
+        if session is None or self.now() - session["last"] > self.session_ttl:
+            self.state["sessions"].pop(sid, None)
+            raise ApiError("auth", "session", "The session has expired or does not exist")
+        user = self._user_by("name", session["user"])
+        if user is None or user["suspended"]:
+            raise ApiError("auth", "session", "The session has expired or does not exist")
+        session["last"] = self.now()
+        return user
+
+    def _check_login(self, login, password):
+        user = self._user_by("name", login)
+        if user is None or not password or not secrets.compare_digest(user["password"].encode(), password.encode()):
+            raise ApiError("auth", "badpassword", "Invalid username or password")
+        if user["suspended"]:
+            raise ApiError("auth", "disabled", "The account is suspended")
+        return user
+
+    def _login(self, params):
+        login = _need(params, "username")
+        key = _get(params, "key")
+        if key:
+            entry = self.state["login_keys"].get(key)
+            if entry is None or entry["user"] != login:
+                raise ApiError("auth", "badpassword", "Invalid username or key")
+            del self.state["login_keys"][key]  # one time only
+            user = self._user_by("name", login)
+            if user is None:
+                raise ApiError("auth", "badpassword", "Invalid username or key")
+            if user["suspended"]:
+                raise ApiError("auth", "disabled", "The account is suspended")
+        else:
+            user = self._check_login(login, _need(params, "password"))
+        sid = secrets.token_hex(12)
+        self.state["sessions"][sid] = {"user": user["name"], "last": self.now()}
+        doc = _doc()
+        _add(doc, "auth", sid, id=sid, level=user["level"])
+        return doc
+
+    # --- lookups -----------------------------------------------------------------------------------
+
+    def _server(self, params, who, key="elid"):
+        server = self._servers.get(_need(params, key))
+        if server is None or (who["level"] < ADMIN_LEVEL and server["owner"] != who["id"]):
+            raise ApiError("missed", "server", "Server '%s' not found" % _get(params, key))
+        return self._settle(server)
+
+    def _customer(self, params, key="elid"):
+        user_id = _need(params, key)
+        if user_id == ADMIN_ID:
+            raise ApiError("access", "user", "The administrator cannot be changed here")
+        for user in self.state["users"]:
+            if user["id"] == user_id:
+                return user
+        raise ApiError("missed", "user", "User '%s' not found" % user_id)
+
+    @staticmethod
+    def _address(server, params):
+        address_id = _need(params, "elid")
+        for address in server["addresses"]:
+            if address["id"] == address_id:
+                return address
+        raise ApiError("missed", "ip", "Address '%s' not found" % address_id)
+
+    @staticmethod
+    def _connection(server, params):
+        conn_id = _need(params, "elid")
+        for conn in server["connections"]:
+            if conn["id"] == conn_id:
+                return conn
+        raise ApiError("missed", "connection", "Connection '%s' not found" % conn_id)
+
+    @staticmethod
+    def _main_address(server):
+        for address in server["addresses"]:
+            if address["ip"] == server["main_ip"]:
+                return address
+        return None
+
+    def _hostname(self, server):
+        main = self._main_address(server)
+        return main["domain"] if main else ""
+
+    def _flags(self, server):
+        flags = [flag for flag in ("blocked", "hwproblem", "diag_in_progress", "disabled") if server[flag]]
+        if not server["power_op"]:  # F3: no power flag while a change runs
+            flags.append({"on": "poweron", "off": "poweroff", "error": "powererror"}[server["power"]])
+        if server["install"]:
+            flags.append("install_in_progress")
+        if server["operation_failed"]:
+            flags.append("operation_failed")
+        return flags
+
+    # --- users -----------------------------------------------------------------------------------
+
+    @api_function("user")
+    def _f_user(self, params, who):
+        doc = _doc()
+        for user in self._users():
+            _row(doc, [("id", user["id"]), ("name", user["name"]), ("level", user["level"])],
+                 ["disabled"] if user["suspended"] else [])
+        return doc
+
+    @api_function("user.edit", write=WITH_SOK)
+    def _f_user_edit(self, params, who):
+        sok = _get(params, "sok") != ""
+        if _get(params, "elid"):
+            user = self._customer(params)
+            if not sok:
+                return _form([("elid", user["id"]), ("name", user["name"]), ("level", "lvUser" if user["level"] == USER_LEVEL else "lvAdmin")],
+                             {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
+            name = _get(params, "name", user["name"])
+            self._check_user_name(name, user)
+            password = _get(params, "passwd")
+            if password:
+                self._check_confirm(params, password)
+                user["password"] = password
+            user["name"] = name
+            return _ok()
+        if not sok:
+            return _form([("name", ""), ("level", "lvUser")], {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
+        name = _need(params, "name")
+        self._check_user_name(name, None)
+        password = _need(params, "passwd")
+        self._check_confirm(params, password)
+        level = _get(params, "level", "lvUser") or "lvUser"
+        if level not in LEVELS:
+            raise ApiError("value", "level", "Unknown level '%s'" % level)
+        user = {"id": _take_id(self.state), "name": name, "password": password, "level": LEVELS[level], "suspended": False}
+        self.state["users"].append(user)
+        return _ok(id=user["id"])
+
+    def _check_user_name(self, name, user):
+        if not _NAME_RE.match(name):
+            raise ApiError("value", "name", "Invalid login '%s'" % name)
+        other = self._user_by("name", name)
+        if other is not None and other is not user:
+            raise ApiError("exists", "user", "A user with the name '%s' already exists" % name)
+
+    @staticmethod
+    def _check_confirm(params, password):
+        if "confirm" in params and _get(params, "confirm") != password:
+            raise ApiError("value", "confirm", "The passwords do not match")
+
+    @api_function("user.delete", write=ALWAYS)
+    def _f_user_delete(self, params, who):
+        user = self._customer(params)
+        owned = [s["id"] for s in self.state["servers"] if s["owner"] == user["id"]]
+        if owned:
+            raise ApiError("value", "server", "The user owns servers %s" % ", ".join(owned))
+        self.state["users"].remove(user)
+        return _ok()
+
+    @api_function("user.suspend", write=ALWAYS)
+    def _f_user_suspend(self, params, who):
+        self._customer(params)["suspended"] = True
+        return _ok()
+
+    @api_function("user.resume", write=ALWAYS)
+    def _f_user_resume(self, params, who):
+        self._customer(params)["suspended"] = False
+        return _ok()
+
+    @api_function("session.newkey", write=ALWAYS)
+    def _f_session_newkey(self, params, who):
+        login = _need(params, "username")
+        key = _need(params, "key")
+        if len(key) < 16:
+            raise ApiError("value", "key", "The key must be at least 16 characters long")
+        if self._user_by("name", login) is None:
+            raise ApiError("missed", "user", "User '%s' not found" % login)
+        self.state["login_keys"][key] = {"user": login, "created": self.now()}
+        return _ok()
+
+    # --- servers ---------------------------------------------------------------------------------
+
+    @api_function("server", users=True)
+    def _f_server(self, params, who):
+        doc = _doc()
+        for server in self.state["servers"]:
+            if who["level"] < ADMIN_LEVEL and server["owner"] != who["id"]:
+                continue
+            self._settle(server)
+            owner = self._user_by("id", server["owner"]) if server["owner"] else None
+            _row(doc, [("id", server["id"]), ("name", server["name"]), ("hostname", self._hostname(server)),
+                       ("owner", owner["name"] if owner else ""), ("chassis_templ", server["chassis_templ"]),
+                       ("type", server["type"]), ("ip", server["main_ip"]), ("mac", server["mac"]), ("rack", server["rack"])],
+                 self._flags(server))
+        return doc
+
+    @api_function("server.edit", write=WITH_SOK)
+    def _f_server_edit(self, params, who):
+        if not _get(params, "elid"):
+            raise ApiError("empty", "elid", "The simulator does not create servers: elid is required")
+        server = self._server(params, who)
+        if _get(params, "sok") == "":
+            owners = [(NO_OWNER, "-- none --")] + [(u["id"], u["name"]) for u in self._users()]
+            return _form([("elid", server["id"]), ("name", server["name"]), ("mac", server["mac"]),
+                          ("notes", server["notes"]), ("type", server["type"]), ("chassis_templ", server["chassis_templ"]),
+                          ("disabled", "on" if server["disabled"] else "off"), ("owner", server["owner"] or NO_OWNER)],
+                         {"owner": owners})
+        name = _need(params, "name")
+        mac = _need(params, "mac")
+        if not _MAC_RE.match(mac):
+            raise ApiError("value", "mac", "Invalid MAC address '%s'" % mac)
+        owner = server["owner"]
+        if "owner" in params:
+            value = _get(params, "owner")
+            if value == NO_OWNER:
+                owner = None
+            elif self._user_by("id", value) is not None:
+                owner = value
+            else:
+                raise ApiError("value", "owner", "Unknown owner '%s'" % value)
+        disabled = server["disabled"]
+        if "disabled" in params:
+            value = _get(params, "disabled")
+            if value not in ("on", "off"):
+                raise ApiError("value", "disabled", "disabled must be on or off")
+            disabled = value == "on"
+        # F4: a form save replaces notes and type with what was sent.
+        server.update(name=name, mac=mac, notes=_get(params, "notes"), type=_get(params, "type"), owner=owner,
+                      disabled=disabled)
+        return _ok()
+
+    @api_function("server.disable", write=ALWAYS)
+    def _f_server_disable(self, params, who):
+        server = self._server(params, who)
+        server["blocked"] = server["disabled"] = True
+        server["enable_op"] = {"target": "off", "until": self.now() + self.enable_seconds}
+        return _ok()
+
+    @api_function("server.enable", write=ALWAYS)
+    def _f_server_enable(self, params, who):
+        server = self._server(params, who)
+        server["enable_op"] = {"target": "on", "until": self.now() + self.enable_seconds}
+        return _ok()
+
+    def _power(self, params, who, target, seconds):
+        server = self._server(params, who)
+        if server["install"]:
+            raise ApiError("busy", "server", "An operation is running on the server")
+        server["power_op"] = {"target": target, "until": self.now() + seconds}
+        return _ok()
+
+    @api_function("server.poweron", write=ALWAYS, users=True)
+    def _f_server_poweron(self, params, who):
+        return self._power(params, who, "on", self.poweron_seconds)
+
+    @api_function("server.poweroff", write=ALWAYS, users=True)
+    def _f_server_poweroff(self, params, who):
+        return self._power(params, who, "off", self.poweroff_seconds)
+
+    @api_function("server.reboot", write=ALWAYS, users=True)
+    def _f_server_reboot(self, params, who):
+        return self._power(params, who, "on", self.poweroff_seconds + self.poweron_seconds)
+
+    # --- connections -----------------------------------------------------------------------------
+
+    @api_function("server.connection", users=True)
+    def _f_server_connection(self, params, who):
+        server = self._server(params, who)
+        doc = _doc()
+        for conn in server["connections"]:
+            busy = conn["op"] is not None or (conn["type"] == "Switch" and server["enable_op"] is not None)
+            _row(doc, [("id", conn["id"]), ("type", conn["type"]), ("device", conn.get("device")), ("state", conn.get("state"))],
+                 ["func_in_progress"] if busy else [])
+        return doc
+
+    @api_function("server.connection.edit", write=WITH_SOK)
+    def _f_server_connection_edit(self, params, who):
+        server = self._server(params, who, key="plid")
+        conn = self._connection(server, params)
+        field = "port" if conn["type"] == "Switch" else "ip"
+        if _get(params, "sok") != "":
+            if field in params:
+                conn[field] = _get(params, field)
+            return _ok()
+        return _form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")),
+                      (field, conn.get(field))])
+
+    def _switch_port(self, params, who, target):
+        server = self._server(params, who, key="plid")
+        conn = self._connection(server, params)
+        if conn["type"] != "Switch":
+            raise ApiError("value", "elid", "Only a switch port can be switched on or off")
+        if server["blocked"]:
+            raise ApiError("access", "blocked", "The server is blocked")
+        conn["op"] = {"target": target, "until": self.now() + self.enable_seconds}
+        return _ok()
+
+    @api_function("server.connection.on", write=ALWAYS)
+    def _f_server_connection_on(self, params, who):
+        return self._switch_port(params, who, "on")
+
+    @api_function("server.connection.off", write=ALWAYS)
+    def _f_server_connection_off(self, params, who):
+        return self._switch_port(params, who, "off")
+
+    @api_function("ipmiredirect", users=True)
+    def _f_ipmiredirect(self, params, who):
+        server = self._server(params, who)
+        if not any(conn["type"] == "IPMI" for conn in server["connections"]):
+            raise ApiError("missed", "ipmi", "The server has no IPMI connection")
+        doc = _doc()
+        _add(doc, "ok", "%s/ipmi-console/%s?token=%s" % (self.base_url, server["id"], secrets.token_hex(8)))
+        return doc
+
+    # --- addresses -------------------------------------------------------------------------------
+
+    @api_function("iplist", users=True)
+    def _f_iplist(self, params, who):
+        server = self._server(params, who)
+        main = self._main_address(server)
+        ordered = ([main] if main else []) + [a for a in server["addresses"] if a is not main]
+        groups = []
+        for address in ordered:
+            if address["group"] not in groups:
+                groups.append(address["group"])
+        doc = _doc()
+        for group in groups:
+            _row(doc, [("id", "g_" + group), ("ip", group), ("type", "group")])
+            for address in ordered:
+                if address["group"] == group:
+                    _row(doc, [("id", address["id"]), ("ip", address["ip"]), ("type", group), ("family", address["family"]),
+                               ("domain", address["domain"])])
+        return doc
+
+    @api_function("iplist.edit", write=WITH_SOK)
+    def _f_iplist_edit(self, params, who):
+        server = self._server(params, who, key="plid")
+        sok = _get(params, "sok") != ""
+        if _get(params, "elid"):
+            address = self._address(server, params)
+            if not sok:
+                return _form([("elid", address["id"]), ("plid", server["id"]), ("ip", address["ip"]),
+                              ("family", address["family"]), ("iptype", address["group"]), ("domain", address["domain"])])
+            domain = _need(params, "domain")
+            self._check_domain(domain)
+            address["domain"] = domain
+            return _ok()
+        pools = self.state["ip_pools"]
+        if not sok:
+            return _form([("plid", server["id"]), ("family", "ipv4"), ("iptype", "public"), ("ip", ""),
+                          ("domain", self._hostname(server))],
+                         {"family": [("ipv4", "IPv4"), ("ipv6", "IPv6")], "iptype": [(g, g) for g in pools]})
+        family = _need(params, "family")
+        if family not in ("ipv4", "ipv6"):
+            raise ApiError("value", "family", "family must be ipv4 or ipv6")
+        group = _get(params, "iptype") or "public"
+        if group not in pools:
+            raise ApiError("value", "iptype", "Unknown address group '%s'" % group)
+        domain = _get(params, "domain") or self._hostname(server)
+        self._check_domain(domain)
+        taken = {a["ip"] for s in self.state["servers"] for a in s["addresses"]}
+        free = [ip for ip in pools[group].get(family, []) if ip not in taken]
+        wanted = _get(params, "ip")
+        if wanted:
+            if wanted not in free:
+                raise ApiError("value", "ip", "The address %s is not free in the group '%s'" % (wanted, group))
+            ip = wanted
+        elif free:
+            ip = free[0]
+        else:
+            raise ApiError("limit", "ip", "No free %s address left in the group '%s'" % (family, group))
+        address = {"id": _take_id(self.state), "ip": ip, "family": family, "group": group, "domain": domain}
+        server["addresses"].append(address)
+        return _ok(ip=ip, id=address["id"])
+
+    @staticmethod
+    def _check_domain(domain):
+        if not _valid_domain(domain):
+            raise ApiError("value", "domain", "Invalid domain name '%s'" % domain)
+
+    @api_function("iplist.delete", write=ALWAYS)
+    def _f_iplist_delete(self, params, who):
+        server = self._server(params, who, key="plid")
+        address = self._address(server, params)
+        if address["ip"] == server["main_ip"]:
+            raise ApiError("value", "mainip", "The main address of a server cannot be deleted")
+        server["addresses"].remove(address)  # back to the pool: free = in a pool and on no server
+        return _ok()
+
+    # --- OS installation ---------------------------------------------------------------------------
+
+    @api_function("osmgr", users=True)
+    def _f_osmgr(self, params, who):
+        doc = _doc()
+        for template in self.state["os_templates"]:
+            _row(doc, [("id", template["name"]), ("name", template["name"]), ("title", template.get("title", ""))])
+        return doc
+
+    @api_function("server.operations", write=WITH_SOK, users=True)
+    def _f_server_operations(self, params, who):
+        server = self._server(params, who)
+        templates = {t["name"]: t for t in self.state["os_templates"]}
+        if _get(params, "sok") == "":
+            return _form([("elid", server["id"]), ("operation", "ostemplate"), ("ostemplate", ""), ("recipe", "null")],
+                         {"operation": [("ostemplate", "Install OS")],
+                          "ostemplate": [(t["name"], t.get("title", t["name"])) for t in self.state["os_templates"]],
+                          "recipe": [("null", "-- none --")] + [(r, r) for r in self.state["recipes"]]})
+        operation = _need(params, "operation")
+        if operation != "ostemplate":
+            raise ApiError("value", "operation", "Unknown operation '%s'" % operation)
+        name = _need(params, "ostemplate")
+        if name not in templates:
+            raise ApiError("value", "ostemplate", "Unknown OS template '%s'" % name)
+        password = _need(params, "passwd")
+        if _get(params, "confirm") != password:
+            raise ApiError("value", "confirm", "The passwords do not match")
+        recipe = _get(params, "recipe") or "null"
+        if recipe != "null" and recipe not in self.state["recipes"]:
+            raise ApiError("value", "recipe", "Unknown recipe '%s'" % recipe)
+        if server["install"]:
+            raise ApiError("busy", "server", "An operation is running on the server")
+        if server["power_op"] or (self.install_requires_power and server["power"] != "on"):
+            raise ApiError("value", "power", "The server must be powered on")
+        fail = bool(server["fail_install"] or templates[name].get("fail_install"))
+        server["install"] = {"template": name, "recipe": recipe, "fail": fail, "until": self.now() + self.install_seconds}
+        server["operation_failed"] = False
+        server["root_password"] = password
+        return _ok()
+
+    @api_function("server.opercancel", write=ALWAYS, users=True)
+    def _f_server_opercancel(self, params, who):
+        server = self._server(params, who)
+        if server["install"]:
+            server["install"] = None
+            server["operation_failed"] = True
+        return _ok()
+
+    # --- usage -------------------------------------------------------------------------------------
+
+    @api_function("trafficburstable")
+    def _f_trafficburstable(self, params, who):
+        doc = _doc()
+        table = ET.SubElement(ET.SubElement(doc, "reportdata"), "traffic")
+        for server in self.state["servers"]:
+            _row(table, [("id", server["id"]), ("name", server["name"]), ("burst", server["burst"])])
+        return doc
+
+    # --- CLI -----------------------------------------------------------------------------------------
+
+    @classmethod
+    def add_cli_arguments(cls, parser):
+        parser.add_argument("--servers", type=int, help="start with make_state(N) instead of the sample state")
+        parser.add_argument("--package", default="DL360-G9", help="package of the --servers servers")
+        parser.add_argument("--ipv4", type=int, default=32, help="free IPv4 addresses in the pool (with --servers)")
+        parser.add_argument("--ipv6", type=int, default=32, help="free IPv6 addresses in the pool (with --servers)")
+
+    def apply_cli_arguments(self, args):
+        if args.servers is not None:
+            self.load_state(make_state(args.servers, package=args.package, ipv4=args.ipv4, ipv6=args.ipv6))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(DCImanagerSimulator))

@@ -1,0 +1,530 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""WHMCS API simulator: ``POST /includes/api.php`` over HTTPS on 127.0.0.1.
+
+It answers the actions the collection uses the way the WHMCS API reference
+(``whmcs-api.md``) describes them, quirks included:
+
+* every call needs ``identifier`` + ``secret``; wrong or missing ones give ``result: error``
+  "Invalid or missing credentials" with HTTP 200 (legacy ``username`` + ``password`` is not
+  accepted: "Authentication Failed");
+* IP refusal (``refuse_ip``): ``"403"`` answers HTTP 403, ``"error"`` answers ``result: error``
+  "Invalid IP 127.0.0.1" with HTTP 200, unless the request carries the right ``accesskey``;
+  a wrong ``accesskey`` gives "Invalid Access Key";
+* numbers travel as JSON strings (``"totalresults": "2"``, ids, amounts, config option values);
+* ``GetClientsProducts``: filters ``clientid``, ``serviceid``, ``pid``, ``domain``, ``username2``;
+  ordered by service id; ``limitstart`` offset; a missing or ``0`` ``limitnum`` means everything;
+  ``products`` is the empty string ``""`` when nothing matches; passwords come back decrypted;
+  ``customfields`` lists every custom field of the product (value ``""`` when unset),
+  ``configoptions`` every config option the service has a value for;
+* ``UpdateClientProduct``: empty values (PHP ``empty()``: ``""`` and ``"0"``) are ignored,
+  ``unset[]=FIELD`` blanks a field, ``customfields`` is base64 of a PHP-serialized array
+  {field id: value}; "Service ID Not Found" for an unknown service;
+* errors are ``{"result": "error", "message": ...}`` with HTTP 200; an unknown action is
+  "Command Not Found"; without ``responsetype=json`` the answer is XML.
+
+Assumptions beyond the reference (behaviour the reference does not settle):
+
+* the check order is IP / access key, then credentials, then the action's name, then its fields;
+* ``startnumber`` and ``numreturned`` are JSON numbers, ``totalresults`` and every field of a
+  service (ids, amounts, config option values) JSON strings;
+* in ``UpdateClientProduct`` a custom field value is written even when empty (``unset[]`` is
+  for the service's own fields), and ids of fields the product does not have are ignored;
+  ``status`` must be one of WHMCS's statuses ("Invalid Status" otherwise); ``configoptions``
+  is not supported;
+* ``GetProducts`` answers ``products: ""`` when nothing matches, like GetClientsProducts;
+* ``DecryptPassword`` decrypts the simulator's own toy cipher (``encrypt_password()``:
+  base64 of ``"enc:" + text``), not WHMCS's;
+* ``ModuleCreate`` / ``ModuleSuspend`` / ``ModuleUnsuspend`` / ``ModuleTerminate`` only change
+  the status (there is no provisioning module behind them);
+* the API role allows every action (no "Access Denied").
+
+State (``dump_state()`` / ``load_state()``, JSON): ``clients``, ``servers``, ``products`` (with
+``configoptions`` and ``customfields`` definitions) and ``services`` (with ``configoptions``
+{option id: value} and ``customfields`` {field id: value}). ``make_state()`` generates one.
+
+Run as a process: ``python -m tests.simulators.whmcs [--state state.json] [--latency 0.02]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import random
+import sys
+from xml.sax.saxutils import escape
+
+from ._server import SimulatorServer, run_cli
+
+API_PATH = "/includes/api.php"
+STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
+READ_ACTIONS = frozenset(("GetClientsProducts", "GetProducts", "GetClientsDetails", "DecryptPassword", "GetServers"))
+WRITE_ACTIONS = frozenset(("UpdateClientProduct", "ModuleCreate", "ModuleSuspend", "ModuleUnsuspend", "ModuleTerminate"))
+
+# UpdateClientProduct field -> the service's own key.
+UPDATABLE = {
+    "pid": "pid", "serverid": "serverid", "regdate": "regdate", "nextduedate": "nextduedate",
+    "domain": "domain", "status": "status", "notes": "notes", "serviceusername": "username",
+    "servicepassword": "password", "dedicatedip": "dedicatedip", "assignedips": "assignedips",
+    "diskusage": "diskusage", "disklimit": "disklimit", "bwusage": "bwusage", "bwlimit": "bwlimit",
+    "suspendreason": "suspensionreason", "overideautosuspend": "overideautosuspend",
+    "overidesuspenduntil": "overidesuspenduntil", "firstpaymentamount": "firstpaymentamount",
+    "recurringamount": "recurringamount", "billingcycle": "billingcycle", "paymentmethod": "paymentmethod",
+    "ns1": "ns1", "ns2": "ns2", "subscriptionid": "subscriptionid", "promoid": "promoid",
+}
+# Fields a service has beyond its ids, with the value a new one starts with.
+SERVICE_DEFAULTS = {
+    "orderid": 0, "ordernumber": "", "regdate": "2024-01-01", "domain": "", "dedicatedip": "", "assignedips": "",
+    "serverid": 0, "suspensionreason": "", "firstpaymentamount": "0.00", "recurringamount": "0.00",
+    "paymentmethod": "banktransfer", "paymentmethodname": "Bank Transfer", "billingcycle": "Monthly",
+    "nextduedate": "0000-00-00", "status": "Pending", "username": "", "password": "", "subscriptionid": "",
+    "promoid": 0, "overideautosuspend": 0, "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "",
+    "notes": "", "diskusage": 0, "disklimit": 0, "bwusage": 0, "bwlimit": 0, "lastupdate": "0000-00-00 00:00:00",
+    "configoptions": {}, "customfields": {},
+}
+
+
+class WHMCSApiError(Exception):
+    """An answer ``{"result": "error", "message": ...}``."""
+
+
+# PHP (un)serialize: the simulator's own, independent of the collection's serializer ------------
+
+def php_unserialize(text):
+    """Parse PHP's ``serialize()`` output (arrays, strings, ints, floats, bools, null).
+
+    String lengths are byte counts, so the text is handled as UTF-8 bytes.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    value, end = _php_value(data, 0)
+    if end != len(data):
+        raise ValueError("trailing data after position %d" % end)
+    return value
+
+
+def _php_value(data, pos):
+    kind = data[pos:pos + 2]
+    if kind == b"N;":
+        return None, pos + 2
+    if kind in (b"i:", b"b:", b"d:"):
+        end = data.index(b";", pos)
+        raw = data[pos + 2:end].decode("ascii")
+        value = int(raw) if kind == b"i:" else (raw == "1" if kind == b"b:" else float(raw))
+        return value, end + 1
+    if kind == b"s:":
+        colon = data.index(b":", pos + 2)
+        length = int(data[pos + 2:colon])
+        if data[colon + 1:colon + 2] != b'"' or data[colon + 2 + length:colon + 4 + length] != b'";':
+            raise ValueError("bad string at position %d" % pos)
+        return data[colon + 2:colon + 2 + length].decode("utf-8"), colon + 4 + length
+    if kind == b"a:":
+        colon = data.index(b":", pos + 2)
+        count = int(data[pos + 2:colon])
+        if data[colon + 1:colon + 2] != b"{":
+            raise ValueError("bad array at position %d" % pos)
+        pos = colon + 2
+        array = {}
+        for dummy in range(count):
+            key, pos = _php_value(data, pos)
+            if not isinstance(key, (int, str)):
+                raise ValueError("bad array key at position %d" % pos)
+            array[key], pos = _php_value(data, pos)
+        if data[pos:pos + 1] != b"}":
+            raise ValueError("array not closed at position %d" % pos)
+        return array, pos + 1
+    raise ValueError("unknown PHP value %r at position %d" % (kind, pos))
+
+
+def encrypt_password(text):
+    """The simulator's toy stand-in for WHMCS's encrypt(): what DecryptPassword accepts."""
+    return base64.b64encode(("enc:" + text).encode("utf-8")).decode("ascii")
+
+
+def _empty(value):
+    """PHP's empty() for a form value."""
+    return value in (None, "", "0")
+
+
+def _to_xml(value, tag):
+    if isinstance(value, dict):
+        inner = "".join(_to_xml(item, key) for key, item in value.items())
+    elif isinstance(value, list):
+        return "".join(_to_xml(item, tag) for item in value)
+    else:
+        inner = escape("" if value is None else str(value))
+    return "<%s>%s</%s>" % (tag, inner, tag)
+
+
+class WHMCSSimulator(SimulatorServer):
+    """A WHMCS installation's API, in memory (see the module docstring)."""
+
+    SETTINGS = {
+        "refuse_ip": str,   # "" (allowed), "403" (HTTP 403) or "error" ("Invalid IP", HTTP 200)
+        "access_key": str,  # $api_access_key of configuration.php; "" = none configured
+        "identifier": str,  # the one API credential that is accepted
+        "secret": str,
+    }
+
+    def __init__(self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret",
+                 refuse_ip="", access_key="", state=None):
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+        self.identifier = identifier
+        self.secret = secret
+        self.refuse_ip = refuse_ip
+        self.access_key = access_key
+        self.clients = {}
+        self.servers = {}
+        self.products = {}
+        self.services = {}
+        self._service_ids = []
+        self.load_state(state if state is not None else make_state(12, seed=1))
+
+    @property
+    def url(self):
+        """The WHMCS base URL (what users give the collection)."""
+        return self.base_url + "/"
+
+    @property
+    def api_url(self):
+        return self.base_url + API_PATH
+
+    # --- state -------------------------------------------------------------------------------
+
+    def load_state(self, state):
+        state = copy.deepcopy(state)
+        self.clients = dict((int(c["id"]), c) for c in state.get("clients", []))
+        self.servers = dict((int(s["id"]), s) for s in state.get("servers", []))
+        self.products = dict((int(p["pid"]), p) for p in state.get("products", []))
+        self.services = {}
+        for service in state.get("services", []):
+            full = copy.deepcopy(SERVICE_DEFAULTS)
+            full.update(service)
+            full["configoptions"] = dict((str(k), v) for k, v in full["configoptions"].items())
+            full["customfields"] = dict((str(k), v) for k, v in full["customfields"].items())
+            self.services[int(service["id"])] = full
+        self._service_ids = sorted(self.services)
+
+    def dump_state(self):
+        return copy.deepcopy({
+            "clients": [self.clients[k] for k in sorted(self.clients)],
+            "servers": [self.servers[k] for k in sorted(self.servers)],
+            "products": [self.products[k] for k in sorted(self.products)],
+            "services": [self.services[k] for k in self._service_ids],
+        })
+
+    def service(self, service_id):
+        """A copy of one service's stored record (for tests)."""
+        with self.lock:
+            return copy.deepcopy(self.services[int(service_id)])
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def classify(self, method, path, query, params):
+        action = params.get("action") if isinstance(params.get("action"), str) else str(params.get("action"))
+        return action, action in WRITE_ACTIONS
+
+    def handle_api(self, method, path, query, params):
+        action, write = self.classify(method, path, query, params)
+        if path.rstrip("/") != API_PATH or method != "POST":
+            return 404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>", action, False
+        refused = self._check_ip(params)
+        if refused is not None:
+            return refused + (action, write)
+        try:
+            self._check_credentials(params)
+            handler = getattr(self, "_action_" + str(action), None)
+            if handler is None:
+                raise WHMCSApiError("Command Not Found")
+            answer = handler(params)
+            answer = dict({"result": "success"}, **answer)
+        except WHMCSApiError as exc:
+            answer = {"result": "error", "message": str(exc)}
+        return (200,) + self._render(answer, params) + (action, write)
+
+    def _check_ip(self, params):
+        key = params.get("accesskey")
+        if key is not None:
+            if not self.access_key or key != self.access_key:
+                return 200, "application/json", json.dumps({"result": "error", "message": "Invalid Access Key"}).encode()
+            return None  # the right access key skips the IP allow-list
+        if self.refuse_ip == "403":
+            return 403, "application/json", json.dumps({"result": "error", "message": "Invalid IP 127.0.0.1"}).encode()
+        if self.refuse_ip == "error":
+            return 200, "application/json", json.dumps({"result": "error", "message": "Invalid IP 127.0.0.1"}).encode()
+        return None
+
+    def _check_credentials(self, params):
+        if "identifier" not in params and "username" in params:
+            raise WHMCSApiError("Authentication Failed")
+        if params.get("identifier") != self.identifier or params.get("secret") != self.secret:
+            raise WHMCSApiError("Invalid or missing credentials")
+
+    @staticmethod
+    def _render(answer, params):
+        if params.get("responsetype") == "json":
+            return "application/json", json.dumps(answer).encode("utf-8")
+        xml = '<?xml version="1.0" encoding="utf-8"?>\n' + _to_xml(answer, "whmcsapi")
+        return "text/xml", xml.encode("utf-8")
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _service_or_error(self, params):
+        try:
+            return self.services[int(params.get("serviceid"))]
+        except (TypeError, ValueError, KeyError):
+            raise WHMCSApiError("Service ID Not Found") from None
+
+    def _action_GetClientsProducts(self, params):  # pylint: disable=invalid-name
+        wanted = []
+        for name, key in (("clientid", "clientid"), ("serviceid", "id"), ("pid", "pid"), ("domain", "domain"),
+                          ("username2", "username")):
+            if not _empty(params.get(name)):
+                wanted.append((key, str(params[name])))
+        services = self.services
+        matches = [sid for sid in self._service_ids if all(str(services[sid][key]) == value for key, value in wanted)]
+        start = max(0, _int(params.get("limitstart"), 0))
+        limit = _int(params.get("limitnum"), 0)
+        chosen = matches[start:start + limit] if limit > 0 else matches[start:]
+        answer = {"clientid": params.get("clientid") or "", "serviceid": params.get("serviceid") or "",
+                  "pid": params.get("pid") or "", "domain": params.get("domain") or "",
+                  "totalresults": str(len(matches)), "startnumber": start, "numreturned": len(chosen)}
+        answer["products"] = {"product": [self._render_service(services[sid]) for sid in chosen]} if chosen else ""
+        return answer
+
+    def _render_service(self, service):
+        product = self.products.get(int(service["pid"]), {})
+        server = self.servers.get(int(service["serverid"] or 0), {})
+        group = product.get("groupname", "")
+        out = {
+            "id": str(service["id"]), "clientid": str(service["clientid"]), "orderid": str(service["orderid"]),
+            "ordernumber": str(service["ordernumber"]), "pid": str(service["pid"]), "regdate": service["regdate"],
+            "name": product.get("name", ""), "translated_name": product.get("name", ""), "groupname": group,
+            "translated_groupname": group, "domain": service["domain"], "dedicatedip": service["dedicatedip"],
+            "serverid": str(service["serverid"]), "servername": server.get("name", ""),
+            "serverip": server.get("ipaddress", ""), "serverhostname": server.get("hostname", ""),
+            "suspensionreason": service["suspensionreason"], "firstpaymentamount": service["firstpaymentamount"],
+            "recurringamount": service["recurringamount"], "paymentmethod": service["paymentmethod"],
+            "paymentmethodname": service["paymentmethodname"], "billingcycle": service["billingcycle"],
+            "nextduedate": service["nextduedate"], "status": service["status"], "username": service["username"],
+            "password": service["password"], "subscriptionid": service["subscriptionid"],
+            "promoid": str(service["promoid"]), "overideautosuspend": str(service["overideautosuspend"]),
+            "overidesuspenduntil": service["overidesuspenduntil"], "ns1": service["ns1"], "ns2": service["ns2"],
+            "assignedips": service["assignedips"], "notes": service["notes"],
+            "diskusage": str(service["diskusage"]), "disklimit": str(service["disklimit"]),
+            "bwusage": str(service["bwusage"]), "bwlimit": str(service["bwlimit"]), "lastupdate": service["lastupdate"],
+        }
+        values = service["customfields"]
+        out["customfields"] = {"customfield": [
+            {"id": str(field["id"]), "name": field["name"], "translated_name": field["name"],
+             "value": values.get(str(field["id"]), "")}
+            for field in product.get("customfields", [])]}
+        chosen = service["configoptions"]
+        options = []
+        for option in product.get("configoptions", []):
+            if str(option["id"]) not in chosen:
+                continue
+            value = chosen[str(option["id"])]
+            options.append({"id": str(option["id"]), "option": option["name"], "type": option["type"], "value": str(value)})
+        out["configoptions"] = {"configoption": options}
+        return out
+
+    def _action_GetProducts(self, params):  # pylint: disable=invalid-name
+        pids = None
+        if not _empty(params.get("pid")):
+            pids = set(_int(p, -1) for p in str(params["pid"]).split(","))
+        chosen = []
+        for pid in sorted(self.products):
+            product = self.products[pid]
+            if pids is not None and pid not in pids:
+                continue
+            if not _empty(params.get("gid")) and str(product.get("gid")) != str(params["gid"]):
+                continue
+            if not _empty(params.get("module")) and product.get("module") != params["module"]:
+                continue
+            chosen.append({
+                "pid": str(pid), "gid": str(product.get("gid", 1)), "type": product.get("type", "server"),
+                "name": product["name"], "description": product.get("description", ""),
+                "module": product.get("module", "dcimanager"), "paytype": product.get("paytype", "recurring"),
+                "pricing": product.get("pricing", {"USD": {"prefix": "$", "suffix": " USD", "monthly": "100.00"}}),
+                "customfields": {"customfield": [
+                    {"id": str(f["id"]), "name": f["name"], "description": f.get("description", ""),
+                     "required": f.get("required", "")} for f in product.get("customfields", [])]},
+                "configoptions": {"configoption": [
+                    {"id": str(o["id"]), "name": o["name"], "type": o["type"],
+                     "options": {"option": [{"id": str(i), "name": str(n)} for i, n in enumerate(o.get("options", []), 1)]}}
+                    for o in product.get("configoptions", [])]},
+            })
+        return {"totalresults": str(len(chosen)), "products": {"product": chosen} if chosen else ""}
+
+    def _action_UpdateClientProduct(self, params):  # pylint: disable=invalid-name
+        service = self._service_or_error(params)
+        changes = {}
+        for field, key in UPDATABLE.items():
+            value = params.get(field)
+            if isinstance(value, list):
+                value = value[-1]
+            if _empty(value):
+                continue  # PHP empty(): "" and "0" are ignored, blank a field with unset[]
+            if field == "status" and value not in STATUSES:
+                raise WHMCSApiError("Invalid Status")
+            changes[key] = value
+        unset = params.get("unset[]", [])
+        for field in unset if isinstance(unset, list) else [unset]:
+            key = UPDATABLE.get(field)
+            if key is not None and key not in ("pid", "status", "serverid"):
+                changes[key] = "" if key not in ("diskusage", "disklimit", "bwusage", "bwlimit") else 0
+        custom = {}
+        if not _empty(params.get("customfields")):
+            try:
+                decoded = php_unserialize(base64.b64decode(params["customfields"], validate=True).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                raise WHMCSApiError("Invalid customfields: expected base64 of a PHP-serialized array") from None
+            if not isinstance(decoded, dict):
+                raise WHMCSApiError("Invalid customfields: expected base64 of a PHP-serialized array")
+            product = self.products.get(int(service["pid"]), {})
+            known = set(str(f["id"]) for f in product.get("customfields", []))
+            custom = dict((str(k), "" if v is None else str(v)) for k, v in decoded.items() if str(k) in known)
+        for key, value in changes.items():
+            service[key] = int(value) if key in ("pid", "serverid") else value
+        service["customfields"].update(custom)
+        return {"serviceid": service["id"]}
+
+    def _action_GetClientsDetails(self, params):  # pylint: disable=invalid-name
+        client = None
+        if not _empty(params.get("clientid")):
+            client = self.clients.get(_int(params["clientid"], -1))
+        elif not _empty(params.get("email")):
+            client = next((c for c in self.clients.values() if c.get("email") == params["email"]), None)
+        if client is None:
+            raise WHMCSApiError("Client Not Found")
+        details = dict((key, str(value)) for key, value in client.items())
+        details.update(userid=str(client["id"]), client_id=str(client["id"]))
+        answer = dict(details)
+        answer["client"] = details
+        return answer
+
+    def _action_DecryptPassword(self, params):  # pylint: disable=invalid-name
+        try:
+            text = base64.b64decode(params.get("password2") or "", validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            text = ""
+        return {"password": text[4:] if text.startswith("enc:") else ""}
+
+    def _action_GetServers(self, params):  # pylint: disable=invalid-name,unused-argument
+        servers = [{"id": str(s["id"]), "name": s.get("name", ""), "hostname": s.get("hostname", ""),
+                    "ipaddress": s.get("ipaddress", ""), "active": s.get("active", True), "module": s.get("module", "dcimanager")}
+                   for s in (self.servers[k] for k in sorted(self.servers))]
+        return {"servers": servers}
+
+    def _module_command(self, params, status):
+        service = self._service_or_error(params)
+        service["status"] = status
+        if status == "Suspended":
+            service["suspensionreason"] = params.get("suspendreason") or ""
+        return {}
+
+    def _action_ModuleCreate(self, params):  # pylint: disable=invalid-name
+        return self._module_command(params, "Active")
+
+    def _action_ModuleSuspend(self, params):  # pylint: disable=invalid-name
+        return self._module_command(params, "Suspended")
+
+    def _action_ModuleUnsuspend(self, params):  # pylint: disable=invalid-name
+        return self._module_command(params, "Active")
+
+    def _action_ModuleTerminate(self, params):  # pylint: disable=invalid-name
+        return self._module_command(params, "Terminated")
+
+
+def _int(value, default):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+# --- state generator -------------------------------------------------------------------------
+
+DEFAULT_PRODUCTS = (
+    {"pid": 1, "gid": 1, "groupname": "Dedicated Servers", "name": "Dedicated E3-1230", "type": "server", "module": "dcimanager",
+     "configoptions": [{"id": 1, "name": "OS", "type": "dropdown", "options": ["Debian 12", "Ubuntu 24.04", "AlmaLinux 9"]},
+                       {"id": 2, "name": "IP", "type": "quantity"},
+                       {"id": 3, "name": "IPv6", "type": "quantity"}],
+     "customfields": [{"id": 1, "name": "Rack", "type": "text"}, {"id": 2, "name": "Serial", "type": "text"}]},
+    {"pid": 2, "gid": 1, "groupname": "Dedicated Servers", "name": "Dedicated EPYC 7302", "type": "server", "module": "dcimanager",
+     "configoptions": [{"id": 4, "name": "os", "type": "radio", "options": ["Debian 12", "Windows Server 2022"]},
+                       {"id": 5, "name": "recipe", "type": "dropdown", "options": ["null", "#local__docker"]},
+                       {"id": 6, "name": "Backup", "type": "yesno"}],
+     "customfields": [{"id": 3, "name": "Rack", "type": "text"}]},
+    {"pid": 3, "gid": 2, "groupname": "Storage Servers", "name": "Storage 4x8TB", "type": "server", "module": "dcimanager",
+     "configoptions": [], "customfields": []},
+)
+DEFAULT_STATUS_WEIGHTS = (("Active", 70), ("Pending", 8), ("Suspended", 8), ("Terminated", 6), ("Cancelled", 4),
+                          ("Fraud", 2), ("Completed", 2))
+
+
+def make_state(n_services, products=None, statuses=None, seed=0, clients=None):
+    """A WHMCS state with ``n_services`` services, the same for the same arguments.
+
+    ``products``: product definitions (default: three dedicated-server products with dropdown,
+    radio, yes/no and quantity options and text custom fields, and one without any).
+    ``statuses``: a list of statuses to draw from, or (status, weight) pairs (default: mostly
+    Active, every status present). ``clients``: how many clients (default: one per three services).
+    """
+    rng = random.Random(seed)
+    products = copy.deepcopy(list(products or DEFAULT_PRODUCTS))
+    weights = statuses or DEFAULT_STATUS_WEIGHTS
+    if weights and not isinstance(weights[0], (list, tuple)):
+        weights = [(status, 1) for status in weights]
+    names = [status for status, dummy in weights]
+    cum = [weight for dummy, weight in weights]
+    n_clients = clients or max(1, n_services // 3)
+    state = {
+        "clients": [{"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid,
+                     "companyname": "", "status": "Active"} for cid in range(1, n_clients + 1)],
+        "servers": [{"id": 1, "name": "DCImanager", "hostname": "dci.example.com", "ipaddress": "198.51.100.10",
+                     "active": True, "module": "dcimanager"}],
+        "products": products,
+        "services": [],
+    }
+    for sid in range(1, n_services + 1):
+        product = products[rng.randrange(len(products))]
+        status = rng.choices(names, cum)[0]
+        client = rng.randrange(1, n_clients + 1)
+        provisioned = status not in ("Pending", "Fraud", "Cancelled")
+        ip = "10.%d.%d.%d" % ((sid >> 16) & 255, (sid >> 8) & 255, sid & 255)
+        options = {}
+        for option in product.get("configoptions", []):
+            if option["type"] in ("dropdown", "radio"):
+                options[str(option["id"])] = rng.choice(option["options"])
+            elif option["type"] == "yesno":
+                options[str(option["id"])] = str(rng.randrange(2))
+            else:
+                options[str(option["id"])] = str(rng.randrange(4))
+        custom = {}
+        for field in product.get("customfields", []):
+            if rng.random() < 0.7:
+                custom[str(field["id"])] = "%s-%d" % (field["name"][:1].upper(), rng.randrange(1, 100))
+        state["services"].append({
+            "id": sid, "clientid": client, "orderid": 1000 + sid, "ordernumber": str(7000000000 + sid), "pid": product["pid"],
+            "regdate": "2024-%02d-%02d" % (1 + sid % 12, 1 + sid % 28), "domain": ("srv%d.example.com" % sid) if rng.random() < 0.8 else "",
+            "dedicatedip": ip if provisioned else "",
+            "assignedips": "\n".join("10.200.%d.%d" % (sid % 256, n) for n in range(rng.randrange(3))) if provisioned else "",
+            "serverid": 1 if provisioned else 0, "billingcycle": rng.choice(("Monthly", "Quarterly", "Annually")),
+            "nextduedate": "2025-%02d-%02d" % (1 + sid % 12, 1 + sid % 28), "status": status,
+            "username": "client%d" % client, "password": "pw-%08x" % rng.getrandbits(32),
+            "firstpaymentamount": "100.00", "recurringamount": "100.00",
+            "configoptions": options, "customfields": custom,
+        })
+    return state
+
+
+def main(argv=None):
+    return run_cli(WHMCSSimulator, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
