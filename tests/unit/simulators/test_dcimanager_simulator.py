@@ -35,12 +35,20 @@ def sim(tls_dir):
     assert not simulator.errors, simulator.errors
 
 
+def post(sim, data, url=None):
+    return HTTP.post(url or sim.url, data=data, verify=sim.ca_path, timeout=10)
+
+
+def control(sim, method, what, **kwargs):
+    return HTTP.request(method, "%s/%s" % (sim.control_url, what), verify=sim.ca_path, timeout=10, **kwargs)
+
+
 def call(sim, func, authinfo=ADMIN, **params):
     data = {"func": func, "out": "xml"}
     if authinfo:
         data["authinfo"] = authinfo
     data.update(params)
-    response = HTTP.post(sim.url, data=data, verify=sim.ca_path, timeout=10)
+    response = post(sim, data)
     assert response.status_code == 200
     return ET.fromstring(response.content)
 
@@ -77,17 +85,16 @@ def wait_for(predicate, timeout=5.0):
 
 def test_tls_needs_the_ca(sim):
     with pytest.raises(requests.exceptions.SSLError):
-        HTTP.post(sim.url, data={"func": "server", "out": "xml", "authinfo": ADMIN}, timeout=5)
+        requests.post(sim.url, data={"func": "server", "out": "xml", "authinfo": ADMIN}, verify=True, timeout=5)
 
 
 def test_paths_and_output_formats(sim):
-    legacy = requests.post(sim.base_url + "/manager/dcimgr", data={"func": "user", "out": "xml", "authinfo": ADMIN},
-                           verify=sim.ca_path, timeout=5)
+    legacy = post(sim, {"func": "user", "out": "xml", "authinfo": ADMIN}, url=sim.base_url + "/manager/dcimgr")
     assert ET.fromstring(legacy.content).find("elem") is not None
-    assert requests.post(sim.base_url + "/other", data={}, verify=sim.ca_path, timeout=5).status_code == 404
-    page = HTTP.post(sim.url, data={"func": "server", "authinfo": ADMIN}, verify=sim.ca_path, timeout=5)
+    assert post(sim, {}, url=sim.base_url + "/other").status_code == 404
+    page = post(sim, {"func": "server", "authinfo": ADMIN})
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    as_json = HTTP.post(sim.url, data={"func": "server", "out": "json", "authinfo": ADMIN}, verify=sim.ca_path, timeout=5)
+    as_json = post(sim, {"func": "server", "out": "json", "authinfo": ADMIN})
     assert as_json.json()["doc"]["error"]["$object"] == "out"
 
 
@@ -202,7 +209,7 @@ def test_address_allocation_domains_release_and_exhaustion(sim):
     v6 = call(sim, "iplist.edit", plid="1", sok="ok", family="ipv6", iptype="public", ip="", domain="web1.example.com")
     assert v6.findtext("ip") == "2001:db8:100::10" and v6.findtext("id")
     got = [call(sim, "iplist.edit", plid="1", sok="ok", family="ipv4", iptype="public", ip="", domain="web1.example.com")
-           .findtext("ip") for _ in range(6)]
+           .findtext("ip") for dummy in range(6)]
     assert got == ["203.0.113.%d" % i for i in range(10, 16)]
     full = call(sim, "iplist.edit", plid="2", sok="ok", family="ipv4", iptype="public", ip="", domain="x.example.com")
     assert error(full) == ("limit", "ip")
@@ -314,7 +321,7 @@ def test_install_validation_timing_and_hidden_template(sim):
     sim.advance(2.0)
     assert not flags(server_row(sim, 1)) & {"install_in_progress", "operation_failed"}
     assert sim.server_state(1)["installed_template"] == "ISPsystem__Debian-12-amd64"
-    listing = HTTP.post(sim.url, data={"func": "server", "out": "xml", "authinfo": ADMIN}, verify=sim.ca_path, timeout=5)
+    listing = post(sim, {"func": "server", "out": "xml", "authinfo": ADMIN})
     assert "Debian" not in listing.text  # the real list does not show the installed template
 
 
@@ -355,8 +362,8 @@ def test_call_log_marks_writes_and_records_the_query(sim):
     call(sim, "server.poweron", elid="1")
     HTTP.get(sim.url, params={"func": "server", "out": "xml", "authinfo": ADMIN}, verify=sim.ca_path, timeout=5)
     log = sim.calls
-    assert [(c["name"], c["write"]) for c in log] == [("server.edit", False), ("iplist.edit", False),
-                                                       ("server.poweron", True), ("server", False)]
+    expected = [("server.edit", False), ("iplist.edit", False), ("server.poweron", True), ("server", False)]
+    assert [(c["name"], c["write"]) for c in log] == expected
     assert log[0]["method"] == "POST" and log[0]["query"] == "" and log[0]["params"]["authinfo"] == ADMIN
     assert "authinfo=admin" in log[3]["query"] and log[3]["method"] == "GET"
     assert all(c["status"] == 200 and c["fault"] is None for c in log)
@@ -369,9 +376,8 @@ def test_a_faulted_write_changes_nothing(sim, kind):
     before = sim.dump_state()
     sim.set_faults(rate=1.0, kinds=[kind], names=["iplist.edit"], stall_seconds=0.2, seed=1)
     try:
-        response = HTTP.post(sim.url, data={"func": "iplist.edit", "out": "xml", "authinfo": ADMIN, "plid": "1",
-                                                "sok": "ok", "family": "ipv4", "iptype": "public"},
-                                 verify=sim.ca_path, timeout=5)
+        response = post(sim, {"func": "iplist.edit", "out": "xml", "authinfo": ADMIN, "plid": "1", "sok": "ok",
+                              "family": "ipv4", "iptype": "public"})
         outcome = response.status_code
         if kind == "badbody":
             with pytest.raises(ET.ParseError):
@@ -389,37 +395,33 @@ def test_a_faulted_write_changes_nothing(sim, kind):
 
 def test_fault_rate_and_count(sim):
     sim.set_faults(rate=0.5, seed=42, kinds=["http500"])
-    statuses = [HTTP.post(sim.url, data={"func": "user", "out": "xml", "authinfo": ADMIN}, verify=sim.ca_path,
-                              timeout=5).status_code for _ in range(40)]
+    user_list = {"func": "user", "out": "xml", "authinfo": ADMIN}
+    statuses = [post(sim, user_list).status_code for dummy in range(40)]
     assert 5 < statuses.count(200) < 35
     sim.set_faults(rate=1.0, kinds=["http500"], count=2)
-    statuses = [HTTP.post(sim.url, data={"func": "user", "out": "xml", "authinfo": ADMIN}, verify=sim.ca_path,
-                              timeout=5).status_code for _ in range(4)]
+    statuses = [post(sim, user_list).status_code for dummy in range(4)]
     assert statuses[2:] == [200, 200] and all(s >= 500 for s in statuses[:2])
     with pytest.raises(ValueError):
         sim.set_faults(rate=1.0, kinds=["meteor"])
 
 
 def test_control_endpoints(sim):
-    control = sim.control_url
     call(sim, "server")
-    assert [c["name"] for c in HTTP.get(control + "/calls", verify=sim.ca_path, timeout=5).json()] == ["server"]
-    assert HTTP.delete(control + "/calls", verify=sim.ca_path, timeout=5).json() == {"ok": True}
-    state = HTTP.get(control + "/state", verify=sim.ca_path, timeout=5).json()
+    assert [c["name"] for c in control(sim, "GET", "calls").json()] == ["server"]
+    assert control(sim, "DELETE", "calls").json() == {"ok": True}
+    state = control(sim, "GET", "state").json()
     assert len(state["servers"]) == 7
-    assert HTTP.put(control + "/state", json=make_state(2), verify=sim.ca_path, timeout=5).status_code == 200
+    assert control(sim, "PUT", "state", json=make_state(2)).status_code == 200
     assert len(rows(call(sim, "server"))) == 2
-    settings = HTTP.put(control + "/settings", json={"install_seconds": 0.5, "admin_password": "pw2"},
-                            verify=sim.ca_path, timeout=5).json()
+    settings = control(sim, "PUT", "settings", json={"install_seconds": 0.5, "admin_password": "pw2"}).json()
     assert settings["install_seconds"] == 0.5 and sim.admin_password == "pw2"
     assert error(call(sim, "server", authinfo="admin:pw2")) is None
-    assert HTTP.put(control + "/settings", json={"bogus": 1}, verify=sim.ca_path, timeout=5).status_code == 400
-    faults = HTTP.put(control + "/faults", json={"rate": 1.0, "kinds": ["drop"], "names": ["osmgr"]},
-                          verify=sim.ca_path, timeout=5).json()
+    assert control(sim, "PUT", "settings", json={"bogus": 1}).status_code == 400
+    faults = control(sim, "PUT", "faults", json={"rate": 1.0, "kinds": ["drop"], "names": ["osmgr"]}).json()
     assert faults["names"] == ["osmgr"]
     with pytest.raises(requests.exceptions.ConnectionError):
-        HTTP.post(sim.url, data={"func": "osmgr", "out": "xml", "authinfo": "admin:pw2"}, verify=sim.ca_path, timeout=5)
-    assert HTTP.get(control + "/calls", verify=sim.ca_path, timeout=5).json()[-1]["fault"] == "drop"
+        post(sim, {"func": "osmgr", "out": "xml", "authinfo": "admin:pw2"})
+    assert control(sim, "GET", "calls").json()[-1]["fault"] == "drop"
     # Control calls are never logged and never faulted.
     assert {c["name"] for c in sim.calls} == {"server", "osmgr"}
 
