@@ -55,10 +55,11 @@ trap on_exit EXIT
 
 # --- 1. pytest ------------------------------------------------------------------------
 begin "pytest"
-# Integration tests start their own simulators on random loopback ports, so they can run in
-# parallel; --dist loadfile keeps the tests of one file (and their fixtures) in one worker.
+# Every integration test starts its own simulators on random loopback ports, so the tests run
+# in parallel; worksteal balances the few long lifecycle tests across the workers.
 pytest_log="$(mktemp "${TMPDIR:-/tmp}/dcimanager-pytest.XXXXXX")"
-pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile tests/unit tests/integration "$@" 2>&1 | tee "$pytest_log"
+pytest -n "${PYTEST_WORKERS:-auto}" --dist worksteal --durations=15 -p no:cacheprovider \
+    tests/unit tests/integration "$@" 2>&1 | tee "$pytest_log"
 pytest_summary="$(grep -E '^=+ .* in [0-9.]+s' "$pytest_log" | tail -n1 | sed -E 's/^=+ //; s/ =+$//' || true)"
 count() { grep -oE "[0-9]+ $1" <<<"$pytest_summary" | grep -oE '^[0-9]+' || echo 0; }
 pytest_passed="$(count passed)"

@@ -135,6 +135,7 @@ EXAMPLES = r"""
 # inventory/billing.whmcs.yml: credentials from WHMCS_URL, WHMCS_API_IDENTIFIER and WHMCS_API_SECRET
 plugin: ispsystem.dcimanager.whmcs
 
+---
 # Vaulted credentials, one product, every status, cached for an hour
 plugin: ispsystem.dcimanager.whmcs
 url: https://billing.example.com/
@@ -149,6 +150,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: /tmp/whmcs-inventory
 cache_timeout: 3600
 
+---
 # Hosts named after the order's domain, grouped by the OS the customer chose
 plugin: ispsystem.dcimanager.whmcs
 hostname: "{{ whmcs_domain }}"
@@ -166,7 +168,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.release import __version__ as ansible_version

@@ -154,7 +154,7 @@ def element_to_dict(element, flags=()):
 
 
 class Form(dict):
-    """The values of an ``*.edit`` form; ``selects`` maps each select list to its values."""
+    """The values of an ``*.edit`` form; ``selects`` maps each select list to its options (value -> text)."""
 
     def __init__(self, values, selects):
         super().__init__(values)
@@ -199,7 +199,10 @@ class DCIClient:
         root = self.call(func, params)
         selects = {}
         for slist in root.findall("slist"):
-            selects[slist.get("name", "")] = [(val.get("key") or (val.text or "")).strip() for val in slist.findall("val")]
+            options = selects.setdefault(slist.get("name", ""), {})
+            for val in slist.findall("val"):
+                text = (val.text or "").strip()
+                options[(val.get("key") or text).strip()] = text
         return Form(element_to_dict(root), selects)
 
     def write(self, func, **params):

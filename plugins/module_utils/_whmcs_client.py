@@ -192,7 +192,8 @@ class WHMCSClient:
         services, total = self.get_clients_products_page(0, page_size, **filters)
         seen = set(to_int(s.get("id")) for s in services)
         offset = len(services)
-        max_pages = total // max(1, page_size) + 2
+        # The bound on pages: WHMCS may send fewer than asked (a capped limit), so count by what it sent.
+        max_pages = total // max(1, min(page_size, len(services) or page_size)) + 2
         pages = 1
         while services and offset < total and pages < max_pages:
             page, total = self.get_clients_products_page(offset, page_size, **filters)

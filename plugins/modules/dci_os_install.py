@@ -194,7 +194,8 @@ class DCIOSInstall(DCIResource):
                 return
             row = self.wait_server(server_id, lambda r: not r["install_in_progress"], "the running install finishing",
                                    params["wait_timeout"])
-        notes = self.client.form("server.edit", elid=server_id).get("notes", "")
+        form = self.client.form("server.edit", elid=server_id)
+        notes = form.get("notes", "")
         current = installed_marker(notes)
         self.before = {"os_template": current[0] if current else None, "recipe": current[1] if current else None}
         self.after = {"os_template": params["os_template"], "recipe": recipe}
@@ -210,7 +211,7 @@ class DCIOSInstall(DCIResource):
         self.client.write("server.operations", sok="ok", elid=server_id, operation="ostemplate", ostemplate=params["os_template"],
                           passwd=params["root_password"], confirm=params["root_password"], checkpasswd=params["root_password"],
                           recipe=recipe)
-        self.edit_server(server_id, notes=with_marker(notes, params["os_template"], recipe))
+        self.edit_server(server_id, form=form, notes=with_marker(notes, params["os_template"], recipe))
         if params["wait"]:
             row = self._wait_for_install(server_id)
         else:

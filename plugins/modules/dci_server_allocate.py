@@ -150,31 +150,34 @@ def why_busy(row):
     return "%s (%s)" % (row["id"], ", ".join(reasons))
 
 
-class LostClaim(Exception):
-    """Another allocation took the server between our claim and its verification."""
-
-
 class DCIServerAllocate(DCIResource):
     represent = "server"
 
     def __init__(self, module):
         super().__init__(module)
         self.surplus = []
-        self.owner = None
 
     def get_result(self):
         result = super().get_result()
         result["surplus_addresses"] = self.surplus
         return result
 
-    def _get_owner(self):
-        owner = self.find_user(self.module.params["owner"])
-        if owner is None:
-            self.module.fail_json(msg="DCImanager has no account %s; create it first (ispsystem.dcimanager.dci_user)"
-                                  % self.module.params["owner"])
-        if owner.get("level") != CUSTOMER_LEVEL:
-            self.module.fail_json(msg="account %s is not a customer account (level %s)" % (owner["name"], owner.get("level")))
-        return owner
+    def _owner_id(self, form):
+        """The owner's account id: from the server form's owner list when it has one, else the user list."""
+        name = self.module.params["owner"]
+        for key, text in form.selects.get("owner", {}).items():
+            if text == name and key != "no_owner":
+                return key
+        return self._owner_account()["id"]
+
+    def _owner_account(self):
+        name = self.module.params["owner"]
+        user = self.find_user(name)
+        if user is None:
+            self.module.fail_json(msg="DCImanager has no account %s; create it first (ispsystem.dcimanager.dci_user)" % name)
+        if user.get("level") != CUSTOMER_LEVEL:
+            self.module.fail_json(msg="account %s is not a customer account (level %s)" % (name, user.get("level")))
+        return user
 
     def _get_existing(self, rows):
         """The server this (owner, hostname) already has, or None; refuses a hostname used by someone else."""
@@ -198,84 +201,73 @@ class DCIServerAllocate(DCIResource):
         if params["server_id"] is not None:
             row = self.find_server(server_id=params["server_id"], rows=rows)
             if not is_free(row):
+                self._owner_account()  # an unknown owner is the error to report first
                 self.module.fail_json(msg="server %s is not free: %s" % (row["id"], why_busy(row)))
             return [row]
         package = params["package"]
         of_package = [row for row in rows if package_of(row) == package]
         free = [row for row in of_package if is_free(row)]
         if not free:
+            self._owner_account()  # an unknown owner is the error to report first
             busy = [why_busy(row) for row in of_package]
             self.module.fail_json(msg="no free server of package %s (%d servers of that package, %d busy%s)"
                                   % (package, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else ""))
         return rendezvous_order(params["hostname"], free)
 
-    def _claim(self, row):
-        """Claim a free server: its main address gets our hostname, which no other order uses; then verify."""
-        server_id = row["id"]
-        addresses = self.addresses(server_id)
-        main = [address for address in addresses if address["ip"] == row.get("ip")] or addresses[:1]
-        self.set_domain(server_id, self.module.params["hostname"], main)
-        claimed = self.server_row(server_id)
-        if claimed.get("hostname") != self.module.params["hostname"] or claimed.get("owner"):
-            raise LostClaim(server_id)
-        return claimed
+    def _claim_free_server(self, rows):
+        """Claim a free server and verify the claim; returns (row, form, addresses).
 
-    def _take_free_server(self):
-        """Under the controller lock: re-read, pick, claim and verify, moving on when a claim is lost."""
-        with controller_lock("claim " + self.client.url):
-            rows = self.list_servers()
-            existing = self._get_existing(rows)
-            if existing is not None:
-                return existing, False
-            candidates = self._candidates(rows)
+        The claim is our hostname on the server's main address: no other order uses that hostname,
+        so re-reading the address tells whether the claim held or another allocation overwrote it.
+        In check mode nothing is claimed and addresses is None.
+        """
+        hostname = self.module.params["hostname"]
+        for row in self._candidates(rows)[:10]:
+            form = self.client.form("server.edit", elid=row["id"])
+            self._owner_id(form)  # an unknown owner fails here, before anything is written
             if self.module.check_mode:
-                return candidates[0], True
-            for row in candidates[:10]:
-                try:
-                    return self._claim(row), True
-                except LostClaim:
-                    continue
-            self.module.fail_json(msg="every free server tried was taken by another allocation at the same time; run the task again")
-        return None, False  # not reached: fail_json exits
+                return row, form, None
+            main = [address for address in self.addresses(row["id"]) if address["ip"] == row.get("ip")]
+            self.set_domain(row["id"], hostname, main)
+            addresses = self.addresses(row["id"])
+            if any(address["ip"] == row.get("ip") and address.get("domain") == hostname for address in addresses):
+                return row, form, addresses
+        self.module.fail_json(msg="every free server tried was taken by another allocation at the same time; run the task again")
+        return None  # not reached: fail_json exits
 
-    def _finish(self, server_id, added):
-        """Owner, domain on every address, extra addresses. Records what it added for a rollback."""
+    def _finish(self, row, form, addresses, added):
+        """Owner, domain on every address, extra addresses. Records what it added, for a rollback."""
         params = self.module.params
-        row = self.server_row(server_id)
+        server_id = row["id"]
         if row.get("owner") != params["owner"]:
-            self.edit_server(server_id, owner=self.owner["id"])
+            form = self.client.form("server.edit", elid=server_id) if form is None else form
+            self.edit_server(server_id, form=form, owner=self._owner_id(form))
             self._mark_as_changed()
-        addresses = self.addresses(server_id)
         if self.set_domain(server_id, params["hostname"], addresses):
             self._mark_as_changed()
-        main_ip = row.get("ip")
-        extra = {
-            "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"]) and a["ip"] != main_ip],
-            "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"]) and a["ip"] != main_ip],
-        }
         for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
-            self.surplus.extend(extra[family][wanted:])
-            for _ in range(max(wanted - len(extra[family]), 0)):
+            have = [a["ip"] for a in addresses if is_ipv6(a["ip"]) == (family == "ipv6") and a["ip"] != row.get("ip")]
+            self.surplus.extend(have[wanted:])
+            for _ in range(max(wanted - len(have), 0)):
                 answer = self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"],
                                            ip="", domain=params["hostname"])
                 added.append(answer.get("ip"))
                 self._mark_as_changed()
 
-    def _roll_back(self, server_id, added, claimed):
+    def _roll_back(self, server_id, added, took):
         """Put back what this run did, so no server is left half-allocated."""
-        errors = []
         try:
             for address in self.addresses(server_id):
                 if address["ip"] in added:
                     self.client.write("iplist.delete", plid=server_id, elid=address["id"])
-            if claimed:
-                row = self.server_row(server_id)
-                if row.get("hostname") == self.module.params["hostname"]:
-                    self.set_domain(server_id, FREE_HOSTNAME)
-                    self.edit_server(server_id, owner="no_owner")
+            if took:
+                # Owner first: while the hostname is still on the server, a rerun finds it and
+                # finishes the job, so a rollback cut short leaves nothing behind.
+                self.edit_server(server_id, owner="no_owner")
+                self.set_domain(server_id, FREE_HOSTNAME)
         except DCIError as exc:
-            errors.append(exc.msg)
-        return errors
+            return exc.msg
+        return None
 
     def present_server(self):
         params = self.module.params
@@ -283,44 +275,47 @@ class DCIServerAllocate(DCIResource):
             self.module.fail_json(msg="package is required unless server_id is given")
         if params["ipv4_count"] < 0 or params["ipv6_count"] < 0:
             self.module.fail_json(msg="ipv4_count and ipv6_count must not be negative")
-        self.owner = self._get_owner()
-        row, claimed = self._take_free_server()
-        server_id = row["id"]
+        # The lock serialises pick-claim-verify between the forks of this controller.
+        with controller_lock("claim " + self.client.url):
+            rows = self.list_servers()
+            row = self._get_existing(rows)
+            if row is None:
+                row, form, addresses = self._claim_free_server(rows)
+                self._mark_as_changed()
+            else:
+                form, addresses = None, self.addresses(row["id"])
         if self.module.check_mode:
-            self.before = {"server_id": server_id, "owner": row.get("owner", ""), "hostname": row.get("hostname", "")}
-            self._plan_in_check_mode(row, claimed)
+            self._plan_in_check_mode(row, addresses)
             return
-        self.before = self._addresses_summary(server_id, row.get("owner", ""), FREE_HOSTNAME if claimed else row.get("hostname", ""))
-        if claimed:
-            self._mark_as_changed()
+        server_id = row["id"]
+        took = not row.get("owner")  # a free server, or our own half-done claim
+        self.before = {"server_id": server_id, "owner": row.get("owner", ""), "hostname": FREE_HOSTNAME if self.changed else row["hostname"],
+                       "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"])], "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"])]}
         added = []
         try:
-            self._finish(server_id, added)
+            self._finish(row, form, addresses, added)
         except DCIError as exc:
-            problems = self._roll_back(server_id, added, claimed)
-            where = "server %s was put back free" % server_id if claimed else "the addresses added by this run were removed"
-            if problems:
-                where = "putting server %s back failed too (%s): check it in the panel" % (server_id, "; ".join(problems))
+            problem = self._roll_back(server_id, added, took)
+            where = "server %s was put back free" % server_id if took else "the addresses added by this run were removed"
+            if problem:
+                where = "putting server %s back failed too (%s): check it in the panel" % (server_id, problem)
             self.fail_json_dci(exc, msg="allocating server %s to %s failed: %s; %s" % (server_id, params["owner"], exc.msg, where))
-        self.result = self.describe_server(self.server_row(server_id))
-        self.after = {"server_id": server_id, "owner": self.result["owner"], "hostname": self.result["hostname"],
+        row = dict(row, owner=params["owner"], hostname=params["hostname"])
+        self.result = self.describe_server(row, addresses=addresses + [{"ip": ip} for ip in added])
+        self.after = {"server_id": server_id, "owner": params["owner"], "hostname": params["hostname"],
                       "ipv4": self.result["ipv4"], "ipv6": self.result["ipv6"]}
 
-    def _addresses_summary(self, server_id, owner, hostname):
-        ips = [address["ip"] for address in self.addresses(server_id)]
-        return {"server_id": server_id, "owner": owner, "hostname": hostname,
-                "ipv4": [ip for ip in ips if not is_ipv6(ip)], "ipv6": [ip for ip in ips if is_ipv6(ip)]}
-
-    def _plan_in_check_mode(self, row, claimed):
+    def _plan_in_check_mode(self, row, addresses):
         params = self.module.params
-        server = self.describe_server(row)
+        server = self.describe_server(row, addresses=addresses)
         missing = {}
         for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
             have = [ip for ip in server[family] if ip != server["main_ip"]]
             self.surplus.extend(have[wanted:])
             missing[family] = max(wanted - len(have), 0)
-        if claimed or row.get("owner") != params["owner"] or missing["ipv4"] or missing["ipv6"]:
+        if row.get("owner") != params["owner"] or row.get("hostname") != params["hostname"] or missing["ipv4"] or missing["ipv6"]:
             self._mark_as_changed()
+        self.before = {"server_id": row["id"], "owner": row.get("owner", ""), "hostname": row.get("hostname", "")}
         server.update(owner=params["owner"], hostname=params["hostname"])
         self.result = server
         self.after = {"server_id": row["id"], "owner": params["owner"], "hostname": params["hostname"],

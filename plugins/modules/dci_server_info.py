@@ -121,7 +121,8 @@ class DCIServerInfo(DCIResource):
 
     def get_servers(self):
         rows = sorted((row for row in self.list_servers() if self._matches(row)), key=lambda row: int(row["id"]))
-        self.result = [self.describe_server(row, details=self.module.params["details"]) for row in rows]
+        details = self.module.params["details"]
+        self.result = [self.describe_server(row, addresses=None if details else [], details=details) for row in rows]
 
 
 def main():

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 from harness import run_playbook
 
 from simulators.dcimanager import make_state
@@ -254,7 +256,7 @@ def assert_consistent(dci):
 
 def test_lifecycle_under_injected_faults(tmp_path, dci, dci_env):
     """15 % of requests fail (5xx, broken bodies, dropped connections, stalls); reruns end consistent."""
-    dci.set_faults(rate=0.15, kinds=("http500", "badbody", "drop"), seed=7)
+    dci.set_faults(rate=0.15, kinds=("http500", "badbody", "drop"), seed=int(os.environ.get("FAULT_SEED", "7")))
     steps = [
         ("dci_user", {"name": "fran", "password": "fran-pw-123456"}),
         ("dci_server_allocate", {"owner": "fran", "hostname": "fran.example.net", "package": "DL360-G9", "ipv4_count": 1, "ipv6_count": 1}),

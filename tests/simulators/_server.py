@@ -3,8 +3,9 @@
 It gives every simulator the same machinery:
 
 * TLS with a throwaway CA (``ca_path``), a random port by default, a background daemon thread;
-* a call log (``calls``, ``writes()``) that records the raw query string, so tests can assert
-  that secrets never travel in URLs;
+* a call log (``calls``, ``writes()``): dicts with ``time``, ``method``, ``path``, ``query`` (the raw
+  query string, so tests can assert that secrets never travel in URLs), ``params`` (query + form
+  body), ``name``, ``write``, ``fault`` and ``status`` (None when the connection was dropped);
 * fault injection decided *before* a request is handled, so a faulted request never changes state;
 * one lock (``self.lock``) held around every API request, so each request is atomic;
 * control endpoints under ``/_sim/`` (JSON, never faulted, never logged);

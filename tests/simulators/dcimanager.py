@@ -10,6 +10,9 @@ call is logged (see ``_server.SimulatorServer``).
 
     python -m tests.simulators.dcimanager [--state FILE | --servers N --package P] [--install-seconds S] ...
 
+Tests can skip waits with ``sim.advance(seconds)`` (moves the simulator's clock), read one server's
+hidden state with ``sim.server_state(id)``, and build states with ``default_state()`` / ``make_state()``.
+
 Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
 ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
 function's parameters; the panel log shows what the web UI sends) before relying on it:
@@ -34,7 +37,8 @@ Errors (always HTTP 200, ``<doc><error type="T" object="O" lang="en"><msg>..</ms
       ``owner``, ``ostemplate``, ``recipe``, ``confirm``, ``operation``, ``key``, ``name``, ``level``, ``out``).
   E5  no credentials, or an unknown/expired session: type ``auth``, object ``session``. Wrong user or
       password (``authinfo`` or ``func=auth``), or an unknown/used login key: type ``auth``, object
-      ``badpassword``. A suspended user: type ``auth``, object ``disabled``.
+      ``badpassword``. A suspended user logging in: type ``auth``, object ``disabled``; a session of a
+      user suspended or deleted since: type ``auth``, object ``session``.
   E6  a level-16 user calling an admin function: type ``access``, object = the function name.
   E7  pool exhausted: type ``limit``, object ``ip``.
   E8  an install, or a power change during an install, while an install runs: type ``busy``, object ``server``.

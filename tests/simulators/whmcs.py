@@ -284,7 +284,12 @@ class WHMCSSimulator(SimulatorServer):
             if not _empty(params.get(name)):
                 wanted.append((key, str(params[name])))
         services = self.services
-        matches = [sid for sid in self._service_ids if all(str(services[sid][key]) == value for key, value in wanted)]
+        if not wanted:
+            matches = self._service_ids
+        elif wanted[0][0] == "id" and len(wanted) == 1:
+            matches = [sid for sid in (_int(wanted[0][1], None),) if sid in services]
+        else:
+            matches = [sid for sid in self._service_ids if all(str(services[sid][key]) == value for key, value in wanted)]
         start = max(0, _int(params.get("limitstart"), 0))
         limit = _int(params.get("limitnum"), 0)
         chosen = matches[start:start + limit] if limit > 0 else matches[start:]

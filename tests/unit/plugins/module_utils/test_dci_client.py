@@ -262,7 +262,7 @@ def test_form_values_and_select_lists():
                                    b'<slist name="ostemplate"><val key="ISPsystem__Debian-12-amd64">Debian 12</val></slist></doc>'])
     form = client.form("server.operations", elid="1")
     assert form == {"name": "rack1", "mac": "00:11", "disabled": "on"}
-    assert form.selects == {"ostemplate": ["ISPsystem__Debian-12-amd64"]}
+    assert form.selects == {"ostemplate": {"ISPsystem__Debian-12-amd64": "Debian 12"}}
 
 
 def test_check_login_reports_a_wrong_password_as_false():

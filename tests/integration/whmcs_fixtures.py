@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fixtures and helpers of the WHMCS integration tests: the simulator, started in-process on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import run_command
+from simulators.whmcs import WHMCSSimulator
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+STATE_FILE = GOLDEN / "whmcs-state.json"
+
+
+def hand_written_state():
+    """The hand-written WHMCS installation of the golden tests: every status, options, fields, gaps."""
+    return json.loads(STATE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def whmcs(tmp_path):
+    """A WHMCS simulator with the hand-written state."""
+    sim = WHMCSSimulator(state=hand_written_state(), tls_dir=str(tmp_path / "whmcs-tls"))
+    sim.start()
+    yield sim
+    sim.close()
+    assert not sim.errors, "the WHMCS simulator failed:\n" + "\n".join(sim.errors)
+
+
+@pytest.fixture
+def whmcs_env(whmcs):
+    """The environment variables that point the whmcs_* modules and the inventory plugin at the simulator."""
+    return {
+        "WHMCS_URL": whmcs.url,
+        "WHMCS_API_IDENTIFIER": whmcs.identifier,
+        "WHMCS_API_SECRET": whmcs.secret,
+        "WHMCS_CA_PATH": whmcs.ca_path,
+    }
+
+
+def api_calls(sim, action=None):
+    return [call for call in sim.calls if action is None or call["name"] == action]
+
+
+def write_source(directory, options, name="billing.whmcs.yml"):
+    """Write an inventory source file for the plugin; returns its path."""
+    path = Path(directory) / name
+    path.write_text(yaml.safe_dump(dict({"plugin": "ispsystem.dcimanager.whmcs"}, **options), sort_keys=False))
+    return path
+
+
+def inventory_list(source, env, extra_args=(), cwd=None):
+    """Run ``ansible-inventory -i SOURCE --list``; returns (completed process, parsed JSON or None)."""
+    env = dict(env)
+    # An unparsable source must fail the command, not become a warning and an empty inventory.
+    env.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+    env.setdefault("ANSIBLE_INVENTORY_ENABLED", "ispsystem.dcimanager.whmcs")
+    completed = run_command(["ansible-inventory", "-i", str(source), "--list"] + list(extra_args), env=env,
+                            cwd=str(cwd or Path(source).parent))
+    data = None
+    if completed.returncode == 0 and completed.stdout.strip():
+        data = json.loads(completed.stdout)
+    return completed, data
+
+
+def unwrap(value):
+    """ansible-inventory's JSON marks WHMCS's (untrusted) text ``{"__ansible_unsafe": ...}``: plain values."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value

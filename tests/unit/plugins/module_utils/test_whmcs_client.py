@@ -1,0 +1,390 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Unit tests of the WHMCS client: transport, quirks, errors, retries, paging, normalisation, PHP serialize."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
+    WHMCSClient,
+    WHMCSError,
+    api_endpoint,
+    encode_custom_fields,
+    normalize_service,
+    php_serialize,
+    products_list,
+    split_addresses,
+)
+from simulators.whmcs import php_unserialize
+
+SECRET = "s3cr3t-VALUE"
+ACCESS_KEY = "acc3ss-KEY"
+
+
+class FakeResponse:
+    def __init__(self, body=b'{"result":"success"}', status=200, headers=None):
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.status_code = status
+        self.headers = headers or {}
+        self.is_redirect = status in (301, 302, 303, 307, 308) and "Location" in self.headers
+
+    def iter_content(self, chunk_size=1):
+        for start in range(0, len(self.body), chunk_size):
+            yield self.body[start:start + chunk_size]
+
+    def close(self):
+        pass
+
+
+class FakeSession:
+    """Stands in for requests.Session: answers from a list (responses or exceptions) and records each post."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.posts = []
+
+    def post(self, url, data=None, **kwargs):
+        self.posts.append({"url": url, "data": list(data), **kwargs})
+        answer = self.answers.pop(0)
+        if callable(answer) and not isinstance(answer, FakeResponse):
+            answer = answer(dict(data))
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def close(self):
+        pass
+
+
+def make_client(answers, access_key=None, **kwargs):
+    sleeps = []
+    client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key,
+                         sleep=sleeps.append, **kwargs)
+    client.http = FakeSession(answers)
+    client.sleeps = sleeps
+    return client
+
+
+def refused_connection():
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(type("MaxRetry", (), {"reason": reason})())
+
+
+# URL handling ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, expected", [
+    ("https://billing.example.com", "https://billing.example.com/includes/api.php"),
+    ("https://billing.example.com/", "https://billing.example.com/includes/api.php"),
+    ("https://example.com/whmcs", "https://example.com/whmcs/includes/api.php"),
+    ("https://example.com/whmcs/", "https://example.com/whmcs/includes/api.php"),
+    ("https://example.com/whmcs/includes/api.php", "https://example.com/whmcs/includes/api.php"),
+    ("https://example.com:8443/includes/api.php/", "https://example.com:8443/includes/api.php"),
+    ("https://example.com/?x=1#y", "https://example.com/includes/api.php"),
+])
+def test_api_endpoint(given, expected):
+    assert api_endpoint(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", None, "billing.example.com", "ftp://example.com/"])
+def test_api_endpoint_refuses_non_urls(bad):
+    with pytest.raises(WHMCSError):
+        api_endpoint(bad)
+
+
+def test_missing_credentials_are_refused_before_any_call():
+    with pytest.raises(WHMCSError, match="credentials are missing"):
+        WHMCSClient("https://example.com/", "ident", "")
+
+
+# Transport ----------------------------------------------------------------------------------
+
+def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
+    client = make_client([FakeResponse({"result": "success", "x": "1"})], access_key=ACCESS_KEY, ca_path="/ca.pem", timeout=7)
+    assert client.call("GetProducts", {"pid": 3, "gid": None}) == {"result": "success", "x": "1"}
+    post = client.http.posts[0]
+    data = dict(post["data"])
+    assert post["url"] == "https://billing.example.com/whmcs/includes/api.php"
+    assert SECRET not in post["url"] and ACCESS_KEY not in post["url"]
+    assert data == {"action": "GetProducts", "identifier": "ident", "secret": SECRET, "accesskey": ACCESS_KEY,
+                    "responsetype": "json", "pid": "3"}
+    assert post["timeout"] == 7 and post["verify"] == "/ca.pem" and post["allow_redirects"] is False
+
+
+def test_no_accesskey_field_without_an_access_key_and_verify_flags():
+    client = make_client([FakeResponse()], validate_certs=False, ca_path="/ca.pem")
+    client.call("GetProducts")
+    assert "accesskey" not in dict(client.http.posts[0]["data"])
+    assert client.http.posts[0]["verify"] is False
+    assert make_client([]).verify is True
+
+
+def test_list_values_are_sent_as_repeated_fields():
+    client = make_client([FakeResponse()])
+    client.call("UpdateClientProduct", {"serviceid": 1, "unset[]": ["domain", "notes"]})
+    assert [value for key, value in client.http.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
+
+
+def test_result_error_carries_whmcs_message_and_a_hint():
+    client = make_client([FakeResponse({"result": "error", "message": "Invalid IP 192.0.2.9"})])
+    with pytest.raises(WHMCSError) as info:
+        client.call("GetClientsProducts")
+    exc = info.value
+    assert exc.api_message == "Invalid IP 192.0.2.9"
+    assert exc.api_error == {"type": "error", "object": "GetClientsProducts", "msg": "Invalid IP 192.0.2.9"}
+    assert "allow-list" in exc.msg and "access key" in exc.msg
+    assert len(client.http.posts) == 1  # an API refusal is an answer, not a transient failure
+
+
+@pytest.mark.parametrize("message, hint", [
+    ("Invalid or missing credentials", "identifier and secret"),
+    ("Authentication Failed", "identifier and secret"),
+    ("Invalid Access Key", "api_access_key"),
+    ("Access Denied", "role"),
+    ("Command Not Found", ""),
+])
+def test_error_hints(message, hint):
+    client = make_client([FakeResponse({"result": "error", "message": message})])
+    with pytest.raises(WHMCSError) as info:
+        client.call("GetProducts")
+    assert message in info.value.msg and hint in info.value.msg
+
+
+def test_http_403_says_ip_refused_and_what_to_do():
+    client = make_client([FakeResponse(b"Forbidden", status=403)])
+    with pytest.raises(WHMCSError) as info:
+        client.call("GetClientsProducts")
+    assert "HTTP 403" in info.value.msg and "allow-list" in info.value.msg and "access key" in info.value.msg
+    assert info.value.status == 403 and info.value.api_error is None
+    assert len(client.http.posts) == 1
+
+
+def test_redirect_is_refused():
+    client = make_client([FakeResponse(b"", status=302, headers={"Location": "https://u:p@other.example.com/"})])
+    with pytest.raises(WHMCSError, match="redirect to https://other.example.com/"):
+        client.call("GetProducts")
+
+
+@pytest.mark.parametrize("body", [b"<html>Fatal error</html>", b"result=success;", b"[1, 2]", b"\xff\xfe"])
+def test_non_json_bodies(body):
+    client = make_client([FakeResponse(body)])
+    with pytest.raises(WHMCSError, match="not JSON|unexpected JSON"):
+        client.call("GetProducts")
+
+
+def test_byte_order_mark_is_tolerated():
+    client = make_client([FakeResponse(b'\xef\xbb\xbf{"result":"success","n":"2"}')])
+    assert client.call("GetProducts")["n"] == "2"
+
+
+def test_secrets_never_appear_in_errors():
+    echoed = ('{"result":"error","message":"bad secret %s and key %s"}' % (SECRET, ACCESS_KEY)).encode()
+    answers = [FakeResponse(echoed), FakeResponse(b"<p>%s</p>" % SECRET.encode()),
+               requests.exceptions.SSLError("certificate verify failed for " + SECRET)]
+    for answer in answers:
+        client = make_client([answer], access_key=ACCESS_KEY)
+        with pytest.raises(WHMCSError) as info:
+            client.call("GetProducts")
+        for text in (str(info.value), info.value.msg, repr(info.value.api_error)):
+            assert SECRET not in text and ACCESS_KEY not in text
+
+
+def test_tls_failure_names_ca_path():
+    client = make_client([requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")])
+    with pytest.raises(WHMCSError, match="ca_path"):
+        client.call("GetProducts")
+    assert len(client.http.posts) == 1  # a TLS failure is not transient
+
+
+# Retries --------------------------------------------------------------------------------------
+
+def test_reads_are_retried_with_growing_backoff_then_succeed():
+    client = make_client([FakeResponse(b"busy", status=503), requests.exceptions.ReadTimeout("slow"),
+                          FakeResponse({"result": "success"})])
+    assert client.call("GetClientsProducts") == {"result": "success"}
+    assert len(client.http.posts) == 3
+    assert len(client.sleeps) == 2 and client.sleeps[0] < client.sleeps[1]
+
+
+def test_reads_give_up_after_the_retry_budget():
+    client = make_client([FakeResponse(b"busy", status=502)] * 10, retries=2)
+    with pytest.raises(WHMCSError, match="HTTP 502"):
+        client.call("GetProducts")
+    assert len(client.http.posts) == 3
+
+
+def test_writes_are_not_repeated_after_the_request_may_have_arrived():
+    client = make_client([FakeResponse(b"busy", status=503), FakeResponse()])
+    with pytest.raises(WHMCSError, match="may or may not have been made"):
+        client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
+    assert len(client.http.posts) == 1
+    client = make_client([requests.exceptions.ReadTimeout("slow"), FakeResponse()])
+    with pytest.raises(WHMCSError, match="may or may not"):
+        client.call("ModuleSuspend", {"serviceid": 1})
+    assert len(client.http.posts) == 1
+
+
+def test_writes_are_repeated_when_the_request_never_left():
+    client = make_client([requests.exceptions.ConnectTimeout("connect"), refused_connection(),
+                          FakeResponse({"result": "success", "serviceid": 1})])
+    assert client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
+    assert len(client.http.posts) == 3
+    assert client.write_count == 1
+
+
+# Answer quirks ----------------------------------------------------------------------------------
+
+def test_products_list_quirks():
+    assert products_list({"products": ""}) == []
+    assert products_list({}) == []
+    assert products_list({"products": {"product": {"id": "1"}}}) == [{"id": "1"}]
+    assert products_list({"products": {"product": [{"id": "1"}, {"id": "2"}]}}) == [{"id": "1"}, {"id": "2"}]
+
+
+def paging_server(total, cap=None, shrink_at=None):
+    """A fake GetClientsProducts over services 1..total; ``cap`` limits limitnum like a server setting could."""
+    def answer(data):
+        start, limit = int(data["limitstart"]), int(data["limitnum"])
+        assert limit > 0, "the client must always page explicitly"
+        if cap:
+            limit = min(limit, cap)
+        ids = list(range(1, total + 1))
+        chosen = ids[start:start + limit]
+        return FakeResponse({"result": "success", "totalresults": str(total), "startnumber": start,
+                             "numreturned": len(chosen),
+                             "products": {"product": [{"id": str(i)} for i in chosen]} if chosen else ""})
+    return answer
+
+
+@pytest.mark.parametrize("total, page_size", [(0, 10), (1, 10), (10, 10), (11, 10), (95, 10), (7, 1)])
+def test_get_clients_products_pages_through_everything(total, page_size):
+    client = make_client([paging_server(total)] * 200)
+    services = client.get_clients_products(page_size=page_size, pid=3)
+    assert [int(s["id"]) for s in services] == list(range(1, total + 1))
+    posts = [dict(post["data"]) for post in client.http.posts]
+    assert len(posts) == max(1, -(-total // page_size))
+    assert all(p["pid"] == "3" and p["limitnum"] == str(page_size) for p in posts)
+    assert [int(p["limitstart"]) for p in posts] == list(range(0, max(1, total), page_size))[:len(posts)]
+
+
+def test_get_clients_products_survives_a_capped_limit():
+    client = make_client([paging_server(25, cap=4)] * 200)
+    assert len(client.get_clients_products(page_size=10)) == 25
+
+
+def test_get_clients_products_drops_duplicates_and_stops_on_an_empty_page():
+    pages = [
+        FakeResponse({"result": "success", "totalresults": "5", "products": {"product": [{"id": "1"}, {"id": "2"}]}}),
+        FakeResponse({"result": "success", "totalresults": "6", "products": {"product": [{"id": "2"}, {"id": "3"}]}}),
+        FakeResponse({"result": "success", "totalresults": "6", "products": ""}),
+    ]
+    client = make_client(pages)
+    assert [s["id"] for s in client.get_clients_products(page_size=2)] == ["1", "2", "3"]
+    assert len(client.http.posts) == 3
+
+
+def test_get_service_and_missing_service():
+    client = make_client([FakeResponse({"result": "success", "totalresults": "1", "products": {"product": [{"id": "9"}]}}),
+                          FakeResponse({"result": "success", "totalresults": "0", "products": ""})])
+    assert client.get_service(9) == {"id": "9"}
+    assert client.get_service(10) is None
+    assert dict(client.http.posts[0]["data"])["serviceid"] == "9"
+
+
+# Normalisation ---------------------------------------------------------------------------------
+
+RAW = {
+    "id": "42", "clientid": "7", "orderid": "1003", "pid": "3", "regdate": "2024-01-15", "name": "Dedicated E3",
+    "groupname": "Dedicated Servers", "domain": "", "dedicatedip": " 203.0.113.42 ",
+    "assignedips": "203.0.113.43\r\n\r\n2001:db8::42\n", "serverid": "0", "servername": "", "serverip": "",
+    "serverhostname": "", "billingcycle": "Free Account", "nextduedate": "0000-00-00", "status": "Active",
+    "username": "client7", "password": "pw", "notes": "n",
+    "customfields": {"customfield": [{"id": "5", "name": "Rack", "translated_name": "Rack", "value": "A-12"},
+                                     {"id": "6", "name": "Serial", "translated_name": "Serial", "value": ""}]},
+    "configoptions": {"configoption": [{"id": "1", "option": "OS", "type": "dropdown", "value": "Debian 12"},
+                                       {"id": "2", "option": "IP", "type": "quantity", "value": "2"},
+                                       {"id": "3", "option": "Backup", "type": "yesno", "value": 1},
+                                       {"id": "4", "option": "recipe", "type": "radio", "value": "10"}]},
+}
+
+
+def test_normalize_service():
+    service = normalize_service(RAW)
+    assert service == {
+        "service_id": 42, "client_id": 7, "order_id": 1003, "product_id": 3, "product_name": "Dedicated E3",
+        "product_group": "Dedicated Servers", "status": "Active", "domain": "", "dedicated_ip": "203.0.113.42",
+        "assigned_ips": ["203.0.113.43", "2001:db8::42"], "username": "client7", "billing_cycle": "Free Account",
+        "next_due_date": None, "reg_date": "2024-01-15", "server_id": 0, "server_name": "", "server_ip": "",
+        "server_hostname": "", "config_options": {"OS": "Debian 12", "IP": 2, "Backup": 1, "recipe": "10"},
+        "custom_fields": {"Rack": "A-12", "Serial": ""},
+    }
+    assert normalize_service(RAW, include_password=True)["password"] == "pw"
+
+
+def test_normalize_service_tolerates_empty_containers():
+    raw = dict(RAW, customfields="", configoptions={"configoption": []}, assignedips=None)
+    service = normalize_service(raw)
+    assert service["custom_fields"] == {} and service["config_options"] == {} and service["assigned_ips"] == []
+
+
+def test_split_addresses():
+    assert split_addresses("a\nb, c;d\r\n") == ["a", "b", "c", "d"]
+    assert split_addresses("") == [] and split_addresses(None) == []
+
+
+# PHP serialize ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ({5: "abc", 6: ""}, 'a:2:{i:5;s:3:"abc";i:6;s:0:"";}'),
+    ({"7": "x"}, 'a:1:{i:7;s:1:"x";}'),
+    ({"07": "x", "name": 1}, 'a:2:{s:2:"07";s:1:"x";s:4:"name";i:1;}'),
+    ({1: "é"}, 'a:1:{i:1;s:2:"é";}'),
+    ([True, None, 1.5], 'a:3:{i:0;b:1;i:1;N;i:2;d:1.5;}'),
+    ({1: {2: "q\";"}}, 'a:1:{i:1;a:1:{i:2;s:3:"q\";";}}'),
+])
+def test_php_serialize(value, expected):
+    assert php_serialize(value) == expected
+
+
+def test_php_serialize_round_trips_through_an_independent_parser():
+    value = {1: "A-12", 2: "", 30: "ünïcödé \"quoted\" ; {braces}", 4: "0"}
+    assert php_unserialize(php_serialize(value)) == value
+
+
+def test_encode_custom_fields():
+    encoded = encode_custom_fields({"5": "A-12", 6: None})
+    assert php_unserialize(base64.b64decode(encoded).decode()) == {5: "A-12", 6: ""}
+
+
+def test_php_serialize_refuses_other_types():
+    with pytest.raises(TypeError):
+        php_serialize({1: object()})
+
+
+# UpdateClientProduct -----------------------------------------------------------------------------
+
+def test_update_client_product_sends_fields_unset_and_custom_fields():
+    client = make_client([FakeResponse({"result": "success", "serviceid": 42})])
+    client.update_client_product(42, fields={"domain": "a.example.com"}, unset=["notes", "dedicatedip"],
+                                 custom_fields={5: "A-12"})
+    data = client.http.posts[0]["data"]
+    as_dict = dict(data)
+    assert as_dict["action"] == "UpdateClientProduct" and as_dict["serviceid"] == "42"
+    assert as_dict["domain"] == "a.example.com"
+    assert [v for k, v in data if k == "unset[]"] == ["notes", "dedicatedip"]
+    assert php_unserialize(base64.b64decode(as_dict["customfields"]).decode()) == {5: "A-12"}
+
+
+@pytest.mark.parametrize("value", ["", "0", None])
+def test_update_client_product_refuses_values_whmcs_would_ignore(value):
+    client = make_client([])
+    with pytest.raises(WHMCSError, match="unset"):
+        client.update_client_product(42, fields={"domain": value})
+    assert client.http.posts == []
