@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -119,8 +120,10 @@ def main(argv=None):
     parser.add_argument("--page-size", type=int, default=250)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, outputs, cache)")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="whmcs-bench-"))
     state = make_state(args.services, statuses=["Active", "Pending", "Suspended"], seed=2024)
     sim = WHMCSSimulator(state=state, latency=args.latency, tls_dir=str(workdir / "tls")).start()
@@ -167,6 +170,10 @@ def main(argv=None):
                 raise SystemExit("cold, cached and static listings differ")
     finally:
         sim.close()
+        if args.keep:
+            print("work directory kept: %s" % workdir)
+        else:
+            shutil.rmtree(str(workdir), ignore_errors=True)
 
     summary = {name: {key: statistics.median(run[key] for run in runs) for key in ("wall", "cpu", "rss_mib")}
                for name, runs in results.items()}
@@ -174,8 +181,9 @@ def main(argv=None):
     print("WHMCS inventory benchmark: %d services -> %d hosts, %d rounds (medians), %d ms latency per API request, "
           "page_size %d, concurrency %d" % (args.services, hosts, args.rounds, args.latency * 1000, args.page_size,
                                             args.concurrency))
-    print("python %s, ansible-core %s, %s, %d CPUs, load average before: %.2f"
-          % (platform.python_version(), _ansible_version(), platform.machine(), os.cpu_count() or 0, os.getloadavg()[0]))
+    print("python %s, ansible-core %s, %s, %d CPUs, load average before: %.2f, after: %.2f"
+          % (platform.python_version(), _ansible_version(), platform.machine(), os.cpu_count() or 0, load_before,
+             os.getloadavg()[0]))
     print()
     print("| run | wall s (median) | wall s (min) | CPU s | peak RSS MiB | vs static (wall) | target |")
     print("|---|---|---|---|---|---|---|")

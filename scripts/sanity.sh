@@ -2,12 +2,14 @@
 # Run `ansible-test sanity` offline against the working tree.
 #
 # * ansible-test must run from .../ansible_collections/ispsystem/dcimanager/ and resolves
-#   symlinks, so the tracked + untracked-not-ignored files are copied to a fresh tree under
-#   ${TMPDIR:-/tmp}/dcimanager-sanity/ (override with SANITY_ROOT).
+#   symlinks, so the tracked + untracked-not-ignored files are copied to a fresh private tree,
+#   ${TMPDIR:-/tmp}/dcimanager-sanity.XXXXXX/ansible_collections/ispsystem/dcimanager, removed
+#   on exit (SANITY_KEEP=1 keeps it, with ansible-test's tests/output).
 # * `--venv` makes ansible-test bootstrap pip in every test virtualenv with get-pip.py, which it
 #   downloads from the internet unless a cached copy exists.  We write an offline stand-in to
 #   that cache path (see write_get_pip_stand_in below).
 # * Test virtualenvs are cached by ansible-test in ~/.ansible/test/venv, so later runs are fast.
+# * Runs on one machine are serialised with a lock, as they share that cache.
 #
 # Extra arguments are passed to ansible-test, e.g. `scripts/sanity.sh --test pylint`.
 set -euo pipefail

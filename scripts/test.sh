@@ -22,11 +22,11 @@ fi
 
 # ansible-playbook / ansible-doc / ansible-lint resolve ispsystem.dcimanager to this checkout.
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.venv/collections"
-export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1 PY_COLORS=0
 export ANSIBLE_RETRY_FILES_ENABLED=false
 
 STAGE=""
+pytest_log=""
 declare -a DONE=()
 started=$SECONDS
 stage_started=$SECONDS
@@ -43,6 +43,7 @@ end() {
 # shellcheck disable=SC2329  # invoked by the EXIT trap
 on_exit() {
     local rc=$?
+    rm -f "${pytest_log:-}"
     echo
     if [ "${#DONE[@]}" -gt 0 ]; then
         printf 'test.sh: passed stage: %s\n' "${DONE[@]}"
@@ -64,12 +65,11 @@ pytest_summary="$(grep -E '^=+ .* in [0-9.]+s' "$pytest_log" | tail -n1 | sed -E
 count() { grep -oE "[0-9]+ $1" <<<"$pytest_summary" | grep -oE '^[0-9]+' || echo 0; }
 pytest_passed="$(count passed)"
 pytest_skipped="$(count skipped)"
-rm -f "$pytest_log"
 end
 
 # --- 2. ansible-test sanity -----------------------------------------------------------
 begin "ansible-test sanity"
-"$ROOT/scripts/sanity.sh"
+bash "$ROOT/scripts/sanity.sh"
 end
 
 # --- 3. ansible-lint ------------------------------------------------------------------

@@ -62,6 +62,10 @@ options:
     description:
       - The service's admin notes. V("") blanks them.
     type: str
+  bandwidth_usage:
+    description:
+      - The service's bandwidth usage (WHMCS's C(bwusage), in MB), as ISPsystem's module's usage update writes it.
+    type: float
 notes:
   - The API credential's role must allow C(GetClientsProducts), C(GetProducts) and C(UpdateClientProduct).
   - In check mode the module only reads; it returns the service as it would be after the change.
@@ -218,6 +222,8 @@ class WHMCSService(WHMCSResource):
             current_password = raw.get("password") or ""
             self._want("password", current_password, params["password"],
                        shown_before=MASKED if current_password else "", shown_after=MASKED if params["password"] else "")
+        if params["bandwidth_usage"] is not None:
+            self._plan_bandwidth(float(raw.get("bwusage") or 0), params["bandwidth_usage"])
         wanted = params["custom_fields"]
         if wanted:
             # WHMCS keeps custom field values as text: compare and write them as text.
@@ -228,6 +234,16 @@ class WHMCSService(WHMCSResource):
                 self.custom_values = dict((ids[name], value) for name, value in changed.items())
                 self.before["custom_fields"] = dict((name, current["custom_fields"].get(name)) for name in changed)
                 self.after["custom_fields"] = changed
+
+    def _plan_bandwidth(self, current, desired):
+        if desired == current:
+            return
+        if desired:
+            self.fields["bwusage"] = "%g" % desired
+        else:
+            self.unset.append("bwusage")  # WHMCS ignores 0 as an empty value
+        self.before["bandwidth_usage"] = current
+        self.after["bandwidth_usage"] = desired
 
     @staticmethod
     def _simulate(current, after):
@@ -267,6 +283,7 @@ def main():
         password=dict(type="str", no_log=True),
         custom_fields=dict(type="dict"),
         notes=dict(type="str"),
+        bandwidth_usage=dict(type="float"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run(module, WHMCSService, WHMCSService.present_service)

@@ -27,6 +27,11 @@ options:
       - The password is a secret; set C(no_log=true) on a task that uses this.
     type: bool
     default: false
+  client_services:
+    description:
+      - Also return the client's other services in RV(client_services) (one more paged C(GetClientsProducts) read).
+    type: bool
+    default: false
 notes:
   - The API credential's role must allow C(GetClientsProducts).
 extends_documentation_fragment:
@@ -68,6 +73,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+client_services:
+  description:
+    - The client's other services, each normalised like RV(service) (with passwords only with O(include_password=true)).
+    - The role uses them to reuse the client's DCImanager account, as ISPsystem's module does.
+  returned: when O(client_services=true)
+  type: list
+  elements: dict
 service:
   description: The service, normalised.
   returned: success
@@ -176,15 +188,26 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module
 class WHMCSServiceInfo(WHMCSResource):
     represent = "service"
 
+    def __init__(self, module):
+        super().__init__(module)
+        self.client_services = None
+
     def get_service(self):
-        service_id = self.module.params["service_id"]
-        raw = self.client.get_service(service_id)
+        params = self.module.params
+        raw = self.client.get_service(params["service_id"])
         if raw is None:
-            self.module.fail_json(msg="WHMCS has no service with id %s" % service_id)
-        self.result = normalize_service(raw, include_password=self.module.params["include_password"])
+            self.module.fail_json(msg="WHMCS has no service with id %s" % params["service_id"])
+        self.result = normalize_service(raw, include_password=params["include_password"])
+        if params["client_services"]:
+            self.client_services = [normalize_service(other, include_password=params["include_password"])
+                                    for other in self.client.get_clients_products(clientid=self.result["client_id"])
+                                    if str(other.get("id")) != str(params["service_id"])]
 
     def get_result(self):
-        return {"changed": False, self.represent: self.result}
+        result = {"changed": False, self.represent: self.result}
+        if self.client_services is not None:
+            result["client_services"] = self.client_services
+        return result
 
 
 def main():
@@ -192,6 +215,7 @@ def main():
     argument_spec.update(
         service_id=dict(type="int", required=True),
         include_password=dict(type="bool", default=False),
+        client_services=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     run(module, WHMCSServiceInfo, WHMCSServiceInfo.get_service)

@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from simulators.dcimanager import DCImanagerSimulator, default_state
+from simulators.shop import make_shop
+from simulators.whmcs import WHMCSSimulator
 
 
 # Fast timings: the waits are real, only shorter than on a real panel.
@@ -33,3 +36,44 @@ def dci_env(dci):
         "DCIMANAGER_PASSWORD": dci.admin_password,
         "DCIMANAGER_CA_PATH": dci.ca_path,
     }
+
+
+class Shop:
+    """Both simulators holding the sample shop, and what a playbook run needs to reach them."""
+
+    def __init__(self, directory, dci, whmcs, products):
+        self.dci = dci
+        self.whmcs = whmcs
+        self.env = {
+            "DCIMANAGER_URL": dci.url, "DCIMANAGER_USERNAME": dci.admin_user, "DCIMANAGER_PASSWORD": dci.admin_password,
+            "DCIMANAGER_CA_PATH": dci.ca_path,
+            "WHMCS_URL": whmcs.url, "WHMCS_API_IDENTIFIER": whmcs.identifier, "WHMCS_API_SECRET": whmcs.secret,
+            "WHMCS_CA_PATH": whmcs.ca_path,
+        }
+        self.products_file = directory / "products.yml"
+        self.products_file.write_text(yaml.safe_dump({"dedicated_server_products": products}))
+        self.inventory = directory / "shop.whmcs.yml"
+        self.inventory.write_text(yaml.safe_dump({
+            "plugin": "ispsystem.dcimanager.whmcs",
+            "statuses": ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"],
+        }))
+
+    def writes(self):
+        return self.dci.writes() + self.whmcs.writes()
+
+    def clear_calls(self):
+        self.dci.clear_calls()
+        self.whmcs.clear_calls()
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """The sample shop of simulators.shop in both simulators (fast DCImanager timings)."""
+    dci_state, whmcs_state, products = make_shop()
+    dci_sim = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST)
+    whmcs_sim = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls"))
+    dci_sim.start()
+    whmcs_sim.start()
+    yield Shop(tmp_path, dci_sim, whmcs_sim, products)
+    dci_sim.stop()
+    whmcs_sim.close()
