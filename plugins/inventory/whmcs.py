@@ -92,12 +92,13 @@ options:
     default: [Pending, Active, Suspended]
   page_size:
     description:
-      - Services asked for in one API request.
+      - Services asked for in one API request (positive; the plugin always pages explicitly, because
+        WHMCS reads a missing or zero limit as "everything").
     type: int
     default: 250
   concurrency:
     description:
-      - API requests sent at the same time, once the first page has told how many there are.
+      - API requests sent at the same time, once the first page has told how many there are (at most 32).
     type: int
     default: 4
   include_secrets:

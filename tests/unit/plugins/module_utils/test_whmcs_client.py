@@ -23,7 +23,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client
     products_list,
     split_addresses,
 )
-from simulators.whmcs import php_unserialize
+from simulators.whmcs import WHMCSSimulator, make_state, php_unserialize
 
 SECRET = "s3cr3t-VALUE"
 ACCESS_KEY = "acc3ss-KEY"
@@ -388,3 +388,66 @@ def test_update_client_product_refuses_values_whmcs_would_ignore(value):
     with pytest.raises(WHMCSError, match="unset"):
         client.update_client_product(42, fields={"domain": value})
     assert client.http.posts == []
+
+
+# The client against the simulator over real HTTPS: the reference's quirks, end to end ------------
+
+@pytest.fixture
+def sim(tmp_path):
+    server = WHMCSSimulator(state=make_state(30, seed=4), tls_dir=str(tmp_path / "tls")).start()
+    yield server
+    server.close()
+    assert not server.errors
+
+
+def sim_client(sim, **kwargs):
+    return WHMCSClient(sim.url, sim.identifier, sim.secret, ca_path=sim.ca_path, sleep=lambda seconds: None, **kwargs)
+
+
+def test_simulator_paging_quirks(sim):
+    client = sim_client(sim)
+    everything = client.call("GetClientsProducts")  # no limitnum: everything
+    assert everything["totalresults"] == "30" and everything["numreturned"] == 30
+    assert client.call("GetClientsProducts", {"limitnum": 0})["numreturned"] == 30
+    page = client.call("GetClientsProducts", {"limitstart": 25, "limitnum": 10})
+    assert [s["id"] for s in page["products"]["product"]] == ["26", "27", "28", "29", "30"]
+    assert client.call("GetClientsProducts", {"serviceid": 999})["products"] == ""
+    assert client.call("GetProducts", {"pid": 999})["products"] == ""
+    assert [s["id"] for s in client.get_clients_products(page_size=7)] == [str(i) for i in range(1, 31)]
+
+
+def test_simulator_update_quirks(sim):
+    client = sim_client(sim)
+    sid = 5
+    client.call("UpdateClientProduct", {"serviceid": sid, "domain": "a.example.com", "notes": "n"})
+    # Empty values ("" and "0") are ignored; unset[] blanks.
+    client.call("UpdateClientProduct", {"serviceid": sid, "domain": "", "notes": "0"})
+    assert sim.service(sid)["domain"] == "a.example.com" and sim.service(sid)["notes"] == "n"
+    client.update_client_product(sid, unset=["domain", "notes"], custom_fields={})
+    assert sim.service(sid)["domain"] == "" and sim.service(sid)["notes"] == ""
+    with pytest.raises(WHMCSError, match="Service ID Not Found"):
+        client.update_client_product(999, fields={"notes": "x"})
+    with pytest.raises(WHMCSError, match="Command Not Found"):
+        client.call("NoSuchAction")
+
+
+def test_simulator_auth_modes(sim):
+    with pytest.raises(WHMCSError, match="Invalid or missing credentials"):
+        WHMCSClient(sim.url, sim.identifier, "wrong", ca_path=sim.ca_path).call("GetProducts")
+    sim.refuse_ip = "error"
+    with pytest.raises(WHMCSError, match="Invalid IP 127.0.0.1"):
+        sim_client(sim).call("GetProducts")
+    sim.refuse_ip = "403"
+    with pytest.raises(WHMCSError, match="HTTP 403"):
+        sim_client(sim).call("GetProducts")
+    with pytest.raises(WHMCSError, match="Invalid Access Key"):
+        sim_client(sim, access_key="nope").call("GetProducts")
+    sim.access_key = "right-key"
+    assert sim_client(sim, access_key="right-key").call("GetProducts")["result"] == "success"
+    assert all(call["query"] == "" for call in sim.calls)  # never anything in the URL
+
+
+def test_simulator_answers_xml_without_responsetype(sim):
+    answer = requests.post(sim.url + "includes/api.php", verify=sim.ca_path, timeout=10,
+                           data={"action": "GetProducts", "identifier": sim.identifier, "secret": sim.secret})
+    assert answer.status_code == 200 and answer.text.startswith("<?xml")
