@@ -44,14 +44,14 @@ ISPSYSTEM_SEQUENCE = [
     ("server", False),                                           # 2. first free server of the package
     ("server.edit", False), ("server.edit", True),               # 3. owner = admin (form echoed back)
     ("server.enable", True), ("server.poweron", True),
-    ("server", False),                                           #    wait for poweron (one look)
+    ("server", False),                                           # 3. wait for poweron (one look)
     ("iplist", False), ("iplist.edit", True),                    # 4. domain on the main address
-] + [("iplist.edit", True)] * (IPV4_EXTRA + IPV6_EXTRA) + [     #    extra addresses
+] + [("iplist.edit", True)] * (IPV4_EXTRA + IPV6_EXTRA) + [     # 4. extra addresses
     ("server.operations", True),                                 # 5. install
     ("server", False),                                           # 6. wait for the install (one look)
     ("iplist", False),                                           # 7. record the addresses
-    ("server.edit", False), ("server.edit", True),               #    owner = the customer
-] + [("iplist.edit", True)] * (1 + IPV4_EXTRA + IPV6_EXTRA)      #    the domain again on every address
+    ("server.edit", False), ("server.edit", True),               # 7. owner = the customer
+] + [("iplist.edit", True)] * (1 + IPV4_EXTRA + IPV6_EXTRA)      # 7. the domain again on every address
 
 TASKS = [
     {"name": "account", "ispsystem.dcimanager.dci_user": {"name": "cust1", "password": "cust1-pw-123456"}},
@@ -99,7 +99,7 @@ def main():
         instant = measure(Path(tmp) / "instant", 0.0, 0.0)
         timed = measure(Path(tmp) / "timed", args.poweron_seconds, args.install_seconds)
     ispsystem_calls = len(ISPSYSTEM_SEQUENCE)
-    ispsystem_writes = sum(write for _, write in ISPSYSTEM_SEQUENCE)
+    ispsystem_writes = sum(write for dummy, write in ISPSYSTEM_SEQUENCE)
     print("Activation: account + allocate (%d extra IPv4, %d extra IPv6) + install with wait" % (IPV4_EXTRA, IPV6_EXTRA))
     print()
     print("| run | API calls | writes | server list reads | wall time (s) |")

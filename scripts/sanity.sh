@@ -27,6 +27,9 @@ command -v ansible-test >/dev/null || { echo "sanity.sh: ansible-test not found;
 unset ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 
 PYTHON_VERSION="${SANITY_PYTHON:-3.11}"
+# ansible-test keeps its caches under ~/.ansible/test; make sure HOME is known.
+HOME="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 
 # --- one sanity run at a time on this machine ------------------------------------------------
 # Concurrent runs would race on ansible-test's shared virtualenv cache (~/.ansible/test/venv).

@@ -53,8 +53,8 @@ requirements:
   - requests
   - lxml
 notes:
-  - The modules talk to the panel from the controller; run them with C(delegate_to: localhost)
-    or a local connection.
+  - "The modules talk to the panel from the controller; run them with C(delegate_to: localhost)
+    or a local connection."
   - Reading calls are repeated up to three times, with backoff, after network failures and HTTP 5xx answers.
     Writing calls are repeated only when the request provably never reached the panel.
   - Use the action group C(ispsystem.dcimanager.dcimanager) in C(module_defaults) to set these options once.

@@ -32,6 +32,7 @@ from ._dci_client import (
 )
 
 FREE_HOSTNAME = "free.ds"
+SERVER_COLUMNS = ("id", "name", "hostname", "owner", "chassis_templ", "type", "ip", "mac", "rack")
 CUSTOMER_LEVEL = "16"
 
 
@@ -142,7 +143,12 @@ class DCIResource:
     # Lookups shared by the modules ----------------------------------------------------------
 
     def list_servers(self):
-        return self.client.list("server", flags=SERVER_FLAGS)
+        """The ``server`` list; the panel leaves empty cells out, so every known column is filled in."""
+        rows = self.client.list("server", flags=SERVER_FLAGS)
+        for row in rows:
+            for column in SERVER_COLUMNS:
+                row.setdefault(column, "")
+        return rows
 
     def list_users(self):
         return self.client.list("user")

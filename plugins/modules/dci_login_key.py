@@ -15,14 +15,16 @@ description:
   - For customer sign-on give the customer's login; for admin sign-on leave O(login) out.
   - Every run makes a new key, so the task always reports a change.
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: Check mode makes no key and returns no link.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   login:
@@ -86,7 +88,7 @@ class DCILoginKey(DCIResource):
         if self.module.check_mode:
             return
         # 32 lower-case letters and digits, as ISPsystem's module makes them (the panel wants 16 or more).
-        key = "".join(secrets.choice(KEY_ALPHABET) for _ in range(32))
+        key = "".join(secrets.choice(KEY_ALPHABET) for dummy in range(32))
         self.result = self.client.new_login_key(login, key)
 
 

@@ -21,14 +21,16 @@ description:
     and the last operation did not fail. M(ispsystem.dcimanager.dci_server_release) removes the line.
     An install started outside this collection is not seen, so the first run after it reinstalls."
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: Check mode reports whether an install would start, and changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
   server_id:
@@ -132,7 +134,6 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
 )
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
-
 
 
 class DCIOSInstall(DCIResource):

@@ -13,14 +13,16 @@ description:
   - Returns the operating system templates the panel can install (its C(osmgr) list).
   - The RV(templates[].name) values are what the C(os_template) option of the C(dci_os_install) module takes.
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   name:

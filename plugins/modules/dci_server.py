@@ -16,14 +16,16 @@ description:
     except O(power=restarted), which always restarts.
   - "The order of the changes: unblock, power, network, block."
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: Check mode reports what would change, and changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
   server_id:
@@ -36,7 +38,7 @@ options:
     type: str
   blocked:
     description:
-      - V(true) blocks the server (C(server.disable), the WHMCS suspend): the panel switches its service and
+      - V(true) blocks the server (C(server.disable), the WHMCS suspend). The panel switches its service and
         switch ports off, but does not power it off.
       - V(false) unblocks it (C(server.enable), the WHMCS unsuspend).
     type: bool

@@ -28,17 +28,19 @@ description:
     still both see their claim verified; run allocations for one panel from one controller (or one AWX
     instance group) to rule that out."
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details:
       - Check mode picks the server that would be given, and changes nothing.
       - In check mode an O(owner) account that does not exist yet is taken as created by an earlier task
         (such as M(ispsystem.dcimanager.dci_user) in check mode), so a check run of a whole activation goes through.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
   owner:
@@ -254,7 +256,7 @@ class DCIServerAllocate(DCIResource):
         for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
             have = [a["ip"] for a in addresses if is_ipv6(a["ip"]) == (family == "ipv6") and a["ip"] != row.get("ip")]
             self.surplus.extend(have[wanted:])
-            for _ in range(max(wanted - len(have), 0)):
+            for dummy in range(max(wanted - len(have), 0)):
                 answer = self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"],
                                            ip="", domain=params["hostname"])
                 added.append(answer.get("ip"))

@@ -12,14 +12,16 @@ version_added: 0.1.0
 description:
   - Returns the servers of an ISPsystem DCImanager 5 panel that match every given filter.
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   server_id:
@@ -45,10 +47,11 @@ options:
     type: bool
   details:
     description:
-      - Also read each matching server's addresses, MAC address, IPMI address and switch port.
-      - That costs three to five API calls per server; set V(false) for a quick list of many servers,
-        in which case RV(servers[].ipv4) and RV(servers[].ipv6) are empty and RV(servers[].mac),
-        RV(servers[].ipmi_ip) and RV(servers[].switch_port) are V(null).
+      - Also read each matching server's addresses, MAC address (when the list does not show it), IPMI address
+        and switch port.
+      - That costs two to five API calls per server; set V(false) for a quick list of many servers,
+        in which case RV(servers[].ipv4) and RV(servers[].ipv6) are empty and RV(servers[].ipmi_ip) and
+        RV(servers[].switch_port) are V(null).
     type: bool
     default: true
 """
@@ -76,22 +79,62 @@ servers:
   type: list
   elements: dict
   contains:
-    id: {description: The panel's id of the server., type: str, sample: "12"}
-    name: {description: The label of the box., type: str, sample: rack2-u14}
-    hostname: {description: The domain set on the server's addresses; C(free.ds) when free., type: str, sample: "1042.example.net"}
-    owner: {description: Login of the owner; empty when none., type: str, sample: client1042}
-    package: {description: C(chassis_templ), or C(type) on older panels., type: str, sample: DL360-G9}
-    main_ip: {description: The main address, which stays with the box., type: str, sample: 192.0.2.10}
-    ipv4: {description: Every IPv4 address of the server, the main one first., type: list, elements: str}
-    ipv6: {description: Every IPv6 address of the server., type: list, elements: str}
-    mac: {description: The MAC address of the main interface., type: str}
-    ipmi_ip: {description: The address of the IPMI connection., type: str}
-    switch_port: {description: The switch port of the first switch connection., type: str}
-    blocked: {description: Whether the server is blocked (suspended)., type: bool}
-    power: {description: "C(on), C(off), C(error) or C(unknown) (while a power change runs).", type: str}
-    install_in_progress: {description: Whether an operating system is being installed., type: bool}
-    operation_failed: {description: Whether the last operation (such as an install) failed., type: bool}
-    hwproblem: {description: Whether the panel reports a hardware problem., type: bool}
+    id:
+      description: The panel's id of the server.
+      type: str
+      sample: "12"
+    name:
+      description: The label of the box.
+      type: str
+      sample: rack2-u14
+    hostname:
+      description: The domain set on the server's addresses; C(free.ds) when free.
+      type: str
+      sample: "1042.example.net"
+    owner:
+      description: Login of the owner; empty when none.
+      type: str
+      sample: client1042
+    package:
+      description: C(chassis_templ), or C(type) on older panels.
+      type: str
+      sample: DL360-G9
+    main_ip:
+      description: The main address, which stays with the box.
+      type: str
+      sample: 192.0.2.10
+    ipv4:
+      description: Every IPv4 address of the server, the main one first.
+      type: list
+      elements: str
+    ipv6:
+      description: Every IPv6 address of the server.
+      type: list
+      elements: str
+    mac:
+      description: The MAC address of the main interface.
+      type: str
+    ipmi_ip:
+      description: The address of the IPMI connection.
+      type: str
+    switch_port:
+      description: The switch port of the first switch connection.
+      type: str
+    blocked:
+      description: Whether the server is blocked (suspended).
+      type: bool
+    power:
+      description: "C(on), C(off), C(error) or C(unknown) (while a power change runs)."
+      type: str
+    install_in_progress:
+      description: Whether an operating system is being installed.
+      type: bool
+    operation_failed:
+      description: Whether the last operation (such as an install) failed.
+      type: bool
+    hwproblem:
+      description: Whether the panel reports a hardware problem.
+      type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -13,14 +13,16 @@ description:
   - Returns the burstable traffic figure of each server from the panel's C(trafficburstable) report,
     the figure ISPsystem's WHMCS module copies into WHMCS's bandwidth usage.
 author:
-  - ispsystem.dcimanager contributors
+  - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   server_id:

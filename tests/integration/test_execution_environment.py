@@ -32,8 +32,8 @@ EXAMPLE_EE = REPO / "extras" / "awx" / "execution-environment.yml"
 BINDIR = Path(sys.executable).parent
 
 
-def _run(args, cwd=None):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+def _run(args, cwd=None, env=None):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **(env or {}))
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, "%s failed (%d)\nstdout: %s\nstderr: %s" % (" ".join(map(str, args)), proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -69,7 +69,10 @@ def tarball(tmp_path_factory):
 def test_introspect_finds_the_collection_requirements(tmp_path, tarball):
     """What an EE build installs for the collection: the lines of requirements.txt, nothing else."""
     collections = tmp_path / "collections"
-    _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "-p", str(collections), str(tarball)])
+    # Only the target as collections path: ansible-galaxy skips a collection it finds installed anywhere on
+    # ANSIBLE_COLLECTIONS_PATH (scripts/test.sh points it at this checkout).
+    _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p", str(collections), str(tarball)],
+         env={"ANSIBLE_COLLECTIONS_PATH": str(collections)})
     installed = collections / "ansible_collections" / "ispsystem" / "dcimanager"
     meta = yaml.safe_load((installed / "meta" / "execution-environment.yml").read_text(encoding="utf-8"))
     python_file = meta["dependencies"]["python"]

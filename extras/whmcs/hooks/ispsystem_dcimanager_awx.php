@@ -472,7 +472,8 @@ function handle(string $hook, $vars, ?array $config = null, ?callable $send = nu
                 . '. Launch it in AWX by hand, or let the scheduled reconcile job catch up.', $token), $service['client_id']);
             return;
         }
-        $result = parse_launch_response($answer['status'], $answer['body']);
+        // Redact before parsing: the log keeps only the start of a long body, which could cut the token in two.
+        $result = parse_launch_response($answer['status'], redact($answer['body'], $token));
         if (!$result['ok']) {
             $log(redact(LOG_PREFIX . $what . ' NOT launched' . $where . ': ' . $result['error'], $token), $service['client_id']);
             return;
