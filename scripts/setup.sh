@@ -50,5 +50,17 @@ else
     ln -s "$ROOT" "$LINK"
 fi
 
+# PHP (cli + curl) for the tests of the WHMCS hook in extras/whmcs. Installed from Debian's
+# packages when we may (root with apt-get); elsewhere those tests are skipped with the reason.
+if ! php -m 2>/dev/null | grep -qx curl; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing php-cli and php-curl (for the WHMCS hook tests)"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends php-cli php-curl >/dev/null
+    else
+        log "php-cli with curl is not installed; the WHMCS hook tests will be skipped"
+    fi
+fi
+
 log "ready: .venv ($("$VENV/bin/python" --version 2>&1), $("$VENV/bin/ansible" --version | head -n1))"
 log "collection link: $LINK -> $ROOT"

@@ -302,7 +302,10 @@ def controller_lock(name, timeout=300):
     kept apart here; the claim is still verified by re-reading it (see dci_server_allocate).
     """
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
-    path = os.path.join(tempfile.gettempdir(), "ispsystem-dcimanager-%s.lock" % digest)
+    # DCIMANAGER_LOCK_DIR: a directory that every job of one controller shares (AWX runs each job
+    # in its own container, whose temporary directory the others do not see).
+    directory = os.environ.get("DCIMANAGER_LOCK_DIR") or tempfile.gettempdir()
+    path = os.path.join(directory, "ispsystem-dcimanager-%s.lock" % digest)
     deadline = time.monotonic() + timeout
     with open(path, "a", encoding="utf-8") as handle:
         while True:

@@ -151,6 +151,7 @@ def start(directory):
 
 
 def main(argv=None):
+    """``start DIR`` or ``stop DIR``; the exit code is 1 when the simulators did not start."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("directory", type=Path)
