@@ -308,7 +308,7 @@ class WHMCSClient:
         if response.is_redirect:
             raise WHMCSError("WHMCS at %s answered %s with a redirect to %s, which is not followed (it would turn the "
                              "POST into a GET); set the URL to the final address"
-                             % (self.display_url, action, _display_url(response.headers.get("Location", "?"))),
+                             % (self.display_url, action, self._scrub(_display_url(response.headers.get("Location", "?")))),
                              action=action, status=status)
         if status in RETRYABLE_STATUS:
             raise _RetryableError("WHMCS at %s answered %s with HTTP %d" % (self.display_url, action, status),
@@ -328,7 +328,7 @@ class WHMCSClient:
         try:
             # A UTF-8 byte order mark before the JSON is a known WHMCS hosting quirk (an edited PHP file).
             answer = json.loads(content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             snippet = self._scrub(content[:120].decode("utf-8", "replace")).strip()
             raise WHMCSError("WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
                              "the WHMCS base URL" % (self.display_url, action, snippet), action=action) from None
@@ -405,7 +405,7 @@ def products_list(answer):
     items = products.get("product")
     if isinstance(items, dict):
         return [items]
-    return list(items) if isinstance(items, list) else []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 def _entries(container, key):

@@ -132,3 +132,11 @@ def test_missing_product_settings_are_a_clear_error(shop, tmp_path):
     assert run.rc != 0
     assert "service 10: no value for package" in run.output
     assert shop.writes() == []
+
+
+def test_single_service_playbooks_refuse_the_whole_inventory(shop, tmp_path):
+    run = playbook(shop, tmp_path, "terminate", inventory=shop.inventory)
+    assert run.rc != 0
+    assert "give one service (-e service_id=N), a --limit, or -e target_hosts=PATTERN" in run.output
+    assert shop.writes() == []
+    assert shop.dci.server_state(101)["owner"] is not None
