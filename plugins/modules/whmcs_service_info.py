@@ -214,7 +214,7 @@ def main():
     argument_spec = whmcs_argument_spec()
     argument_spec.update(
         service_id=dict(type="int", required=True),
-        include_password=dict(type="bool", default=False),
+        include_password=dict(type="bool", default=False, no_log=False),
         client_services=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -107,6 +107,12 @@ def records_text(run):
     return json.dumps(run.records)
 
 
+def assert_no_log_everywhere(output):
+    """-vvv printed module arguments, all secret ones masked, and Ansible found no password-like option without no_log."""
+    assert MASKED in output
+    assert "did not set no_log" not in output
+
+
 def assert_clean_failure(run, name):
     """The task failed with a message of its own: no traceback, no MODULE FAILURE."""
     assert run.status(name) == "failed", run.output
@@ -146,6 +152,7 @@ def test_dcimanager_secrets_in_a_successful_run(tmp_path, dci, dci_env):
     assert run.result("install")["invocation"]["module_args"]["api_password"] == MASKED
     assert run.result("new password")["invocation"]["module_args"]["password"] == MASKED
     assert '"root_password": "%s"' % MASKED in run.output
+    assert_no_log_everywhere(run.output)
     # A password change shows in --diff as a change, never as the password.
     assert run.result("new password")["diff"]["before"]["password"] == "(old)"
     assert run.result("new password")["diff"]["after"]["password"] == "(changed)"
@@ -187,6 +194,7 @@ def test_dcimanager_secrets_in_failing_runs(tmp_path, dci, dci_env):
     # The unreachable run never sent its secrets anywhere; they were given to the module and masked.
     args = run.result("unreachable")["invocation"]["module_args"]
     assert args["password"] == MASKED and args["api_password"] == MASKED
+    assert_no_log_everywhere(run.output)
 
     assert_posted_never_in_urls(dci, [WRONG_PANEL_PW, PANEL_PW, CUSTOMER_PW, ROOT_PW])
     assert_not_shown([WRONG_PANEL_PW, PANEL_PW, CUSTOMER_PW, CUSTOMER_PW2, ROOT_PW], run.output, records_text(run))
@@ -224,6 +232,7 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
     assert "cannot connect to WHMCS" in run.result("unreachable")["msg"]
     args = run.result("unreachable")["invocation"]["module_args"]
     assert args["password"] == MASKED and args["whmcs_secret"] == MASKED and args["whmcs_access_key"] == MASKED
+    assert_no_log_everywhere(run.output)
 
     assert_posted_never_in_urls(whmcs, [WHMCS_SECRET, ACCESS_KEY, SERVICE_PW, SERVICE_PW2, WRONG_WHMCS_SECRET])
     assert_not_shown([WHMCS_SECRET, ACCESS_KEY, SERVICE_PW, SERVICE_PW2, WRONG_WHMCS_SECRET, "bob-Pw-2"],
@@ -314,6 +323,11 @@ def test_every_module_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs, whm
     modules = sorted(path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if not path.stem.startswith("_"))
     assert modules == sorted(MODULE_ARGS), "a new module needs its entry in MODULE_ARGS"
     env = {key: value for key, value in dict(dci_env, **whmcs_env).items() if not key.endswith("_CA_PATH")}
+    # Only ca_path adds a CA, and the connection goes straight to the URL: the variables requests
+    # would read from the environment (a CA bundle, a proxy that is not there) are ignored.
+    proxy = "http://127.0.0.1:%d" % closed_port()
+    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
+               NO_PROXY="", no_proxy="")
     tasks = [task(module, module, args) for module, args in MODULE_ARGS.items()]
     # A CA file, but of another CA, does not make the certificate acceptable either.
     tasks.append(task("other CA (dci)", "dci_server_info", {"ca_path": whmcs.ca_path}))
@@ -335,6 +349,9 @@ def test_every_module_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs, whm
 
 def test_inventory_verifies_tls_by_default(tmp_path, whmcs, whmcs_env, dci):
     env = {key: value for key, value in whmcs_env.items() if key != "WHMCS_CA_PATH"}
+    proxy = "http://127.0.0.1:%d" % closed_port()
+    env.update(REQUESTS_CA_BUNDLE=whmcs.ca_path, CURL_CA_BUNDLE=whmcs.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
+               NO_PROXY="", no_proxy="")
     for options in ({}, {"ca_path": dci.ca_path}):
         completed, dummy = inventory_list(write_source(tmp_path, options), env)
         assert completed.returncode != 0
@@ -358,6 +375,9 @@ def test_nothing_shipped_turns_verification_off():
                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                     assert not turned_off.search(line), "%s:%d turns TLS verification off" % (path.relative_to(REPO), number)
     assert checked > 20
+    # The demo verifies the simulators' certificates against their throwaway CA.
+    demo = (REPO / "scripts" / "demo.py").read_text(encoding="utf-8")
+    assert re.search(r"DCIMANAGER_CA_PATH[\"']\s*:\s*dci\.ca_path", demo) and re.search(r"WHMCS_CA_PATH[\"']\s*:\s*whmcs\.ca_path", demo)
 
 
 # --- hostile answers ---------------------------------------------------------------------------------
@@ -690,10 +710,10 @@ def test_hostile_whmcs_answers_are_refused(tmp_path, hostile):
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("web-page", "answered GetClientsProducts with something that is not JSON"),
-    ("deep", "answered GetClientsProducts with something that is not JSON"),
-    ("redirect", "answered GetClientsProducts with a redirect to https://localhost:1/stolen/"),
-    ("echo", "WHMCS refused GetClientsProducts: refused: "),
+    pytest.param("web-page", "answered GetClientsProducts with something that is not JSON", id="web-page"),
+    pytest.param("deep", "answered GetClientsProducts with something that is not JSON", id="deep"),
+    pytest.param("redirect", "answered GetClientsProducts with a redirect to https://localhost:1/stolen/", id="redirect"),
+    pytest.param("echo", "WHMCS refused GetClientsProducts: refused: ", id="echo"),
 ])
 def test_hostile_answers_to_the_inventory_plugin(tmp_path, hostile, case, expected):
     """The plugin has no no_log to hide behind: the client itself keeps the credentials out of its messages."""

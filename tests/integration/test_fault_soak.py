@@ -1,0 +1,49 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A short fault soak: the reconcile under 15 % injected API faults leaves nothing half-done.
+
+The invariants and the soak itself are those of benchmarks/fault_soak.py (imported, not copied).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import fault_soak  # noqa: E402  pylint: disable=wrong-import-position
+from fleet import make_fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def test_the_checks_see_a_half_done_shop():
+    """The checker itself: a consistent shop passes, each kind of damage is reported."""
+    dci, whmcs, dummy = make_fleet(2, active=1, terminated=1, clients=2)
+    original = copy.deepcopy(whmcs["services"])
+    # Make the shop look reconciled: the Active server unblocked, the Terminated one released,
+    # the Pending ones failed (reported) with nothing taken.
+    active, terminated = [s for s in dci["servers"] if s["owner"]]
+    active["blocked"] = active["disabled"] = False
+    terminated.update(owner=None)
+    terminated["addresses"][0]["domain"] = "free.ds"
+    whmcs["services"][3].update(status="Terminated", dedicatedip="")
+    records = [{"task": "Report the failed activation", "host": "whmcs-%s" % s["id"], "status": "failed",
+                "result": {"msg": "activation failed: boom"}} for s in original[:2]]
+    assert fault_soak.check(original, dci, whmcs, records, final=False) == []
+    assert len(fault_soak.check(original, dci, whmcs, records, final=True)) == 2  # the Pending ones are not done
+
+    broken = copy.deepcopy(dci)
+    free = next(s for s in broken["servers"] if s["addresses"][0]["domain"] == "free.ds" and not s["owner"])
+    free["owner"] = active["owner"]
+    assert any("without a hostname" in p for p in fault_soak.check(original, broken, whmcs, records, final=False))
+    assert any("neither done nor reported" in p for p in fault_soak.check(original, dci, whmcs, [], final=False))
+
+
+def test_reconcile_under_faults_leaves_nothing_half_done(tmp_path):
+    result = fault_soak.soak(tmp_path, rate=0.15, seed=3, pending=8, forks=8, stall_seconds=1.0, install_seconds=1.5, timeout=150)
+    assert result["first"]["faults"] > 0
+    assert result["problems"] == []
+    assert result["second"]["failed"] == {}
