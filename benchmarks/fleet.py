@@ -245,8 +245,8 @@ def check_first_run(fleet, figures, services):
     """Every service Active in WHMCS with a dedicated IP, the playbook succeeded."""
     active = [s for s in fleet.whmcs.dump_state()["services"] if s["status"] == "Active" and s["dedicatedip"]]
     if figures["rc"] != 0 or len(active) != services:
-        tail = figures["output"][-4000:]
-        raise SystemExit("reconcile failed (rc %s, %d of %d services active):\n%s" % (figures["rc"], len(active), services, tail))
+        failed = ["%s %s: %s" % (r["host"], r["task"], r["result"].get("msg")) for r in figures["records"] if r["status"] == "failed"]
+        raise SystemExit("reconcile failed (rc %s, %d of %d services active):\n%s" % (figures["rc"], len(active), services, "\n".join(failed)))
 
 
 def main():

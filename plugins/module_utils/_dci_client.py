@@ -187,6 +187,9 @@ class DCIClient:
         self.call_count = 0
         self.write_count = 0
 
+    def close(self):
+        self.http.close()
+
     # Public calls -------------------------------------------------------------------------
 
     def list(self, func, flags=(), **params):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ._resource import APIResource, WaitTimeout, run  # noqa: F401  pylint: disable=unused-import
 from ._dci_client import (
     CONNECTION_FLAGS,
     HAS_LXML,
@@ -98,47 +99,18 @@ def is_ipv6(address):
     return ":" in address
 
 
-class DCIResource:
-    """One kind of DCImanager object managed by one module (hetzner.hcloud's pattern).
+class DCIResource(APIResource):
+    """A DCImanager object managed by one module; see APIResource."""
 
-    Subclasses set ``represent`` (the result key), fill ``self.result`` and, for ``--diff``,
-    ``self.before`` / ``self.after``.
-    """
+    error_class = DCIError
 
-    represent = None
-
-    def __init__(self, module):
-        self.module = module
-        self.changed = False
-        self.result = None
-        self.before = {}
-        self.after = {}
+    def make_client(self, params):
         if not HAS_REQUESTS:
-            module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         if not HAS_LXML:
-            module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
-        params = module.params
-        try:
-            self.client = DCIClient(
-                params["api_url"], params["api_username"], params["api_password"],
-                validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"])
-        except DCIError as exc:
-            self.fail_json_dci(exc)
-
-    def _mark_as_changed(self):
-        self.changed = True
-
-    def fail_json_dci(self, exc, msg=None, **kwargs):
-        """End the module with the panel's error, if it gave one, beside a message a person can act on."""
-        if exc.api_error is not None:
-            kwargs["api_error"] = exc.api_error
-        self.module.fail_json(msg=msg or exc.msg, **kwargs)
-
-    def get_result(self):
-        result = {"changed": self.changed, self.represent: self.result}
-        if self.module._diff:  # pylint: disable=protected-access
-            result["diff"] = {"before": self.before, "after": self.after}
-        return result
+            self.module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
+        return DCIClient(params["api_url"], params["api_username"], params["api_password"],
+                         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"])
 
     # Lookups shared by the modules ----------------------------------------------------------
 
@@ -270,10 +242,6 @@ def wait_spec(default_timeout):
     )
 
 
-class WaitTimeout(Exception):
-    """A wait ran out of time; the message says what was still awaited."""
-
-
 def poll(check, timeout, max_interval, what, sleep=time.sleep, clock=time.monotonic):
     """Call ``check()`` until it returns a true value, and return that value.
 
@@ -323,15 +291,3 @@ def controller_lock(name, timeout=300):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def run(module, resource_class, action):
-    """Make the resource, run ``action(resource)``, and exit with its result or the panel's error."""
-    resource = resource_class(module)
-    try:
-        action(resource)
-    except DCIError as exc:
-        resource.fail_json_dci(exc)
-    except WaitTimeout as exc:
-        module.fail_json(msg=str(exc), **{resource.represent: resource.result})
-    module.exit_json(**resource.get_result())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ._resource import APIResource, run  # noqa: F401  pylint: disable=unused-import
 from ._whmcs_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, WHMCSClient, WHMCSError
 
 
@@ -27,56 +28,14 @@ def whmcs_argument_spec():
     )
 
 
-class WHMCSResource:
-    """One kind of WHMCS object handled by one module (hetzner.hcloud's pattern).
+class WHMCSResource(APIResource):
+    """A WHMCS object handled by one module; see APIResource."""
 
-    Subclasses set ``represent`` (the result key), fill ``self.result`` and, for ``--diff``,
-    ``self.before`` / ``self.after``.
-    """
+    error_class = WHMCSError
 
-    represent = None
-
-    def __init__(self, module):
-        self.module = module
-        self.changed = False
-        self.result = None
-        self.before = {}
-        self.after = {}
+    def make_client(self, params):
         if not HAS_REQUESTS:
-            module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-        params = module.params
-        try:
-            self.client = WHMCSClient(
-                params["whmcs_url"], params["whmcs_identifier"], params["whmcs_secret"],
-                access_key=params["whmcs_access_key"], validate_certs=params["validate_certs"],
-                ca_path=params["ca_path"], timeout=params["timeout"])
-        except WHMCSError as exc:
-            self.fail_json_whmcs(exc)
-
-    def _mark_as_changed(self):
-        self.changed = True
-
-    def fail_json_whmcs(self, exc, msg=None, **kwargs):
-        """End the module with WHMCS's error, if it gave one, beside a message a person can act on."""
-        if exc.api_error is not None:
-            kwargs["api_error"] = exc.api_error
-        self.module.fail_json(msg=msg or exc.msg, **kwargs)
-
-    def get_result(self):
-        result = {"changed": self.changed, self.represent: self.result}
-        if self.module._diff:  # pylint: disable=protected-access
-            result["diff"] = {"before": self.before, "after": self.after}
-        return result
-
-
-def run(module, resource_class, action):
-    """Make the resource, run ``action(resource)``, and exit with its result or WHMCS's error."""
-    resource = resource_class(module)
-    try:
-        action(resource)
-    except WHMCSError as exc:
-        resource.fail_json_whmcs(exc)
-    finally:
-        if getattr(resource, "client", None) is not None:
-            resource.client.close()
-    module.exit_json(**resource.get_result())
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        return WHMCSClient(params["whmcs_url"], params["whmcs_identifier"], params["whmcs_secret"],
+                           access_key=params["whmcs_access_key"], validate_certs=params["validate_certs"],
+                           ca_path=params["ca_path"], timeout=params["timeout"])

@@ -307,7 +307,7 @@ class DCIServerAllocate(DCIResource):
             where = "server %s was put back free" % server_id if took else "the addresses added by this run were removed"
             if problem:
                 where = "putting server %s back failed too (%s): check it in the panel" % (server_id, problem)
-            self.fail_json_dci(exc, msg="allocating server %s to %s failed: %s; %s" % (server_id, params["owner"], exc.msg, where))
+            self.fail_json_api(exc, msg="allocating server %s to %s failed: %s; %s" % (server_id, params["owner"], exc.msg, where))
         row = dict(row, owner=params["owner"], hostname=params["hostname"])
         self.result = self.describe_server(row, addresses=addresses + [{"ip": ip} for ip in added])
         self.after = {"server_id": server_id, "owner": params["owner"], "hostname": params["hostname"],
