@@ -128,6 +128,10 @@ def parse_document(body, func=None):
         root = etree.fromstring(body, parser=_hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise _RetryableError("DCImanager's answer to %s is not valid XML (%s)" % (func, exc), func=func) from None
+    # The quick look above only sees the first bytes; a DTD later on (after a long comment, or in a
+    # UTF-16 document) shows in the parsed tree and is refused just the same.
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, func=func)
     if root.tag != "doc":
         raise DCIError("DCImanager's answer to %s has root <%s>, expected <doc>" % (func, root.tag), func=func)
     error = root.find("error")
@@ -171,7 +175,7 @@ class DCIClient:
     """
 
     def __init__(self, url, username, password, validate_certs=True, ca_path=None, timeout=60,
-                 retries=3, backoff=0.5, sleep=time.sleep):
+                 retries=3, backoff=0.5, sleep=time.sleep, on_session=None):
         self.url = normalize_api_url(url)
         self.username = username
         self._password = password
@@ -180,6 +184,7 @@ class DCIClient:
         self.backoff = backoff
         self._sleep = sleep
         self._session_id = None
+        self._on_session = on_session
         self._use_authinfo = False
         self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
         self.http = requests.Session()
@@ -263,6 +268,8 @@ class DCIClient:
         session_id = (auth.get("id") or auth.text or "").strip() if auth is not None else ""
         if session_id:
             self._session_id = session_id
+            if self._on_session is not None:
+                self._on_session(session_id)
         else:
             # Some panels (or a proxy in front of them) give no session: send authinfo instead.
             self._use_authinfo = True

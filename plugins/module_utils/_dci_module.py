@@ -109,8 +109,10 @@ class DCIResource(APIResource):
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         if not HAS_LXML:
             self.module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
+        # The session id is a credential too: keep it out of every output, like the password.
         return DCIClient(params["api_url"], params["api_username"], params["api_password"],
-                         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"])
+                         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
+                         on_session=self.module.no_log_values.add)
 
     # Lookups shared by the modules ----------------------------------------------------------
 
@@ -275,7 +277,12 @@ def controller_lock(name, timeout=300):
     directory = os.environ.get("DCIMANAGER_LOCK_DIR") or tempfile.gettempdir()
     path = os.path.join(directory, "ispsystem-dcimanager-%s.lock" % digest)
     deadline = time.monotonic() + timeout
-    with open(path, "a", encoding="utf-8") as handle:
+    try:
+        handle = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+    except OSError as exc:
+        raise DCIError("cannot open the allocation lock %s (%s); set DCIMANAGER_LOCK_DIR to a writable directory"
+                       % (path, exc.strerror or exc)) from None
+    with handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

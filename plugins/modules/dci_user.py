@@ -100,6 +100,7 @@ user:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     CUSTOMER_LEVEL,
     DCIResource,
@@ -130,7 +131,12 @@ class DCIUser(DCIResource):
             self.module.fail_json(msg="password is required to create the account %s" % params["name"])
         user = {"id": None, "name": params["name"], "level": CUSTOMER_LEVEL}
         if not self.module.check_mode:
-            answer = self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"], passwd=params["password"])
+            try:
+                answer = self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"], passwd=params["password"])
+            except DCIError as exc:
+                if exc.error_type != "exists":
+                    raise
+                return None
             user["id"] = answer.get("id") or (self._get_user() or {}).get("id")
         self._mark_as_changed()
         return user
@@ -150,9 +156,16 @@ class DCIUser(DCIResource):
 
     def present_user(self):
         user = self._get_user()
-        self.before = {"state": "absent"} if user is None else {"state": "present", **self._represent(user)}
-        if user is None:
-            user = self._create_user()
+        created = self._create_user() if user is None else None
+        if user is None and created is None:
+            # Another run created the account between the look and the create (two orders of one
+            # client reconciled in parallel): carry on with it as if it had been there.
+            user = self._get_user()
+            if user is None:
+                self.module.fail_json(msg="DCImanager says the account %s exists but does not list it" % self.module.params["name"])
+        self.before = {"state": "absent"} if created else {"state": "present", **self._represent(user)}
+        if created:
+            user = created
         else:
             self._update_password(user)
         self.result = self._represent(user)
