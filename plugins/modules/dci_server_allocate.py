@@ -121,6 +121,7 @@ surplus_addresses:
 """
 
 import hashlib
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -136,6 +137,9 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
     package_of,
     run,
 )
+
+
+ROLLBACK_PASSES = 3
 
 
 def rendezvous_order(hostname, rows):
@@ -263,19 +267,31 @@ class DCIServerAllocate(DCIResource):
                 self._mark_as_changed()
 
     def _roll_back(self, server_id, added, took):
-        """Put back what this run did, so no server is left half-allocated."""
-        try:
-            for address in self.addresses(server_id):
-                if address["ip"] in added:
-                    self.client.write("iplist.delete", plid=server_id, elid=address["id"])
-            if took:
-                # Owner first: while the hostname is still on the server, a rerun finds it and
-                # finishes the job, so a rollback cut short leaves nothing behind.
-                self.edit_server(server_id, owner="no_owner")
-                self.set_domain(server_id, FREE_HOSTNAME)
-        except DCIError as exc:
-            return exc.msg
-        return None
+        """Put back what this run did, so no server is left half-allocated; None, or why it could not.
+
+        Undoing is idempotent (a deleted address is gone, no owner stays no owner) and each pass
+        reads the server again before it writes, so a pass cut short by a lost answer is repeated,
+        a bounded number of times, without writing anything blindly.
+        """
+        problem = None
+        for attempt in range(ROLLBACK_PASSES):
+            if attempt:
+                time.sleep(attempt)
+            try:
+                for address in self.addresses(server_id):
+                    if address["ip"] in added:
+                        self.client.write("iplist.delete", plid=server_id, elid=address["id"])
+                if took:
+                    # Owner first: while the hostname is still on the server, a rerun finds it and
+                    # finishes the job, so a rollback cut short leaves nothing unnamed behind.
+                    form = self.client.form("server.edit", elid=server_id)
+                    if form.get("owner") not in ("", "no_owner"):
+                        self.edit_server(server_id, form=form, owner="no_owner")
+                    self.set_domain(server_id, FREE_HOSTNAME)
+                return None
+            except DCIError as exc:
+                problem = exc.msg
+        return problem
 
     def present_server(self):
         params = self.module.params

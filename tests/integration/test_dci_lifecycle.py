@@ -271,7 +271,8 @@ def test_lifecycle_under_injected_faults(tmp_path, dci, dci_env):
         for _attempt in range(4):
             run = run_playbook(tmp_path, [task(module, args)], env=dci_env)
             # A fault may fail the task, but only with a clear message, never an unexpected exception.
-            assert "Traceback" not in run.output and "exception" not in run.result("step"), run.output
+            # (ansible-core reports an exception a module did not handle as "Task failed: ..." in msg.)
+            assert "Traceback" not in run.output and not run.result("step").get("msg", "").startswith("Task failed"), run.output
             if run.status("step") != "failed":
                 break
         assert run.status("step") != "failed", run.output
