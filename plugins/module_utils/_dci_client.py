@@ -9,14 +9,15 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-import random
+import functools
 import time
 from urllib.parse import urlsplit
+
+from ._http import NotSent, Retryable, post, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
-    from urllib3.exceptions import NewConnectionError
     HAS_REQUESTS = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
@@ -67,11 +68,11 @@ class DCIError(Exception):
         return {"type": self.error_type, "object": self.error_object, "msg": self.panel_msg}
 
 
-class _RetryableError(DCIError):
+class _RetryableError(DCIError, Retryable):
     """A failure after which repeating the same request is safe for reading calls."""
 
 
-class _NotSentError(_RetryableError):
+class _NotSentError(_RetryableError, NotSent):
     """A failure before the request reached the panel: safe to repeat even for writes."""
 
 
@@ -285,53 +286,14 @@ class DCIClient:
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, func, params, write, login=False):
-        attempt = 0
-        while True:
-            try:
-                return self._post(func, params, login=login)
-            except _RetryableError as exc:
-                retryable = isinstance(exc, _NotSentError) or not write
-                if retryable and attempt < self.retries:
-                    attempt += 1
-                    self._sleep(min(self.backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
-                    continue
-                if write and not isinstance(exc, _NotSentError):
-                    exc.msg += ("; the change may or may not have been made, so it was not repeated: "
-                                "re-run the task, which reads the current state first")
-                    exc.args = (exc.msg,)
-                raise
+        return with_retries(lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep)
 
     def _post(self, func, params, login=False):
         data = dict(params)
         data["func"] = func
         data["out"] = "xml"
-        try:
-            response = self.http.post(self.url, data=data, timeout=self.timeout, verify=self.verify,
-                                      allow_redirects=False, stream=True)
-            try:
-                body = self._read_body(response, func)
-            finally:
-                response.close()
-        except requests.exceptions.SSLError as exc:
-            raise DCIError(
-                "TLS verification of %s failed (%s). Give the panel's CA certificate in ca_path, or set "
-                "validate_certs: false only if you accept an unauthenticated connection" % (self.url, _reason(exc)),
-                func=func) from None
-        except requests.exceptions.ConnectTimeout:
-            raise _NotSentError("cannot connect to DCImanager at %s: timed out after %ss" % (self.url, self.timeout),
-                                func=func) from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, NewConnectionError):
-                raise _NotSentError("cannot connect to DCImanager at %s: %s" % (self.url, _reason(exc)), func=func) from None
-            raise _RetryableError("the connection to DCImanager at %s broke during %s: %s" % (self.url, func, _reason(exc)),
-                                  func=func) from None
-        except requests.exceptions.Timeout:
-            raise _RetryableError("DCImanager at %s did not answer %s within %ss" % (self.url, func, self.timeout),
-                                  func=func) from None
-        except requests.exceptions.RequestException as exc:
-            raise DCIError("request %s to DCImanager at %s failed: %s" % (func, self.url, _reason(exc)), func=func) from None
-
+        errors = tuple(functools.partial(cls, func=func) for cls in (DCIError, _RetryableError, _NotSentError))
+        response, body = post(self.http, self.url, data, self.timeout, self.verify, func, errors, MAX_BODY_BYTES, "DCImanager")
         if response.is_redirect:
             raise DCIError("DCImanager at %s answered %s with a redirect to %s, which is refused; set api_url to the "
                            "final address" % (self.url, func, response.headers.get("Location", "?")), func=func)
@@ -350,23 +312,3 @@ class DCIClient:
                     "DCImanager at %s rejected the login of api_username %r: %s" % (self.url, self.username, exc.panel_msg),
                     error_type=exc.error_type, error_object=exc.error_object, panel_msg=exc.panel_msg, func=func) from None
             raise
-
-    @staticmethod
-    def _read_body(response, func):
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise DCIError("DCImanager's answer to %s is larger than %d bytes; refused" % (func, MAX_BODY_BYTES), func=func)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _reason(exc):
-    """A short, secret-free reason for a requests exception (the URL never carries secrets)."""
-    text = str(exc.args[0] if exc.args else exc)
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if reason is not None:
-        text = str(reason)
-    return text.split(": ", 1)[-1] if len(text) > 300 else text

@@ -11,17 +11,18 @@ by the ispsystem.dcimanager.whmcs inventory plugin.
 from __future__ import annotations
 
 import base64
+import functools
 import json
-import random
 import re
 import time
 from urllib.parse import urlsplit, urlunsplit
+
+from ._http import NotSent, Retryable, post, short_reason, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
     from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import NewConnectionError
     HAS_REQUESTS = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
@@ -76,11 +77,11 @@ class WHMCSError(Exception):
         return {"type": "error", "object": self.action, "msg": self.api_message}
 
 
-class _RetryableError(WHMCSError):
+class _RetryableError(WHMCSError, Retryable):
     """A failure after which repeating the same request is safe for reading actions."""
 
 
-class _NotSentError(_RetryableError):
+class _NotSentError(_RetryableError, NotSent):
     """A failure before the request reached WHMCS: safe to repeat even for writes."""
 
 
@@ -250,22 +251,7 @@ class WHMCSClient:
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, action, data, write):
-        attempt = 0
-        while True:
-            try:
-                return self._post(action, data)
-            except _RetryableError as exc:
-                retryable = isinstance(exc, _NotSentError) or not write
-                if retryable and attempt < self.retries:
-                    attempt += 1
-                    # Exponential backoff with jitter, capped: concurrent readers must not retry in lockstep.
-                    self._sleep(min(self.backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
-                    continue
-                if write and not isinstance(exc, _NotSentError):
-                    exc.msg += ("; the change may or may not have been made, so it was not repeated: "
-                                "re-run the task, which reads the current state first")
-                    exc.args = (exc.msg,)
-                raise
+        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep)
 
     def _auth(self):
         auth = [("identifier", self._identifier), ("secret", self._secret)]
@@ -275,34 +261,9 @@ class WHMCSClient:
 
     def _post(self, action, data):
         body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
-        try:
-            response = self.http.post(self.url, data=body, timeout=self.timeout, verify=self.verify,
-                                      allow_redirects=False, stream=True)
-            try:
-                content = self._read_body(response, action)
-            finally:
-                response.close()
-        except requests.exceptions.SSLError as exc:
-            raise WHMCSError(
-                "TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
-                "only if you accept an unauthenticated connection" % (self.display_url, self._reason(exc)),
-                action=action) from None
-        except requests.exceptions.ConnectTimeout:
-            raise _NotSentError("cannot connect to WHMCS at %s: timed out after %ss" % (self.display_url, self.timeout),
-                                action=action) from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, NewConnectionError):
-                raise _NotSentError("cannot connect to WHMCS at %s: %s" % (self.display_url, self._reason(exc)),
-                                    action=action) from None
-            raise _RetryableError("the connection to WHMCS at %s broke during %s: %s" % (self.display_url, action, self._reason(exc)),
-                                  action=action) from None
-        except requests.exceptions.Timeout:
-            raise _RetryableError("WHMCS at %s did not answer %s within %ss" % (self.display_url, action, self.timeout),
-                                  action=action) from None
-        except requests.exceptions.RequestException as exc:
-            raise WHMCSError("request %s to WHMCS at %s failed: %s" % (action, self.display_url, self._reason(exc)),
-                             action=action) from None
+        errors = tuple(functools.partial(cls, action=action) for cls in (WHMCSError, _RetryableError, _NotSentError))
+        response, content = post(self.http, self.url, body, self.timeout, self.verify, action, errors, MAX_BODY_BYTES, "WHMCS",
+                                 shown_url=self.display_url, hint=" (use a smaller page size)", reason=self._reason)
 
         status = response.status_code
         if response.is_redirect:
@@ -349,21 +310,7 @@ class WHMCSClient:
 
     def _reason(self, exc):
         """A short, secret-free reason for a requests exception."""
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        text = str(reason if reason is not None else (exc.args[0] if exc.args else exc))
-        return self._scrub(text if len(text) <= 300 else text[:300] + "...")
-
-    @staticmethod
-    def _read_body(response, action):
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=262144):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise WHMCSError("WHMCS's answer to %s is larger than %d bytes; refused (use a smaller page size)"
-                                 % (action, MAX_BODY_BYTES), action=action)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return self._scrub(short_reason(exc))
 
 
 def _hint(message):

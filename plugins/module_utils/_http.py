@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Private to the ispsystem.dcimanager collection: what the DCImanager and WHMCS clients share.
+
+Bounded retries, bounded reads, and one reading of the ways an HTTPS request can fail.
+Not a public API: it may change in any release without notice.
+"""
+
+from __future__ import annotations
+
+import random
+
+try:
+    import requests
+    from urllib3.exceptions import NewConnectionError
+except ImportError:  # pragma: no cover - the clients report the missing library
+    requests = None
+
+
+class Retryable(Exception):
+    """Mixed into a client's error: repeating the same request is safe for a reading call."""
+
+
+class NotSent(Retryable):
+    """Mixed into a client's error: the request never reached the server, so even a write may be repeated."""
+
+
+def with_retries(send, write, retries, backoff, sleep):
+    """``send()``, repeated after Retryable failures: reads up to ``retries`` times, writes only when NotSent.
+
+    Backoff doubles from ``backoff`` seconds, is capped at 10 s and has jitter, so parallel
+    readers do not retry in lockstep.
+    """
+    attempt = 0
+    while True:
+        try:
+            return send()
+        except Retryable as exc:
+            if (isinstance(exc, NotSent) or not write) and attempt < retries:
+                attempt += 1
+                sleep(min(backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
+                continue
+            if write and not isinstance(exc, NotSent):
+                exc.msg += ("; the change may or may not have been made, so it was not repeated: "
+                            "re-run the task, which reads the current state first")
+                exc.args = (exc.msg,)
+            raise
+
+
+def read_limited(response, limit, chunk_size=65536):
+    """The response body, or None when it is larger than ``limit`` bytes (counted after decompression)."""
+    chunks = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=chunk_size):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def short_reason(exc, limit=300):
+    """A short reason for a requests exception: urllib3's reason when there is one."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = str(reason if reason is not None else (exc.args[0] if exc.args else exc))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def post(session, url, data, timeout, verify, what, errors, limit, service, shown_url=None, hint="", reason=short_reason):
+    """POST ``data`` to ``url``; returns (response, body) or raises one of the client's ``errors``.
+
+    ``errors`` are the client's (fatal, retryable, not_sent) error factories; ``limit`` its largest
+    answer in bytes; ``service`` and ``shown_url`` name the server in messages; ``reason`` makes an
+    exception's text safe to show (the WHMCS client scrubs its secrets from it).
+    """
+    fatal, retryable, not_sent = errors
+    shown_url = shown_url or url
+    try:
+        response = session.post(url, data=data, timeout=timeout, verify=verify, allow_redirects=False, stream=True)
+        try:
+            body = read_limited(response, limit)
+        finally:
+            response.close()
+    except requests.exceptions.SSLError as exc:
+        raise fatal("TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
+                    "only if you accept an unauthenticated connection" % (shown_url, reason(exc))) from None
+    except requests.exceptions.ConnectTimeout:
+        raise not_sent("cannot connect to %s at %s: timed out after %ss" % (service, shown_url, timeout)) from None
+    except requests.exceptions.ConnectionError as exc:
+        if isinstance(getattr(exc.args[0], "reason", None) if exc.args else None, NewConnectionError):
+            raise not_sent("cannot connect to %s at %s: %s" % (service, shown_url, reason(exc))) from None
+        raise retryable("the connection to %s at %s broke during %s: %s" % (service, shown_url, what, reason(exc))) from None
+    except requests.exceptions.Timeout:
+        raise retryable("%s at %s did not answer %s within %ss" % (service, shown_url, what, timeout)) from None
+    except requests.exceptions.RequestException as exc:
+        raise fatal("request %s to %s at %s failed: %s" % (what, service, shown_url, reason(exc))) from None
+    if body is None:
+        raise fatal("%s's answer to %s is larger than %d bytes; refused%s" % (service, what, limit, hint))
+    return response, body
