@@ -59,3 +59,16 @@ notes:
     Writing calls are repeated only when the request provably never reached the panel.
   - Use the action group C(ispsystem.dcimanager.dcimanager) in C(module_defaults) to set these options once.
 """
+
+    # An existing server, named by id or hostname (dci_os_install, dci_server).
+    SERVER = r"""
+options:
+  server_id:
+    description:
+      - The panel's id of the server. Exactly one of O(server_id) and O(hostname) is required.
+    type: str
+  hostname:
+    description:
+      - The domain set on the server's addresses.
+    type: str
+"""

@@ -24,6 +24,7 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.dcimanager.server
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the panel.
@@ -33,14 +34,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
-  server_id:
-    description:
-      - The panel's id of the server. Exactly one of O(server_id) and O(hostname) is required.
-    type: str
-  hostname:
-    description:
-      - The domain set on the server's addresses.
-    type: str
   os_template:
     description:
       - The template to install, as the panel's C(osmgr) list names it (see M(ispsystem.dcimanager.dci_os_template_info)).

@@ -19,6 +19,7 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.dcimanager.server
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying the panel.
@@ -28,14 +29,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
-  server_id:
-    description:
-      - The panel's id of the server. Exactly one of O(server_id) and O(hostname) is required.
-    type: str
-  hostname:
-    description:
-      - The domain set on the server's addresses.
-    type: str
   blocked:
     description:
       - V(true) blocks the server (C(server.disable), the WHMCS suspend). The panel switches its service and
