@@ -59,9 +59,15 @@ def failures(records):
     return reasons
 
 
-def check(original_services, dci_state, whmcs_state, records, final):
-    """The broken invariants (a list of sentences); empty when all hold. See the module docstring."""
+def check(original_services, dci_state, whmcs_state, reasons, final):
+    """The broken invariants (a list of sentences); empty when all hold. See the module docstring.
+
+    ``reasons``: host -> why its service failed, as the run reported it (``failures()``).
+    """
     problems = []
+    # Servers part-way through a release (its last step, the hostname, not done yet): judged per
+    # service below, as the rerun finds such a server by its hostname and finishes it.
+    half = {}
     logins = {user["id"]: user["name"] for user in dci_state["users"]}
     by_domain = collections.defaultdict(list)
     for server in dci_state["servers"]:
@@ -78,18 +84,20 @@ def check(original_services, dci_state, whmcs_state, records, final):
         else:
             by_domain[domain].append(server)
             if not server["owner"]:
-                problems.append("%s: hostname %s without an owner" % (name, domain))
+                half[domain] = "%s: hostname %s without an owner" % (name, domain)
     for domain, servers in by_domain.items():
         if len(servers) > 1:
             problems.append("hostname %s on %d servers (%s)" % (domain, len(servers), ", ".join(s["id"] for s in servers)))
 
-    reasons = failures(records)
     now = {service["id"]: service for service in whmcs_state["services"]}
     for before in original_services:
         sid, host = before["id"], "whmcs-%s" % before["id"]
         service, hostname = now[sid], hostname_of(before)
         status, allocated, blocked = WANTED[before["status"]]
         servers = by_domain.pop(hostname, [])
+        if hostname in half and (final or not reasons.get(host)):
+            problems.append(half[hostname])
+        half.pop(hostname, None)
         server = servers[0] if len(servers) == 1 else None
         done = service["status"] == status and bool(server) == allocated
         if done and server is not None:
@@ -117,6 +125,7 @@ def check(original_services, dci_state, whmcs_state, records, final):
                 if sorted(service["assignedips"].split()) != extra:
                     problems.append("service %s: WHMCS assigned IPs %s, server %s has %s" % (
                         service["id"], service["assignedips"].split(), servers[0]["id"], extra))
+    problems.extend(half.values())
     for domain, servers in by_domain.items():
         problems.append("hostname %s on server %s belongs to no service of the shop" % (domain, servers[0]["id"]))
     return problems
@@ -138,8 +147,13 @@ def soak(workdir, rate, seed, pending, forks, second_rate=0.0, stall_seconds=3.0
             run = fleet.reconcile(forks, timeout=timeout)
             faults = sum(1 for call in fleet.dci.calls + fleet.whmcs.calls if call["fault"])
             failed = failures(run["records"])
-            problems = check(original, fleet.dci.dump_state(), fleet.whmcs.dump_state(), run["records"], final=label == "second")
-            if run["rc"] not in (0, 2):  # 2: some hosts failed, which the checks judge
+            if run["rc"] not in (0, 2) and not run["records"]:
+                # The WHMCS inventory could not be read (the run fails before any host, loudly):
+                # every service is reported failed by that error.
+                lines = [line for line in run["output"].splitlines() if "inventory" in line.lower()] or ["no output"]
+                failed = {"whmcs-%s" % service["id"]: lines[-1].strip() for service in original}
+            problems = check(original, fleet.dci.dump_state(), fleet.whmcs.dump_state(), failed, final=label == "second")
+            if run["rc"] not in (0, 2) and run["records"]:  # 2: some hosts failed, which the checks judge
                 problems.append("ansible-playbook exited %s:\n%s" % (run["rc"], run["output"][-3000:]))
             figures[label] = {"seconds": run["seconds"], "calls": run["dci_calls"] + run["whmcs_calls"], "faults": faults,
                               "failed": failed, "rc": run["rc"]}
@@ -169,9 +183,8 @@ def main():
             continue
         print("rate %.0f %%, seed %d, %d Pending + 6 others, forks %d" % (rate * 100, args.seed, args.pending, args.forks), flush=True)
         with tempfile.TemporaryDirectory(prefix="fault-soak-") as tmp:
-            # A run may overshoot the budget, but never by more than its own time-out.
-            results.append(soak(Path(tmp), rate, args.seed, args.pending, args.forks, args.second_rate, args.stall_seconds,
-                                timeout=max(120, left)))
+            # The budget only decides whether a round starts: a run cut short would look like damage.
+            results.append(soak(Path(tmp), rate, args.seed, args.pending, args.forks, args.second_rate, args.stall_seconds))
     print()
     print("| fault rate | services | first run s | calls | faults injected | services failed (reported) "
           "| second run s | failed after it | invariants |")

@@ -146,7 +146,8 @@ class Fleet:
         self.runs += 1
         records = self.workdir / ("records-%d.json" % self.runs)
         junit_dir = self.workdir / ("junit-%d" % self.runs)
-        extra = {"RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(self.workdir)}
+        # An inventory that cannot be read must fail the run, not leave it with no hosts and rc 0.
+        extra = {"RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(self.workdir), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
         if profile:
             extra.update({"ANSIBLE_CALLBACKS_ENABLED": "record_results,ansible.builtin.junit", "JUNIT_OUTPUT_DIR": str(junit_dir),
                           "JUNIT_TASK_CLASS": "true"})

@@ -172,11 +172,22 @@ def test_redirect_is_refused():
         client.call("GetProducts")
 
 
-@pytest.mark.parametrize("body", [b"<html>Fatal error</html>", b"result=success;", b"[1, 2]", b"\xff\xfe"])
-def test_non_json_bodies(body):
-    client = make_client([FakeResponse(body)])
+@pytest.mark.parametrize("body,posts", [
+    (b"<html>Fatal error</html>", 1),  # a web page: a wrong URL, not asked again
+    (b"result=success;", 4),            # garbled or cut off: a read is asked again, a bounded number of times
+    (b"[1, 2]", 1),
+    (b"\xff\xfe", 4),
+])
+def test_non_json_bodies(body, posts):
+    client = make_client([FakeResponse(body) for dummy in range(4)])
     with pytest.raises(WHMCSError, match="not JSON|unexpected JSON"):
         client.call("GetProducts")
+    assert len(client.http.posts) == posts
+
+
+def test_a_garbled_answer_to_a_read_is_asked_again():
+    client = make_client([FakeResponse(b'{"result":"succ'), FakeResponse({"result": "success", "n": "1"})])
+    assert client.call("GetProducts")["n"] == "1"
 
 
 def test_byte_order_mark_is_tolerated():
