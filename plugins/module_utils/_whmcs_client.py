@@ -289,11 +289,11 @@ class WHMCSClient:
         try:
             # A UTF-8 byte order mark before the JSON is a known WHMCS hosting quirk (an edited PHP file).
             answer = json.loads(content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             snippet = self._scrub(content[:120].decode("utf-8", "replace")).strip()
-            # A web page is a wrong URL (no use asking again); anything else is a garbled or cut-off
-            # answer, which a reading action may ask for again.
-            error = WHMCSError if content.lstrip()[:1] == b"<" else _RetryableError
+            # A web page is a wrong URL and a JSON bomb is hostile (no use asking again); anything
+            # else is a garbled or cut-off answer, which a reading action may ask for again.
+            error = WHMCSError if content.lstrip()[:1] == b"<" or isinstance(exc, RecursionError) else _RetryableError
             raise error("WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
                         "the WHMCS base URL" % (self.display_url, action, snippet), action=action) from None
         if not isinstance(answer, dict):
