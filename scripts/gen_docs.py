@@ -87,8 +87,8 @@ def return_rows(values, prefix=""):
     rows = []
     for name in sorted(values or {}):
         spec = values[name]
-        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, spec.get("type", ""), plain(spec.get("returned", "")),
-                                                  plain(spec.get("description"))))
+        cells = (prefix, name, spec.get("type", ""), plain(spec.get("returned", "")), plain(spec.get("description")))
+        rows.append("| `%s%s` | %s | %s | %s |" % cells)
         rows += return_rows(spec.get("contains") or {}, prefix + name + ".")
     return rows
 
