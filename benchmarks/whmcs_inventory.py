@@ -36,7 +36,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
 
+from harness import unwrap  # noqa: E402 pylint: disable=wrong-import-position
 from simulators.whmcs import WHMCSSimulator, make_state  # noqa: E402 pylint: disable=wrong-import-position
 
 TARGETS = {"cold": 2.0, "cached": 1.2}
@@ -82,16 +84,6 @@ def measure(command, env, cwd, output):
     if proc.returncode != 0:
         raise SystemExit("%s failed (%d):\n%s" % (" ".join(command), proc.returncode, Path(str(output) + ".err").read_text()[-3000:]))
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024.0}
-
-
-def unwrap(value):
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: unwrap(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def write_static(listing, path):

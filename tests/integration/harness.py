@@ -128,3 +128,14 @@ def run_command(command, env=None, cwd=None, timeout=600):
     if not os.path.isabs(command[0]):
         command = [str(Path(sys.executable).parent / command[0])] + list(command[1:])
     return subprocess.run(command, cwd=cwd, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def unwrap(value):
+    """ansible-inventory's JSON marks untrusted text ``{"__ansible_unsafe": ...}``: plain values."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value

@@ -14,13 +14,12 @@ import os
 import time
 from pathlib import Path
 
-from harness import run_command, run_playbook
+from harness import run_command, run_playbook, unwrap
 from simulators.whmcs import make_state
 from whmcs_fixtures import (  # noqa: F401 pylint: disable=unused-import
     GOLDEN,
     api_calls,
     inventory_list,
-    unwrap,
     whmcs,
     whmcs_env,
     write_source,

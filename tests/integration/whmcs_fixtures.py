@@ -68,14 +68,3 @@ def inventory_list(source, env, extra_args=(), cwd=None):
     if completed.returncode == 0 and completed.stdout.strip():
         data = json.loads(completed.stdout)
     return completed, data
-
-
-def unwrap(value):
-    """ansible-inventory's JSON marks WHMCS's (untrusted) text ``{"__ansible_unsafe": ...}``: plain values."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: unwrap(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value

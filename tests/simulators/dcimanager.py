@@ -533,20 +533,19 @@ class DCImanagerSimulator(SimulatorServer):
         raise ApiError("missed", "user", "User '%s' not found" % user_id)
 
     @staticmethod
-    def _address(server, params):
-        address_id = _need(params, "elid")
-        for address in server["addresses"]:
-            if address["id"] == address_id:
-                return address
-        raise ApiError("missed", "ip", "Address '%s' not found" % address_id)
+    def _member(items, params, what):
+        """The item of ``items`` whose id is ``elid``, or the panel's "missed" error naming ``what``."""
+        item_id = _need(params, "elid")
+        for item in items:
+            if item["id"] == item_id:
+                return item
+        raise ApiError("missed", what, "%s '%s' not found" % ("Address" if what == "ip" else what.capitalize(), item_id))
 
-    @staticmethod
-    def _connection(server, params):
-        conn_id = _need(params, "elid")
-        for conn in server["connections"]:
-            if conn["id"] == conn_id:
-                return conn
-        raise ApiError("missed", "connection", "Connection '%s' not found" % conn_id)
+    def _address(self, server, params):
+        return self._member(server["addresses"], params, "ip")
+
+    def _connection(self, server, params):
+        return self._member(server["connections"], params, "connection")
 
     @staticmethod
     def _main_address(server):
