@@ -18,13 +18,13 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.attributes
+  - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details: Check mode makes no key and returns no link.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   login:

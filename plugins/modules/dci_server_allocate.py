@@ -31,16 +31,16 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.attributes
+  - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the panel.
     support: full
     details:
       - Check mode picks the server that would be given, and changes nothing.
       - In check mode an O(owner) account that does not exist yet is taken as created by an earlier task
         (such as M(ispsystem.dcimanager.dci_user) in check mode), so a check run of a whole activation goes through.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 options:
   owner:

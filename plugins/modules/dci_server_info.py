@@ -15,14 +15,9 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the panel.
-    support: full
-    details: The module only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+  - ispsystem.dcimanager.attributes
+  - ispsystem.dcimanager.attributes.info_module
+  - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 options:
   server_id:
     description:

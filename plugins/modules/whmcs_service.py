@@ -71,13 +71,15 @@ notes:
   - In check mode the module only reads; it returns the service as it would be after the change.
 extends_documentation_fragment:
   - ispsystem.dcimanager.whmcs
+  - ispsystem.dcimanager.attributes
+  - ispsystem.dcimanager.attributes.actiongroup_whmcs
 attributes:
   check_mode:
     support: full
-    description: Makes no writing API call; reports what would change.
+    details: Check mode makes no writing API call and reports what would change.
   diff_mode:
     support: full
-    description: Shows the fields that change, before and after; passwords are masked.
+    details: Shows the fields that change, before and after; passwords are masked.
 seealso:
   - module: ispsystem.dcimanager.whmcs_service_info
   - plugin: ispsystem.dcimanager.whmcs

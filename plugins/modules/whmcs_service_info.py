@@ -36,13 +36,9 @@ notes:
   - The API credential's role must allow C(GetClientsProducts).
 extends_documentation_fragment:
   - ispsystem.dcimanager.whmcs
-attributes:
-  check_mode:
-    support: full
-    description: Never changes anything.
-  diff_mode:
-    support: none
-    description: Never changes anything.
+  - ispsystem.dcimanager.attributes
+  - ispsystem.dcimanager.attributes.info_module
+  - ispsystem.dcimanager.attributes.actiongroup_whmcs
 seealso:
   - module: ispsystem.dcimanager.whmcs_service
   - plugin: ispsystem.dcimanager.whmcs

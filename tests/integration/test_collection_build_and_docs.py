@@ -107,6 +107,12 @@ def test_module_doc_renders(module):
     assert entry["doc"]["module"] == module
     # every module documents what it returns (possibly nothing beyond the common keys)
     assert "return" in entry, "no RETURN in %s" % module
+    # ... how far it supports check and diff mode, and the module_defaults group that really holds it
+    attributes = entry["doc"]["attributes"]
+    for attribute in ("check_mode", "diff_mode"):
+        assert attributes[attribute]["description"] and attributes[attribute]["support"], (module, attribute)
+    groups = sorted(FQCN_PREFIX + group for group, members in _action_groups().items() if module in members)
+    assert attributes["action_group"]["membership"] == groups, (module, attributes["action_group"], groups)
 
 
 @pytest.mark.parametrize("plugin", INVENTORY_PLUGINS)
