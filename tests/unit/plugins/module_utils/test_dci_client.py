@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _dci_client
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
@@ -20,52 +17,15 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client i
     normalize_api_url,
     parse_document,
 )
+from unit.fake_http import FakeResponse, FakeSession, connection_refused
 
 AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level="28">sess123</auth></doc>'
 
 
-class FakeResponse:
-    def __init__(self, body=b"<doc/>", status=200, headers=None):
-        self.body = body
-        self.status_code = status
-        self.headers = headers or {}
-        self.is_redirect = status in (301, 302, 303, 307, 308) and "Location" in self.headers
-
-    def iter_content(self, chunk_size=1):
-        for start in range(0, len(self.body), chunk_size):
-            yield self.body[start:start + chunk_size]
-
-    def close(self):
-        pass
-
-
-class FakeHTTP:
-    """Stands in for requests.Session: answers in order and records what was posted."""
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.posts = []
-        self.trust_env = True
-
-    def post(self, url, data=None, **kwargs):
-        self.posts.append({"url": url, "data": dict(data), **kwargs})
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        if isinstance(answer, bytes):
-            return FakeResponse(answer)
-        return answer
-
-
 def make_client(answers, **kwargs):
     client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=lambda seconds: None, **kwargs)
-    client.http = FakeHTTP(answers)
+    client.http = FakeSession(answers)
     return client
-
-
-def refused():
-    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-    return requests.exceptions.ConnectionError(mock.Mock(reason=reason))
 
 
 @pytest.mark.parametrize("given,expected", [
@@ -181,14 +141,14 @@ def test_writes_are_not_retried_after_the_request_may_have_arrived():
 
 
 def test_writes_are_retried_when_the_connection_was_never_made():
-    client = make_client([AUTH_OK, refused(), b"<doc><ok/></doc>"])
+    client = make_client([AUTH_OK, connection_refused(), b"<doc><ok/></doc>"])
     assert client.write("server.poweron", elid="1") == {"ok": ""}
     assert len(client.http.posts) == 3
     assert client.write_count == 1
 
 
 def test_unreachable_panel():
-    client = make_client([refused()] * 4)
+    client = make_client([connection_refused()] * 4)
     with pytest.raises(DCIError) as info:
         client.list("user")
     assert "cannot connect to DCImanager at https://panel.example:1500/dcimgr" in info.value.msg
@@ -217,7 +177,7 @@ def test_web_page_instead_of_xml_is_explained():
     assert "web page" in info.value.msg and "api_url" in info.value.msg
 
 
-def test_redirects_are_refused():
+def test_redirects_are_connection_refused():
     client = make_client([FakeResponse(b"", 302, {"Location": "https://evil.example/"})])
     with pytest.raises(DCIError) as info:
         client.list("user")
@@ -231,7 +191,7 @@ def test_http_403_is_explained():
     assert "HTTP 403" in info.value.msg
 
 
-def test_entity_expansion_payload_is_refused():
+def test_entity_expansion_payload_is_connection_refused():
     bomb = (b'<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY a "aaaaaaaaaa">'
             b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
             b"<doc><elem><name>&c;</name></elem></doc>")

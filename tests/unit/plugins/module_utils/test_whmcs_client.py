@@ -7,11 +7,9 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 import requests
-from urllib3.exceptions import NewConnectionError
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
     WHMCSClient,
@@ -24,44 +22,11 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client
     split_addresses,
 )
 from simulators.whmcs import WHMCSSimulator, make_state, php_unserialize
+from unit.fake_http import FakeResponse, FakeSession, connection_refused
 
 SECRET = "s3cr3t-VALUE"
 ACCESS_KEY = "acc3ss-KEY"
-
-
-class FakeResponse:
-    def __init__(self, body=b'{"result":"success"}', status=200, headers=None):
-        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.status_code = status
-        self.headers = headers or {}
-        self.is_redirect = status in (301, 302, 303, 307, 308) and "Location" in self.headers
-
-    def iter_content(self, chunk_size=1):
-        for start in range(0, len(self.body), chunk_size):
-            yield self.body[start:start + chunk_size]
-
-    def close(self):
-        pass
-
-
-class FakeSession:
-    """Stands in for requests.Session: answers from a list (responses or exceptions) and records each post."""
-
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.posts = []
-
-    def post(self, url, data=None, **kwargs):
-        self.posts.append({"url": url, "data": list(data), **kwargs})
-        answer = self.answers.pop(0)
-        if callable(answer) and not isinstance(answer, FakeResponse):
-            answer = answer(dict(data))
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def close(self):
-        pass
+SUCCESS = {"result": "success"}
 
 
 def make_client(answers, access_key=None, **kwargs):
@@ -71,11 +36,6 @@ def make_client(answers, access_key=None, **kwargs):
     client.http = FakeSession(answers)
     client.sleeps = sleeps
     return client
-
-
-def refused_connection():
-    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-    return requests.exceptions.ConnectionError(type("MaxRetry", (), {"reason": reason})())
 
 
 # URL handling ---------------------------------------------------------------------------------
@@ -119,7 +79,7 @@ def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
 
 
 def test_no_accesskey_field_without_an_access_key_and_verify_flags():
-    client = make_client([FakeResponse()], validate_certs=False, ca_path="/ca.pem")
+    client = make_client([FakeResponse(SUCCESS)], validate_certs=False, ca_path="/ca.pem")
     client.call("GetProducts")
     assert "accesskey" not in dict(client.http.posts[0]["data"])
     assert client.http.posts[0]["verify"] is False
@@ -127,7 +87,7 @@ def test_no_accesskey_field_without_an_access_key_and_verify_flags():
 
 
 def test_list_values_are_sent_as_repeated_fields():
-    client = make_client([FakeResponse()])
+    client = make_client([FakeResponse(SUCCESS)])
     client.call("UpdateClientProduct", {"serviceid": 1, "unset[]": ["domain", "notes"]})
     assert [value for key, value in client.http.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
 
@@ -232,18 +192,18 @@ def test_reads_give_up_after_the_retry_budget():
 
 
 def test_writes_are_not_repeated_after_the_request_may_have_arrived():
-    client = make_client([FakeResponse(b"busy", status=503), FakeResponse()])
+    client = make_client([FakeResponse(b"busy", status=503), FakeResponse(SUCCESS)])
     with pytest.raises(WHMCSError, match="may or may not have been made"):
         client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
     assert len(client.http.posts) == 1
-    client = make_client([requests.exceptions.ReadTimeout("slow"), FakeResponse()])
+    client = make_client([requests.exceptions.ReadTimeout("slow"), FakeResponse(SUCCESS)])
     with pytest.raises(WHMCSError, match="may or may not"):
         client.call("ModuleSuspend", {"serviceid": 1})
     assert len(client.http.posts) == 1
 
 
 def test_writes_are_repeated_when_the_request_never_left():
-    client = make_client([requests.exceptions.ConnectTimeout("connect"), refused_connection(),
+    client = make_client([requests.exceptions.ConnectTimeout("connect"), connection_refused(),
                           FakeResponse({"result": "success", "serviceid": 1})])
     assert client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
     assert len(client.http.posts) == 3
