@@ -259,6 +259,7 @@ def main():
     parser.add_argument("--install-seconds", type=float, default=4.0)
     parser.add_argument("--poweron-seconds", type=float, default=1.0)
     parser.add_argument("--profile", action="store_true", help="time every task with ansible-core's junit callback")
+    parser.add_argument("--run-timeout", type=float, default=7200.0, help="seconds before one playbook run is killed")
     args = parser.parse_args()
 
     print("Fleet reconcile: Python %s, %s, %d CPUs, load average %s" % (
@@ -272,10 +273,10 @@ def main():
         services = args.services_forks_1 if forks == 1 and args.services_forks_1 else args.services
         with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp, \
                 Fleet(tmp, make_fleet(services), args.install_seconds, args.poweron_seconds) as fleet:
-            first = fleet.reconcile(forks, profile=args.profile)
+            first = fleet.reconcile(forks, profile=args.profile, timeout=args.run_timeout)
             check_first_run(fleet, first, services)
             print(row("%d services, forks %d" % (services, forks), services, first), flush=True)
-            again = fleet.reconcile(forks)
+            again = fleet.reconcile(forks, timeout=args.run_timeout)
             print(row("rerun, nothing to do", services, again), flush=True)
             # The rerun must converge without a single write, and report nothing changed.
             assert again["rc"] == 0, again["output"][-4000:]

@@ -22,18 +22,31 @@ if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11)
     "$PYTHON" -m venv "$VENV"
 fi
 
-# Install the requirements when they changed since the last successful install.
-STAMP="$VENV/.requirements.sha256"
-want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
-have="$(cat "$STAMP" 2>/dev/null || true)"
-if [ "$want" != "$have" ]; then
-    log "installing requirements-dev.txt into .venv"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off \
-        -r requirements-dev.txt
-    printf '%s\n' "$want" > "$STAMP"
-else
-    log "requirements unchanged; skipping pip install"
+# Install a requirements file into a virtualenv when it changed since the last successful install.
+install_requirements() {
+    local venv="$1" requirements="$2" stamp want have
+    stamp="$venv/.requirements.sha256"
+    want="$(cat requirements.txt "$requirements" | sha256sum | cut -d' ' -f1)"
+    have="$(cat "$stamp" 2>/dev/null || true)"
+    if [ "$want" != "$have" ]; then
+        log "installing $requirements into ${venv#"$ROOT"/}"
+        "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -r "$requirements"
+        printf '%s\n' "$want" > "$stamp"
+    else
+        log "$requirements unchanged; skipping pip install"
+    fi
+}
+install_requirements "$VENV" requirements-dev.txt
+
+# The oldest supported ansible-core, in a virtualenv of its own inside .venv (so every ignore rule
+# for .venv covers it); scripts/test.sh runs the tests a second time with it.
+OLDEST_VENV="$VENV/ansible-2.16"
+if ! "$OLDEST_VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    rm -rf "$OLDEST_VENV"
+    log "creating .venv/ansible-2.16 with $PYTHON"
+    "$PYTHON" -m venv "$OLDEST_VENV"
 fi
+install_requirements "$OLDEST_VENV" requirements-ansible-2.16.txt
 
 # Link the checkout as the ispsystem.dcimanager collection.
 LINK_PARENT="$VENV/collections/ansible_collections/ispsystem"
@@ -63,4 +76,5 @@ if ! php -m 2>/dev/null | grep -qx curl; then
 fi
 
 log "ready: .venv ($("$VENV/bin/python" --version 2>&1), $("$VENV/bin/ansible" --version | head -n1))"
+log "ready: .venv/ansible-2.16 ($("$OLDEST_VENV/bin/ansible" --version | head -n1))"
 log "collection link: $LINK -> $ROOT"

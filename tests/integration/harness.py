@@ -14,7 +14,10 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from ansible.release import __version__ as _ANSIBLE_CORE_VERSION
 
+# (major, minor) of the ansible-core the tests run with: a few options differ between 2.16 and 2.19.
+ANSIBLE_CORE = tuple(int(part) for part in _ANSIBLE_CORE_VERSION.split(".")[:2])
 REPO = Path(__file__).resolve().parents[2]
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 

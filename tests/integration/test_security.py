@@ -82,8 +82,11 @@ def spellings(secret):
 def assert_not_shown(secrets, *texts):
     for secret in secrets:
         for text in texts:
+            # ansible-core 2.16 wraps warnings at 80 columns, splitting long words too: look across line breaks.
+            compact = "".join(text.split())
             for spelling in spellings(secret):
                 assert spelling not in text, "secret %r shows (as %r)" % (secret, spelling)
+                assert "".join(spelling.split()) not in compact, "secret %r shows (as %r, across lines)" % (secret, spelling)
 
 
 def posted_values(calls):
@@ -350,8 +353,8 @@ def test_inventory_verifies_tls_by_default(tmp_path, whmcs, whmcs_env, dci):
     for options in ({}, {"ca_path": dci.ca_path}):
         completed, dummy = inventory_list(write_source(tmp_path, options), env)
         assert completed.returncode != 0
-        assert "TLS verification of %sincludes/api.php failed" % whmcs.url in completed.stderr
-        assert "ca_path" in completed.stderr and "validate_certs: false" in completed.stderr
+        assert "TLS verification of %sincludes/api.php failed" % whmcs.url in completed.said
+        assert "ca_path" in completed.said and "validate_certs: false" in completed.said
         assert "Traceback" not in completed.stderr
     assert whmcs.calls == []
 
@@ -714,7 +717,7 @@ def test_hostile_answers_to_the_inventory_plugin(tmp_path, hostile, case, expect
     source = write_source(tmp_path, {"url": hostile.url(case), "identifier": "api-id", "ca_path": hostile.ca_path})
     completed, dummy = inventory_list(source, {"WHMCS_API_SECRET": WHMCS_SECRET, "WHMCS_API_ACCESS_KEY": ACCESS_KEY})
     assert completed.returncode != 0
-    assert "WHMCS inventory: " in completed.stderr and expected in completed.stderr, completed.stderr
+    assert "WHMCS inventory: " in completed.said and expected in completed.said, completed.stderr
     assert "Traceback" not in completed.stderr
     assert [request["form"]["secret"] for request in hostile.requests] == [WHMCS_SECRET]
     assert_not_shown([WHMCS_SECRET, ACCESS_KEY], completed.stdout + completed.stderr)
