@@ -13,7 +13,9 @@ description:
   - Starts the installation of an operating system template (and optionally a recipe) on a server,
     and by default waits until it finishes.
   - Enables (unblocks) and powers the server on first when needed, and waits for it.
-  - Never starts a second install while one runs; it waits for the running one instead.
+  - Never starts a second install while one runs; it waits for the running one instead, and fails
+    when that one fails. A task with O(start=false) waits for an install that an earlier task started
+    with O(wait=false) (see the examples).
   - "How the module knows what is installed: the panel's API does not report a server's installed
     template. When the module starts an install it writes one line,
     C(ansible-dcimanager: os_template=NAME recipe=RECIPE), into the server's notes (C(server.edit));
@@ -54,6 +56,14 @@ options:
       - Reinstall even when the requested template is already installed.
     type: bool
     default: false
+  start:
+    description:
+      - Whether the module may start an install.
+      - With V(false) it only waits for the install of O(os_template) (and O(recipe)) that an earlier task
+        started, and checks how it ended; it fails when that install failed or when the server has no
+        such install, and never starts one (so a failed install is never started again behind your back).
+    type: bool
+    default: true
   wait:
     description:
       - Wait until the install finishes.
@@ -89,6 +99,25 @@ EXAMPLES = r"""
     root_password: "{{ service_password }}"
     force: true
     wait: false
+  delegate_to: localhost
+
+# Installs take minutes: start them all first, then wait, so that they run side by side
+# whatever the number of forks.
+- name: Start the install
+  ispsystem.dcimanager.dci_os_install:
+    hostname: "{{ inventory_hostname }}"
+    os_template: ISPsystem__Debian-12-amd64
+    root_password: "{{ service_password }}"
+    wait: false
+  delegate_to: localhost
+
+- name: Wait for the install
+  ispsystem.dcimanager.dci_os_install:
+    hostname: "{{ inventory_hostname }}"
+    os_template: ISPsystem__Debian-12-amd64
+    root_password: "{{ service_password }}"
+    start: false
+    wait_timeout: 1800
   delegate_to: localhost
 """
 
@@ -151,14 +180,14 @@ class DCIOSInstall(DCIResource):
         if recipe not in (None, "", "null") and not RECIPE_FORM.match(recipe):
             self.module.fail_json(msg="recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % recipe)
 
-    def _wait_for_install(self, server_id):
+    def _wait_for_install(self, server_id, which):
+        """Wait until the install running on the server ends; fail when the panel says it failed."""
         row = self.wait_server(server_id, lambda row: not row["install_in_progress"], "the OS install finishing",
                                self.module.params["wait_timeout"])
         if row["operation_failed"]:
             self.result = self.describe_server(row)
-            self.module.fail_json(msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
-                                      "server's operation log in the panel, then re-run to try again"
-                                  % (self.module.params["os_template"], server_id), server=self.result)
+            self.module.fail_json(msg="%s on server %s failed (the panel flags operation_failed); see the server's operation "
+                                      "log in the panel, then re-run to try again" % (which, server_id), server=self.result)
         self.install_finished = True
         return row
 
@@ -186,17 +215,30 @@ class DCIOSInstall(DCIResource):
                 # Never a second install while one runs; without waiting there is nothing to decide yet.
                 self.result = self.describe_server(row)
                 return
-            row = self.wait_server(server_id, lambda r: not r["install_in_progress"], "the running install finishing",
-                                   params["wait_timeout"])
+            # A failed install is reported, not silently started again: a re-run starts a new one.
+            row = self._wait_for_install(server_id, "the install that was running")
         form = self.client.form("server.edit", elid=server_id)
         notes = form.get("notes", "")
         current = installed_marker(notes)
         self.before = {"os_template": current[0] if current else None, "recipe": current[1] if current else None}
         self.after = {"os_template": params["os_template"], "recipe": recipe}
-        if current == (params["os_template"], recipe) and not row["operation_failed"] and not params["force"]:
-            self.install_finished = True
-            self.result = self.describe_server(row)
-            return
+        if current == (params["os_template"], recipe) and not params["force"]:
+            if row["operation_failed"] and not params["start"]:
+                self.result = self.describe_server(row)
+                self.module.fail_json(msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
+                                          "server's operation log in the panel, then re-run to try again"
+                                      % (params["os_template"], server_id), server=self.result)
+            if not row["operation_failed"]:
+                self.install_finished = True
+                self.result = self.describe_server(row)
+                return
+        elif not params["start"]:
+            if self.module.check_mode:
+                # In a check run the task that would have started the install started nothing.
+                self.result = self.describe_server(row)
+                return
+            self.module.fail_json(msg="server %s has no install of %s to wait for (start=false); its notes record %s"
+                                  % (server_id, params["os_template"], "%s with recipe %s" % current if current else "no install"))
         self._mark_as_changed()
         if self.module.check_mode:
             self.result = self.describe_server(row)
@@ -207,7 +249,7 @@ class DCIOSInstall(DCIResource):
                           recipe=recipe)
         self.edit_server(server_id, form=form, notes=with_marker(notes, params["os_template"], recipe))
         if params["wait"]:
-            row = self._wait_for_install(server_id)
+            row = self._wait_for_install(server_id, "the install of %s" % params["os_template"])
         else:
             row = self.server_row(server_id)
         self.result = self.describe_server(row)
@@ -222,9 +264,12 @@ def main():
         recipe=dict(type="str"),
         root_password=dict(type="str", required=True, no_log=True),
         force=dict(type="bool", default=False),
+        start=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")])
+    if module.params["force"] and not module.params["start"]:
+        module.fail_json(msg="force=true starts an install, start=false forbids it: set only one of them")
     run(module, DCIOSInstall, DCIOSInstall.install)
 
 

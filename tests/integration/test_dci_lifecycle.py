@@ -163,6 +163,47 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
     assert dci.writes() == []
 
 
+def test_start_false_only_waits_for_the_install_an_earlier_task_started(tmp_path, dci, dci_env):
+    """The role's pattern: start every install (wait: false), then wait for each (start: false)."""
+    state = dci.dump_state()
+    for server in state["servers"]:
+        if server["id"] == "6":
+            server["fail_install"] = True
+    dci.load_state(state)
+    debian = {"os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "poll_interval": 1}
+    run = run_playbook(tmp_path, [
+        task("dci_os_install", dict(debian, server_id="4", wait=False), "start 4"),
+        task("dci_os_install", dict(debian, server_id="6", wait=False), "start 6"),
+        task("dci_os_install", dict(debian, server_id="4", start=False), "wait 4"),
+        task("dci_os_install", dict(debian, server_id="6", start=False), "wait 6"),
+    ], env=dci_env)
+    assert run.status("start 4") == "changed" and run.result("start 4")["install_finished"] is False
+    assert run.status("wait 4") == "ok" and run.result("wait 4")["install_finished"] is True
+    assert run.status("start 6") == "changed"
+    assert run.status("wait 6") == "failed"
+    # Still running when the task looked, or already over: either way the failure is reported.
+    assert "on server 6 failed (the panel flags operation_failed)" in run.result("wait 6")["msg"]
+
+    # Asked again once the install has failed, or with nothing started: a failure, and not one write.
+    dci.clear_calls()
+    run = run_playbook(tmp_path, [
+        task("dci_os_install", dict(debian, server_id="6", start=False), "wait 6 again"),
+        task("dci_os_install", dict(debian, server_id="3", start=False), "wait 3"),
+        task("dci_os_install", dict(debian, server_id="3", start=False, force=True), "force"),
+    ], env=dci_env)
+    assert run.status("wait 6 again") == "failed"
+    assert run.result("wait 6 again")["msg"].startswith("the install of ISPsystem__Debian-12-amd64 on server 6 failed")
+    assert run.status("wait 3") == "failed"
+    assert run.result("wait 3")["msg"] == ("server 3 has no install of ISPsystem__Debian-12-amd64 to wait for (start=false); "
+                                           "its notes record no install")
+    assert run.status("force") == "failed" and "set only one of them" in run.result("force")["msg"]
+    assert dci.writes() == []
+
+    # In a check run the earlier task started nothing: nothing to wait for, and no failure.
+    run = run_playbook(tmp_path, [task("dci_os_install", dict(debian, server_id="3", start=False), "check")], env=dci_env, check=True)
+    assert run.status("check") == "ok"
+
+
 def test_network_is_refused_while_blocked(tmp_path, dci, dci_env):
     run = run_playbook(tmp_path, [
         task("dci_server", {"server_id": "6", "network": "off", "poll_interval": 1}, "off"),
