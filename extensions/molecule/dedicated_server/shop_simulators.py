@@ -77,7 +77,10 @@ def _launch(directory, name, state, options):
         process = subprocess.Popen(  # pylint: disable=consider-using-with  # it must outlive this script
             [sys.executable, "-m", "simulators.%s" % name, "--state", str(state_file),
              "--tls-dir", str(directory / ("%s-tls" % name))] + options,
-            cwd=str(TESTS_DIR), stdin=subprocess.DEVNULL, stdout=out, stderr=log)
+            cwd=str(TESTS_DIR), stdin=subprocess.DEVNULL, stdout=out, stderr=log,
+            # A session of its own: no signal meant for the process group of the create step's
+            # ansible-playbook (or Molecule's) reaches the simulators; destroy stops them by pid.
+            start_new_session=True)
     return process, str(state_file)
 
 
