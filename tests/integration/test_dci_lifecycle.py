@@ -130,11 +130,7 @@ def test_rollback_when_the_address_group_runs_dry(tmp_path, dci, dci_env):
 
 
 def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
-    state = dci.dump_state()
-    for server in state["servers"]:
-        if server["id"] == "6":
-            server["fail_install"] = True
-    dci.load_state(state)
+    dci.fail_installs("6")
     run = run_playbook(tmp_path, [
         task("dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Debian-13", "root_password": ROOT_PW}, "unknown"),
         task("dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW,
@@ -165,11 +161,7 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
 
 def test_start_false_only_waits_for_the_install_an_earlier_task_started(tmp_path, dci, dci_env):
     """The role's pattern: start every install (wait: false), then wait for each (start: false)."""
-    state = dci.dump_state()
-    for server in state["servers"]:
-        if server["id"] == "6":
-            server["fail_install"] = True
-    dci.load_state(state)
+    dci.fail_installs("6")
     debian = {"os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "poll_interval": 1}
     run = run_playbook(tmp_path, [
         task("dci_os_install", dict(debian, server_id="4", wait=False), "start 4"),

@@ -388,6 +388,11 @@ class DCImanagerSimulator(SimulatorServer):
         with self.lock:
             return copy.deepcopy(self._settle(self._servers[str(server_id)]))
 
+    def fail_installs(self, server_id):
+        """Make every later install on the server fail (``fail_install``), for tests."""
+        with self.lock:
+            self._servers[str(server_id)]["fail_install"] = True
+
     def _settle(self, server):
         """Apply every timed operation of ``server`` whose deadline has passed."""
         now = self.now()
