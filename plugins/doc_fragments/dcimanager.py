@@ -49,14 +49,24 @@ options:
       - Seconds to wait for each API request.
     type: int
     default: 60
+  use_proxy:
+    description:
+      - Use the proxy that the environment names for the panel's URL (E(HTTPS_PROXY), E(HTTP_PROXY), E(ALL_PROXY),
+        and E(NO_PROXY) for addresses to reach directly), as M(ansible.builtin.uri) does.
+      - Whom the controller trusts stays decided by O(validate_certs) and O(ca_path) alone; no other environment
+        variable (such as E(REQUESTS_CA_BUNDLE)) and no C(~/.netrc) is read.
+    type: bool
+    default: true
 requirements:
   - requests
   - lxml
 notes:
   - "The modules talk to the panel from the controller; run them with C(delegate_to: localhost)
     or a local connection."
-  - Reading calls are repeated up to three times, with backoff, after network failures and HTTP 5xx answers.
-    Writing calls are repeated only when the request provably never reached the panel.
+  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers.
+    A writing call is repeated when the request provably never reached the panel; when it reached the panel
+    and its answer was lost, the module reads back what the write was meant to change and sends it again only
+    when the panel provably does not show it (at most three sends in all).
   - Use the action group C(ispsystem.dcimanager.dcimanager) in C(module_defaults) to set these options once.
 """
 

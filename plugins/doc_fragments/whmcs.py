@@ -54,12 +54,22 @@ options:
       - Seconds to wait for each API request.
     type: int
     default: 60
+  use_proxy:
+    description:
+      - Use the proxy that the environment names for WHMCS's URL (E(HTTPS_PROXY), E(HTTP_PROXY), E(ALL_PROXY),
+        and E(NO_PROXY) for addresses to reach directly), as M(ansible.builtin.uri) does.
+      - Whom the controller trusts stays decided by O(validate_certs) and O(ca_path) alone; no other environment
+        variable (such as E(REQUESTS_CA_BUNDLE)) and no C(~/.netrc) is read.
+    type: bool
+    default: true
 requirements:
   - requests
 notes:
   - The modules talk to WHMCS from the controller; run them with C(delegate_to=localhost) or a local connection.
   - The API credential's role must allow the actions a module uses (listed in each module's notes).
-  - Reading calls are repeated up to three times, with backoff, after network failures and HTTP 5xx answers.
-    Writing calls are repeated only when the request provably never reached WHMCS.
+  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers.
+    A writing call is repeated when the request provably never reached WHMCS; when it reached WHMCS and its
+    answer was lost, the module reads the service back and sends the update again only when WHMCS provably
+    does not show it (at most three sends in all).
   - Use the action group C(ispsystem.dcimanager.whmcs) in C(module_defaults) to set these options once.
 """

@@ -78,6 +78,12 @@ options:
       - Seconds to wait for each API request.
     type: int
     default: 60
+  use_proxy:
+    description:
+      - Use the proxy that the environment names (E(HTTPS_PROXY), E(HTTP_PROXY), E(NO_PROXY)), as
+        M(ansible.builtin.uri) does. Whom the controller trusts stays decided by O(validate_certs) and O(ca_path).
+    type: bool
+    default: true
   product_ids:
     description:
       - Only services of these WHMCS product ids (C(pid)). Empty means every product.
@@ -261,7 +267,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return WHMCSClient(self._option("url"), self._option("identifier"), self._option("secret"),
                                access_key=self._option("access_key"), validate_certs=self.get_option("validate_certs"),
                                ca_path=self.get_option("ca_path"), timeout=self.get_option("timeout"),
-                               pool_size=self._concurrency())
+                               pool_size=self._concurrency(), use_proxy=self.get_option("use_proxy"))
         except WHMCSError as exc:
             raise AnsibleParserError("WHMCS inventory: %s" % exc.msg) from None
 

@@ -13,7 +13,7 @@ import functools
 import time
 from urllib.parse import urlsplit
 
-from ._http import NotSent, Retryable, post, with_retries
+from ._http import READ_RETRIES, AnswerLost, NotSent, Retryable, check_status, new_session, post, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -38,27 +38,31 @@ DEFAULT_PATH = "/dcimgr"
 # and a hostile or broken endpoint must not make the controller eat memory.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-# Flags are elements that are present when true and absent when false.
+# Flags are elements that are present when true and absent when false [H]. A flag element whose text
+# says "no" (``<blocked>off</blocked>``) is read as false: no panel is known to send one, but a
+# form-style checkbox in a list must not read as set.
+FALSE_WORDS = ("off", "no", "false", "0")
 SERVER_FLAGS = (
     "blocked", "hwproblem", "diag_in_progress", "disabled", "poweron", "poweroff",
     "powererror", "install_in_progress", "operation_failed",
 )
 CONNECTION_FLAGS = ("func_in_progress",)
 
-# HTTP answers that say "try again later" rather than "no".
-RETRYABLE_STATUS = (429, 500, 502, 503, 504)
+# A paged list is read page by page up to this many pages (mgr5's p_num / p_cnt / p_elems).
+MAX_PAGES = 1000
 
 
 class DCIError(Exception):
     """Any failure talking to DCImanager, with the panel's own error where it gave one."""
 
-    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, func=None):
+    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, func=None, status=None):
         super().__init__(msg)
         self.msg = msg
         self.error_type = error_type
         self.error_object = error_object
         self.panel_msg = panel_msg
         self.func = func
+        self.status = status
 
     @property
     def api_error(self):
@@ -74,6 +78,10 @@ class _RetryableError(DCIError, Retryable):
 
 class _NotSentError(_RetryableError, NotSent):
     """A failure before the request reached the panel: safe to repeat even for writes."""
+
+
+class LostAnswerError(DCIError, AnswerLost):
+    """A write reached the panel (or may have) and its answer was lost: read back before deciding."""
 
 
 def normalize_api_url(url):
@@ -154,7 +162,7 @@ def element_to_dict(element, flags=()):
             continue
         result[child.tag] = (child.text or "").strip()
     for flag in flags:
-        result[flag] = flag in result
+        result[flag] = flag in result and result[flag].lower() not in FALSE_WORDS
     return result
 
 
@@ -176,7 +184,7 @@ class DCIClient:
     """
 
     def __init__(self, url, username, password, validate_certs=True, ca_path=None, timeout=60,
-                 retries=3, backoff=0.5, sleep=time.sleep, on_session=None):
+                 retries=READ_RETRIES, backoff=0.5, sleep=time.sleep, on_session=None, use_proxy=True):
         self.url = normalize_api_url(url)
         self.username = username
         self._password = password
@@ -188,8 +196,7 @@ class DCIClient:
         self._on_session = on_session
         self._use_authinfo = False
         self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
-        self.http = requests.Session()
-        self.http.trust_env = False  # no proxy or netrc surprises between the controller and the panel
+        self.http = new_session(use_proxy)
         self.call_count = 0
         self.write_count = 0
 
@@ -199,9 +206,33 @@ class DCIClient:
     # Public calls -------------------------------------------------------------------------
 
     def list(self, func, flags=(), **params):
-        """Read a list function; each ``<elem>`` becomes a dict with ``flags`` as booleans."""
+        """Read a list function, whole; each ``<elem>`` becomes a dict with ``flags`` as booleans.
+
+        A panel that pages its lists says so with ``p_elems`` (the total) beside ``p_num`` /
+        ``p_cnt``; such a list is read page by page, and one that still comes out short is an
+        error, never a silently shorter list.
+        """
         root = self.call(func, params)
-        return [element_to_dict(elem, flags) for elem in root.iter("elem")]
+        rows = [element_to_dict(elem, flags) for elem in root.iter("elem")]
+        total = _count(root.findtext("p_elems"))
+        if total is None or len(rows) >= total:
+            return rows
+        per_page = _count(root.findtext("p_cnt")) or len(rows)
+        seen = set(row.get("id") for row in rows)
+        page = _count(root.findtext("p_num")) or 1
+        while len(rows) < total and per_page and page < min(MAX_PAGES, total // per_page + 2):
+            page += 1
+            more = [element_to_dict(elem, flags)
+                    for elem in self.call(func, dict(params, p_num=page, p_cnt=per_page)).iter("elem")]
+            new = [row for row in more if row.get("id") not in seen]
+            if not new:
+                break
+            seen.update(row.get("id") for row in new)
+            rows.extend(new)
+        if len(rows) != total:
+            raise DCIError("DCImanager's %s list says it has %d rows, but %d could be read page by page (p_num/p_cnt); "
+                           "the collection needs the whole list to decide anything" % (func, total, len(rows)), func=func)
+        return rows
 
     def form(self, func, **params):
         """Read an ``*.edit`` form (no ``sok``): its values and its select lists."""
@@ -243,21 +274,43 @@ class DCIClient:
         return root
 
     def check_login(self, login, password):
-        """Whether ``login`` can log in with ``password`` (a reading call: it only opens a session)."""
+        """Whether ``login`` can log in with ``password`` (a reading call: it only opens a session).
+
+        Only an answer that carries a session (``<auth>SESSION</auth>``) counts as a good login,
+        and only an error of type ``auth`` as a bad one: anything else says nothing either way.
+        """
         try:
-            self._post_with_retries("auth", {"username": login, "password": password}, write=False)
+            root = self._post_with_retries("auth", {"username": login, "password": password}, write=False)
         except DCIError as exc:
             if exc.error_type == "auth":
                 return False
             raise
         self.call_count += 1
-        return True
+        if session_of(root):
+            return True
+        raise DCIError("cannot tell whether %s's password is right: DCImanager answered func=auth with neither a session "
+                       "nor an error (this panel gives no sessions; run the check_panel playbook)" % login, func="auth")
+
+    def login_url(self, login, key):
+        """The browser URL that consumes the one-time ``key`` of ``login``."""
+        return "%s?checkcookie=no&func=auth&username=%s&key=%s" % (self.url, requests.utils.quote(login, safe=""), key)
 
     def new_login_key(self, login, key):
-        """Create a one-time key for ``login`` and return the browser URL that consumes it."""
-        self.write("session.newkey", username=login, key=key)
-        return "%s?checkcookie=no&func=auth&username=%s&key=%s" % (
-            self.url, requests.utils.quote(login, safe=""), key)
+        """Create a one-time key for ``login``; returns the write's answer.
+
+        Whether the panel takes ``session.newkey`` from a session (rather than ``authinfo``) is not
+        evidenced: a refusal with an ``access`` error, which changed nothing, is answered by the
+        same call once more with ``authinfo``.
+        """
+        try:
+            return self.write("session.newkey", username=login, key=key)
+        except DCIError as exc:
+            if exc.error_type != "access" or not self._session_id:
+                raise
+        root = self._post_with_retries("session.newkey", dict(username=login, key=key, authinfo=self._authinfo()), write=True)
+        self.call_count += 1
+        self.write_count += 1
+        return element_to_dict(root)
 
     # Authentication ------------------------------------------------------------------------
 
@@ -265,8 +318,7 @@ class DCIClient:
         if self._session_id or self._use_authinfo:
             return
         root = self._post_with_retries("auth", {"username": self.username, "password": self._password}, write=False, login=True)
-        auth = root.find("auth")
-        session_id = (auth.get("id") or auth.text or "").strip() if auth is not None else ""
+        session_id = session_of(root)
         if session_id:
             self._session_id = session_id
             if self._on_session is not None:
@@ -280,13 +332,17 @@ class DCIClient:
         if self._session_id:
             merged["auth"] = self._session_id
         else:
-            merged["authinfo"] = "%s:%s" % (self.username, self._password)
+            merged["authinfo"] = self._authinfo()
         return merged
+
+    def _authinfo(self):
+        return "%s:%s" % (self.username, self._password)
 
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, func, params, write, login=False):
-        return with_retries(lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep)
+        return with_retries(lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep,
+                            functools.partial(LostAnswerError, func=func))
 
     def _post(self, func, params, login=False):
         data = dict(params)
@@ -294,16 +350,8 @@ class DCIClient:
         data["out"] = "xml"
         errors = tuple(functools.partial(cls, func=func) for cls in (DCIError, _RetryableError, _NotSentError))
         response, body = post(self.http, self.url, data, self.timeout, self.verify, func, errors, MAX_BODY_BYTES, "DCImanager")
-        if response.is_redirect:
-            raise DCIError("DCImanager at %s answered %s with a redirect to %s, which is refused; set api_url to the "
-                           "final address" % (self.url, func, response.headers.get("Location", "?")), func=func)
-        if response.status_code in RETRYABLE_STATUS:
-            raise _RetryableError("DCImanager at %s answered %s with HTTP %d" % (self.url, func, response.status_code), func=func)
-        if response.status_code == 403:
-            raise DCIError("DCImanager at %s refused %s with HTTP 403; the controller's address may be blocked "
-                           "in the panel's or a proxy's access list" % (self.url, func), func=func)
-        if response.status_code != 200:
-            raise DCIError("DCImanager at %s answered %s with HTTP %d" % (self.url, func, response.status_code), func=func)
+        check_status(response, func, self.url, "DCImanager", (errors[0], errors[1]),
+                     "the controller's address may be blocked in the panel's or a proxy's access list")
         try:
             return parse_document(body, func)
         except DCIError as exc:
@@ -312,3 +360,15 @@ class DCIClient:
                     "DCImanager at %s rejected the login of api_username %r: %s" % (self.url, self.username, exc.panel_msg),
                     error_type=exc.error_type, error_object=exc.error_object, panel_msg=exc.panel_msg, func=func) from None
             raise
+
+
+def session_of(root):
+    """The session id in an ``auth`` answer (``<auth id="S">S</auth>``, either form), or ""."""
+    auth = root.find("auth")
+    return (auth.get("id") or auth.text or "").strip() if auth is not None else ""
+
+
+def _count(text):
+    """A whole number from a paging element, or None."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None

@@ -4,57 +4,31 @@
 
 """Private to the ispsystem.dcimanager collection: the base of every dci_* module.
 
+The argument specs and ``DCIResource``: the lookups the modules share, their waits, and the
+writes that several modules make (a server's form, the domain of its addresses), each with the
+read-back that resolves a lost answer. Reading rows is ``_dci_panel``'s job.
+
 Not a public API: it may change in any release without notice.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import hashlib
-import os
-import re
-import tempfile
-import time
-from contextlib import contextmanager
-
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._resource import APIResource, WaitTimeout, run  # noqa: F401  pylint: disable=unused-import
-from ._dci_client import (
-    CONNECTION_FLAGS,
-    HAS_LXML,
-    HAS_REQUESTS,
-    LXML_IMPORT_ERROR,
-    REQUESTS_IMPORT_ERROR,
-    SERVER_FLAGS,
-    DCIClient,
-    DCIError,
+from ._dci_client import CONNECTION_FLAGS, HAS_LXML, HAS_REQUESTS, LXML_IMPORT_ERROR, REQUESTS_IMPORT_ERROR, DCIClient, DCIError
+from ._dci_panel import (
+    Accounts,
+    is_ipv6,
+    is_suspended,
+    is_switch,
+    owner_may_be_id,
+    package_of,
+    power_of,
+    read_servers,
+    same_hostname,
 )
-
-FREE_HOSTNAME = "free.ds"
-SERVER_COLUMNS = ("id", "name", "hostname", "owner", "chassis_templ", "type", "ip", "mac", "rack")
-CUSTOMER_LEVEL = "16"
-
-
-# dci_os_install records what it installed in the server's notes, since the panel's API does
-# not report a server's installed template; dci_server_release removes the record.
-MARKER = "ansible-dcimanager:"
-MARKER_LINE = re.compile(r"^ansible-dcimanager: os_template=(\S+) recipe=(\S+)\s*$", re.MULTILINE)
-
-
-def installed_marker(notes):
-    """(template, recipe) that this collection recorded in the server's notes, or None."""
-    found = MARKER_LINE.search(notes or "")
-    return (found.group(1), found.group(2)) if found else None
-
-
-def without_marker(notes):
-    return "\n".join(line for line in (notes or "").splitlines() if not line.startswith(MARKER))
-
-
-def with_marker(notes, template, recipe):
-    return "\n".join(filter(None, [without_marker(notes), "%s os_template=%s recipe=%s" % (MARKER, template, recipe)]))
+from ._resource import CANNOT_TELL, NOT_SHOWN, APIResource
+from ._wait import poll
 
 
 def dci_argument_spec():
@@ -66,6 +40,7 @@ def dci_argument_spec():
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["DCIMANAGER_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["DCIMANAGER_CA_PATH"])),
         timeout=dict(type="int", default=60),
+        use_proxy=dict(type="bool", default=True),
     )
 
 
@@ -74,35 +49,32 @@ def server_selector_spec():
     return dict(server_id=dict(type="str"), hostname=dict(type="str"))
 
 
-def is_free(row):
-    """The panel's (and ISPsystem's module's) definition of a free server, from a ``server`` row."""
-    return (not row.get("owner") and row.get("hostname") == FREE_HOSTNAME and not row["blocked"]
-            and not row["hwproblem"] and not row["diag_in_progress"])
+def wait_spec(default_timeout, wait=True):
+    """``wait`` / ``wait_timeout`` / ``poll_interval``, mirrored by the ``dcimanager.wait`` doc fragment."""
+    spec = dict(
+        wait_timeout=dict(type="int", default=default_timeout),
+        poll_interval=dict(type="int", default=15),
+    )
+    if wait:
+        spec["wait"] = dict(type="bool", default=True)
+    return spec
 
 
-def package_of(row):
-    """A server's package: its new-style ``chassis_templ`` or, on older panels, its ``type``."""
-    return row.get("chassis_templ") or row.get("type") or ""
-
-
-def power_of(row):
-    if row["powererror"]:
-        return "error"
-    if row["poweron"]:
-        return "on"
-    if row["poweroff"]:
-        return "off"
-    return "unknown"
-
-
-def is_ipv6(address):
-    return ":" in address
+def saved(field, value):
+    """A form value as compared after a save: the panel may end lines otherwise or trim them, and may
+    show "no owner" as ``no_owner`` (what a save sends) or as an empty field."""
+    value = "\n".join(line.rstrip() for line in (value or "").replace("\r\n", "\n").strip().split("\n"))
+    return "" if field == "owner" and value == "no_owner" else value
 
 
 class DCIResource(APIResource):
     """A DCImanager object managed by one module; see APIResource."""
 
     error_class = DCIError
+
+    def __init__(self, module):
+        self._accounts = None
+        super().__init__(module)
 
     def make_client(self, params):
         if not HAS_REQUESTS:
@@ -112,26 +84,38 @@ class DCIResource(APIResource):
         # The session id is a credential too: keep it out of every output, like the password.
         return DCIClient(params["api_url"], params["api_username"], params["api_password"],
                          validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
-                         on_session=self.module.no_log_values.add)
+                         on_session=self.module.no_log_values.add, use_proxy=params["use_proxy"])
 
     # Lookups shared by the modules ----------------------------------------------------------
 
-    def list_servers(self):
-        """The ``server`` list; the panel leaves empty cells out, so every known column is filled in."""
-        rows = self.client.list("server", flags=SERVER_FLAGS)
-        for row in rows:
-            for column in SERVER_COLUMNS:
-                row.setdefault(column, "")
-        return rows
+    def list_servers(self, allow_empty=False):
+        return read_servers(self.client, allow_empty=allow_empty)
 
     def list_users(self):
-        return self.client.list("user")
+        users = self.client.list("user")
+        self._accounts = Accounts(users)
+        return users
+
+    def accounts(self):
+        """The account index (the ``user`` list, read once per run, and only when an owner cell needs it)."""
+        if self._accounts is None:
+            self.list_users()
+        return self._accounts
 
     def find_user(self, name):
         for user in self.list_users():
             if user.get("name") == name:
                 return user
         return None
+
+    def owner_login(self, row):
+        """The login of the server's owner ("" when free), whether the panel's cell holds the login or the id."""
+        cell = row.get("owner", "")
+        return self.accounts().login_of(cell) if owner_may_be_id(cell) else cell
+
+    def owned_by(self, row, login):
+        cell = row.get("owner", "")
+        return cell == login or (owner_may_be_id(cell) and self.accounts().owned_by(cell, login))
 
     def find_server(self, server_id=None, hostname=None, rows=None):
         """The ``server`` row named by id or hostname, or a clear failure."""
@@ -141,17 +125,13 @@ class DCIResource(APIResource):
             if not matches:
                 self.module.fail_json(msg="DCImanager has no server with id %s" % server_id)
         else:
-            matches = [row for row in rows if row.get("hostname") == hostname]
+            matches = [row for row in rows if same_hostname(row.get("hostname"), hostname)]
             if not matches:
                 self.module.fail_json(msg="DCImanager has no server with hostname %s" % hostname)
             if len(matches) > 1:
                 self.module.fail_json(msg="hostname %s is set on %d servers (ids %s); name the server with server_id"
                                       % (hostname, len(matches), ", ".join(row["id"] for row in matches)))
         return matches[0]
-
-    def addresses(self, server_id):
-        """The server's addresses (``iplist`` rows, without the group headings)."""
-        return [row for row in self.client.list("iplist", elid=server_id) if row.get("type") != "group" and row.get("ip")]
 
     def server_row(self, server_id):
         """A fresh ``server`` row (the panel has no single-server read, so this lists them all)."""
@@ -160,6 +140,25 @@ class DCIResource(APIResource):
                 return row
         raise DCIError("server %s is no longer listed by the panel" % server_id)
 
+    def addresses(self, server_id, with_domains=False):
+        """The server's addresses (``iplist`` rows, without the group headings).
+
+        Whether ``iplist`` rows show an address's ``domain`` is not evidenced: with ``with_domains``,
+        a row without one is completed from that address's ``iplist.edit`` form; a row whose domain
+        neither shows keeps no ``domain`` key, so no caller can take it for "already set".
+        """
+        rows = [row for row in self.client.list("iplist", elid=server_id) if row.get("type") != "group" and row.get("ip")]
+        if with_domains:
+            for row in rows:
+                if "domain" not in row and row.get("id"):
+                    form = self.client.form("iplist.edit", plid=server_id, elid=row["id"])
+                    if "domain" in form:
+                        row["domain"] = form["domain"]
+        return rows
+
+    def connections(self, server_id):
+        return self.client.list("server.connection", flags=CONNECTION_FLAGS, elid=server_id)
+
     def wait_server(self, server_id, predicate, what, timeout):
         """Poll the server's row until ``predicate(row)`` is true; returns that row."""
         def check():
@@ -167,26 +166,96 @@ class DCIResource(APIResource):
             return row if predicate(row) else None
         return poll(check, timeout, self.module.params.get("poll_interval") or 15, "on server %s, %s" % (server_id, what))
 
+    # Writes shared by the modules -------------------------------------------------------------
+
     def edit_server(self, server_id, form=None, **changes):
         """Save the server's form with ``changes``, echoing back every other field it shows.
 
         ISPsystem's module echoes name, mac, notes and type (and sets owner) on every save;
         echoing the form keeps a save from blanking a field the request did not mention.
-        Give ``form`` when it was just read, to save a call.
+        Give ``form`` when it was just read, to save a call. A lost answer is resolved by reading
+        the form again: the save took effect when it shows every changed value.
         """
         form = self.client.form("server.edit", elid=server_id) if form is None else form
         values = {key: form[key] for key in ("name", "mac", "notes", "type", "owner") if key in form}
         values.update(changes)
-        self.client.write("server.edit", sok="ok", elid=server_id, **values)
 
-    def set_domain(self, server_id, domain, addresses=None):
-        """Set ``domain`` on every address of the server (the panel's "hostname" of a server)."""
+        def read_back():
+            now = self.client.form("server.edit", elid=server_id)
+            if all(saved(key, now.get(key)) == saved(key, value) for key, value in changes.items()):
+                return {}
+            return NOT_SHOWN
+        self.change(lambda: self.client.write("server.edit", sok="ok", elid=server_id, **values), read_back,
+                    "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))))
+
+    def set_domain(self, server_id, domain, addresses=None, main_ip=None):
+        """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
+
+        An address whose domain the panel does not show is written, never assumed set.
+        Returns whether anything was written.
+        """
         changed = False
-        for address in self.addresses(server_id) if addresses is None else addresses:
-            if address.get("domain") != domain:
-                self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain)
-                changed = True
+        for address in self.addresses(server_id, with_domains=True) if addresses is None else addresses:
+            if "domain" in address and same_hostname(address["domain"], domain):
+                continue
+            self.set_address_domain(server_id, address, domain, main_ip)
+            changed = True
         return changed
+
+    def set_address_domain(self, server_id, address, domain, main_ip=None):
+        """Set ``domain`` on one address. After a lost answer the address's domain is read back or,
+        where the panel does not show it, the server list's ``hostname`` for the main address."""
+        def read_back():
+            for row in self.addresses(server_id, with_domains=True):
+                if row.get("id") == address["id"] and "domain" in row:
+                    return {} if same_hostname(row["domain"], domain) else NOT_SHOWN
+            if main_ip and address.get("ip") == main_ip:
+                return {} if same_hostname(self.server_row(server_id).get("hostname"), domain) else NOT_SHOWN
+            return CANNOT_TELL
+        self.change(lambda: self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain),
+                    read_back, "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id))
+        address["domain"] = domain
+
+    def delete_address(self, server_id, address):
+        """Give an extra address back to the pool (``iplist.delete``); read back: it is no longer listed."""
+        self.change(lambda: self.client.write("iplist.delete", plid=server_id, elid=address["id"]),
+                    lambda: NOT_SHOWN if any(a.get("id") == address["id"] for a in self.addresses(server_id)) else {},
+                    "the removal of address %s from server %s" % (address["ip"], server_id))
+
+    def server_call(self, server_id, func, shows, busy=None, what=None):
+        """Send ``func`` (``server.enable``, ``server.poweron`` ...) for the server.
+
+        After a lost answer the server's row is read back: the call took effect when the row
+        ``shows(row)`` its result or ``busy(row)`` says the operation is under way; otherwise the
+        panel provably did not take it.
+        """
+        def read_back():
+            row = self.server_row(server_id)
+            return {} if shows(row) or (busy is not None and busy(row)) else NOT_SHOWN
+        self.change(lambda: self.client.write(func, elid=server_id), read_back, what or "%s on server %s" % (func, server_id))
+
+    def switch_ports_busy(self, server_id):
+        return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))
+
+    def unblock(self, server_id, timeout, wait=True):
+        """``server.enable`` and (with ``wait``) the wait for it, as ISPsystem's module does before a
+        termination: until the row shows neither ``disabled`` nor ``blocked``. The row after it, or None."""
+        self.server_call(server_id, "server.enable", lambda r: not is_suspended(r), lambda r: self.switch_ports_busy(server_id),
+                         "unblocking server %s (server.enable)" % server_id)
+        if not wait:
+            return None
+        return self.wait_server(server_id, lambda r: not is_suspended(r), "unblocking", timeout)
+
+    def power(self, server_id, target, timeout, wait=True):
+        """Power the server on or off and (with ``wait``) wait for the flag; the row after it, or None."""
+        flag = "poweron" if target == "on" else "poweroff"
+        self.server_call(server_id, "server." + flag, lambda r: r[flag] or r["powererror"], lambda r: power_of(r) == "unknown",
+                         "powering server %s %s" % (server_id, target))
+        if not wait:
+            return None
+        return self.wait_server(server_id, lambda r: r[flag] or r["powererror"], "powering %s" % target, timeout)
+
+    # The result -------------------------------------------------------------------------------
 
     def describe_server(self, row, addresses=None, details=False):
         """The ``server`` dict the dci_* modules return (see interface.md).
@@ -200,7 +269,7 @@ class DCIResource(APIResource):
             "id": server_id,
             "name": row.get("name", ""),
             "hostname": row.get("hostname", ""),
-            "owner": row.get("owner", ""),
+            "owner": self.owner_login(row),
             "package": package_of(row),
             "main_ip": row.get("ip", ""),
             "ipv4": [],
@@ -208,7 +277,7 @@ class DCIResource(APIResource):
             "mac": row.get("mac") or None,
             "ipmi_ip": None,
             "switch_port": None,
-            "blocked": row["blocked"],
+            "blocked": is_suspended(row),
             "power": power_of(row),
             "install_in_progress": row["install_in_progress"],
             "operation_failed": row["operation_failed"],
@@ -227,74 +296,9 @@ class DCIResource(APIResource):
         server_id = server["id"]
         if server["mac"] is None:
             server["mac"] = self.client.form("server.edit", elid=server_id).get("mac") or None
-        for conn in self.client.list("server.connection", flags=CONNECTION_FLAGS, elid=server_id):
+        for conn in self.connections(server_id):
             kind = conn.get("type", "").lower()
             if kind == "switch" and server["switch_port"] is None:
                 server["switch_port"] = self.client.form("server.connection.edit", plid=server_id, elid=conn["id"]).get("port") or None
             elif kind == "ipmi" and server["ipmi_ip"] is None:
                 server["ipmi_ip"] = self.client.form("server.connection.edit", plid=server_id, elid=conn["id"]).get("ip") or None
-
-
-def wait_spec(default_timeout):
-    """``wait`` / ``wait_timeout`` / ``poll_interval``, the same on every module that waits."""
-    return dict(
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=default_timeout),
-        poll_interval=dict(type="int", default=15),
-    )
-
-
-def poll(check, timeout, max_interval, what, sleep=time.sleep, clock=time.monotonic):
-    """Call ``check()`` until it returns a true value, and return that value.
-
-    The first pause is short and each one grows, up to ``max_interval`` seconds, so quick
-    transitions are seen quickly and long installs cost few calls. Raises WaitTimeout after
-    ``timeout`` seconds.
-    """
-    deadline = clock() + timeout
-    interval = 1.0
-    while True:
-        value = check()
-        if value:
-            return value
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
-        sleep(min(interval, max(max_interval, 1), remaining))
-        interval *= 1.6
-
-
-@contextmanager
-def controller_lock(name, timeout=300):
-    """Serialise a critical section between the module runs on this controller (every fork).
-
-    The panel has no compare-and-set, so two allocations racing for the same free server are
-    kept apart here; the claim is still verified by re-reading it (see dci_server_allocate).
-    """
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
-    # DCIMANAGER_LOCK_DIR: a directory that every job of one controller shares (AWX runs each job
-    # in its own container, whose temporary directory the others do not see).
-    directory = os.environ.get("DCIMANAGER_LOCK_DIR") or tempfile.gettempdir()
-    path = os.path.join(directory, "ispsystem-dcimanager-%s.lock" % digest)
-    deadline = time.monotonic() + timeout
-    try:
-        handle = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
-    except OSError as exc:
-        raise DCIError("cannot open the allocation lock %s (%s); set DCIMANAGER_LOCK_DIR to a writable directory"
-                       % (path, exc.strerror or exc)) from None
-    with handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise WaitTimeout("another task on this controller held the allocation lock %s for over %d seconds"
-                                      % (path, timeout)) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

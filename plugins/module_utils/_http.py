@@ -4,8 +4,8 @@
 
 """Private to the ispsystem.dcimanager collection: what the DCImanager and WHMCS clients share.
 
-Bounded retries, bounded reads, and one reading of the ways an HTTPS request can fail.
-Not a public API: it may change in any release without notice.
+Bounded retries, bounded reads, proxies from the environment, and one reading of the ways an
+HTTPS request can fail. Not a public API: it may change in any release without notice.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ try:
 except ImportError:  # pragma: no cover - the clients report the missing library
     requests = None
 
+# HTTP answers that say "try again later" rather than "no".
+RETRYABLE_STATUS = (429, 500, 502, 503, 504)
+
+# Reading calls are sent up to this many more times after a failure that may pass.
+READ_RETRIES = 5
+
 
 class Retryable(Exception):
     """Mixed into a client's error: repeating the same request is safe for a reading call."""
@@ -27,11 +33,20 @@ class NotSent(Retryable):
     """Mixed into a client's error: the request never reached the server, so even a write may be repeated."""
 
 
-def with_retries(send, write, retries, backoff, sleep):
+class AnswerLost(Exception):
+    """Mixed into a client's error: a write was sent and its answer lost, so it may or may not have taken effect.
+
+    Nothing repeats such a write blindly: the resource layer reads back what it was meant to
+    produce and decides (``_resource.APIResource.change``).
+    """
+
+
+def with_retries(send, write, retries, backoff, sleep, lost):
     """``send()``, repeated after Retryable failures: reads up to ``retries`` times, writes only when NotSent.
 
-    Backoff doubles from ``backoff`` seconds, is capped at 10 s and has jitter, so parallel
-    readers do not retry in lockstep.
+    A write whose answer is lost raises ``lost(msg)`` (the client's AnswerLost error). Backoff
+    doubles from ``backoff`` seconds, is capped at 10 s and has jitter, so parallel readers do not
+    retry in lockstep.
     """
     attempt = 0
     while True:
@@ -43,9 +58,7 @@ def with_retries(send, write, retries, backoff, sleep):
                 sleep(min(backoff * (2 ** (attempt - 1)), 10) * (1 + random.random() / 2))
                 continue
             if write and not isinstance(exc, NotSent):
-                exc.msg += ("; the change may or may not have been made, so it was not repeated: "
-                            "re-run the task, which reads the current state first")
-                exc.args = (exc.msg,)
+                raise lost(exc.msg) from None
             raise
 
 
@@ -68,6 +81,27 @@ def short_reason(exc, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def new_session(use_proxy):
+    """A requests session that takes nothing from the environment but, with ``use_proxy``, the proxies.
+
+    requests' own ``trust_env`` would also read ~/.netrc (credentials) and REQUESTS_CA_BUNDLE
+    (whom to trust); trust is decided by validate_certs / ca_path alone, so only the proxy
+    variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, as ansible.builtin.uri honours them)
+    are read, per request in ``proxies_for``.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.use_proxy = bool(use_proxy)
+    return session
+
+
+def proxies_for(session, url):
+    """The proxies the environment gives for ``url`` (honouring NO_PROXY), or none without use_proxy."""
+    if not getattr(session, "use_proxy", False):
+        return {}
+    return requests.utils.get_environ_proxies(url)
+
+
 def post(session, url, data, timeout, verify, what, errors, limit, service, shown_url=None, hint="", reason=short_reason):
     """POST ``data`` to ``url``; returns (response, body) or raises one of the client's ``errors``.
 
@@ -78,7 +112,8 @@ def post(session, url, data, timeout, verify, what, errors, limit, service, show
     fatal, retryable, not_sent = errors
     shown_url = shown_url or url
     try:
-        response = session.post(url, data=data, timeout=timeout, verify=verify, allow_redirects=False, stream=True)
+        response = session.post(url, data=data, timeout=timeout, verify=verify, allow_redirects=False, stream=True,
+                                proxies=proxies_for(session, url))
         try:
             body = read_limited(response, limit)
         finally:
@@ -86,6 +121,10 @@ def post(session, url, data, timeout, verify, what, errors, limit, service, show
     except requests.exceptions.SSLError as exc:
         raise fatal("TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
                     "only if you accept an unauthenticated connection" % (shown_url, reason(exc))) from None
+    except requests.exceptions.ProxyError as exc:
+        # The proxy refused or could not reach the server: nothing reached it.
+        raise not_sent("cannot reach %s at %s through the proxy from the environment (%s); check HTTPS_PROXY / "
+                       "NO_PROXY, or set use_proxy: false" % (service, shown_url, reason(exc))) from None
     except requests.exceptions.ConnectTimeout:
         raise not_sent("cannot connect to %s at %s: timed out after %ss" % (service, shown_url, timeout)) from None
     except requests.exceptions.ConnectionError as exc:
@@ -99,3 +138,23 @@ def post(session, url, data, timeout, verify, what, errors, limit, service, show
     if body is None:
         raise fatal("%s's answer to %s is larger than %d bytes; refused%s" % (service, what, limit, hint))
     return response, body
+
+
+def check_status(response, what, shown_url, service, errors, hint_403, shown_location=str):
+    """Raise the client's error for an HTTP status other than 200 (a redirect, 5xx, 403 ...).
+
+    ``errors`` are the client's (fatal, retryable) factories; each takes the message and ``status``.
+    ``shown_location`` makes a redirect's Location safe to show.
+    """
+    fatal, retryable = errors
+    status = response.status_code
+    if response.is_redirect:
+        raise fatal("%s at %s answered %s with a redirect to %s, which is not followed (it would turn the POST into a GET); "
+                    "set the URL to the final address"
+                    % (service, shown_url, what, shown_location(response.headers.get("Location", "?"))), status=status)
+    if status in RETRYABLE_STATUS:
+        raise retryable("%s at %s answered %s with HTTP %d" % (service, shown_url, what, status), status=status)
+    if status == 403:
+        raise fatal("%s at %s refused %s with HTTP 403: %s" % (service, shown_url, what, hint_403), status=status)
+    if status != 200:
+        raise fatal("%s at %s answered %s with HTTP %d" % (service, shown_url, what, status), status=status)

@@ -17,11 +17,11 @@ import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ._http import NotSent, Retryable, post, short_reason, with_retries
+from ._http import READ_RETRIES, AnswerLost, NotSent, Retryable, check_status, new_session, post, short_reason, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
-    import requests
+    import requests  # noqa: F401  pylint: disable=unused-import
     from requests.adapters import HTTPAdapter
     HAS_REQUESTS = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
@@ -34,11 +34,9 @@ API_PATH = "includes/api.php"
 # broken endpoint must not make the controller eat memory.
 MAX_BODY_BYTES = 128 * 1024 * 1024
 
-# HTTP answers that mean "try again later" rather than "no".
-RETRYABLE_STATUS = (429, 500, 502, 503, 504)
-
-# Actions that only read: repeating them after a failure is harmless.
-READ_ACTIONS = ("DecryptPassword",)
+# UpdateClientProduct's number fields: "0" is a value there, not "blank it" (WHMCS's unset[] does not
+# cover them); WHMCS may still ignore it as PHP-empty, which the caller sees when it reads back.
+NUMBER_FIELDS = ("bwusage", "bwlimit", "diskusage", "disklimit")
 
 STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
 
@@ -85,6 +83,10 @@ class _NotSentError(_RetryableError, NotSent):
     """A failure before the request reached WHMCS: safe to repeat even for writes."""
 
 
+class LostAnswerError(WHMCSError, AnswerLost):
+    """A write reached WHMCS (or may have) and its answer was lost: read back before deciding."""
+
+
 def api_endpoint(url):
     """The full ``includes/api.php`` URL for what a user wrote as the WHMCS base URL."""
     if not url or not isinstance(url, str):
@@ -109,7 +111,7 @@ def _display_url(url):
 
 
 def is_read_action(action):
-    return action.startswith("Get") or action in READ_ACTIONS
+    return action.startswith("Get")
 
 
 class WHMCSClient:
@@ -120,7 +122,7 @@ class WHMCSClient:
     """
 
     def __init__(self, url, identifier, secret, access_key=None, validate_certs=True, ca_path=None, timeout=60,
-                 retries=3, backoff=0.5, pool_size=10, sleep=time.sleep):
+                 retries=READ_RETRIES, backoff=0.5, pool_size=10, sleep=time.sleep, use_proxy=True):
         if not HAS_REQUESTS:
             raise WHMCSError("the Python library requests is required to talk to WHMCS: %s" % REQUESTS_IMPORT_ERROR)
         if not identifier or not secret:
@@ -136,8 +138,7 @@ class WHMCSClient:
         self.backoff = backoff
         self._sleep = sleep
         self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
-        self.http = requests.Session()
-        self.http.trust_env = False  # no proxy or netrc surprises between the controller and WHMCS
+        self.http = new_session(use_proxy)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, int(pool_size)))
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)
@@ -152,7 +153,7 @@ class WHMCSClient:
     def call(self, action, params=None, write=None):
         """POST one action and return WHMCS's JSON answer (a dict with ``result: success``).
 
-        ``write`` defaults to "anything but Get* and DecryptPassword". Reading actions are
+        ``write`` defaults to "anything but Get*". Reading actions are
         repeated (a bounded number of times, with backoff) after transport failures and HTTP
         5xx; writing ones only when the request provably never reached WHMCS.
         """
@@ -235,7 +236,7 @@ class WHMCSClient:
         params = {"serviceid": int(service_id)}
         for key, value in (fields or {}).items():
             text = "" if value is None else str(value)
-            if text in ("", "0"):
+            if text == "" or (text == "0" and key not in NUMBER_FIELDS):
                 raise WHMCSError("UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead"
                                  % (text, key), action="UpdateClientProduct")
             params[key] = text
@@ -245,13 +246,11 @@ class WHMCSClient:
             params["customfields"] = encode_custom_fields(custom_fields)
         return self.call("UpdateClientProduct", params, write=True)
 
-    def decrypt_password(self, encrypted):
-        return self.call("DecryptPassword", {"password2": encrypted}).get("password", "")
-
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, action, data, write):
-        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep)
+        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep,
+                            functools.partial(LostAnswerError, action=action))
 
     def _auth(self):
         auth = [("identifier", self._identifier), ("secret", self._secret)]
@@ -265,24 +264,11 @@ class WHMCSClient:
         response, content = post(self.http, self.url, body, self.timeout, self.verify, action, errors, MAX_BODY_BYTES, "WHMCS",
                                  shown_url=self.display_url, hint=" (use a smaller page size)", reason=self._reason)
 
-        status = response.status_code
-        if response.is_redirect:
-            raise WHMCSError("WHMCS at %s answered %s with a redirect to %s, which is not followed (it would turn the "
-                             "POST into a GET); set the URL to the final address"
-                             % (self.display_url, action, self._scrub(_display_url(response.headers.get("Location", "?")))),
-                             action=action, status=status)
-        if status in RETRYABLE_STATUS:
-            raise _RetryableError("WHMCS at %s answered %s with HTTP %d" % (self.display_url, action, status),
-                                  action=action, status=status)
-        if status == 403:
-            raise WHMCSError(
-                "WHMCS at %s refused %s with HTTP 403: the controller's IP address is probably not in WHMCS's API IP "
-                "allow-list. Add the controller's address under Setup > General Settings > Security > API IP Access "
-                "Restriction, or set an API access key ($api_access_key in configuration.php) and give it as the "
-                "access key" % (self.display_url, action), action=action, status=status)
-        if status != 200:
-            raise WHMCSError("WHMCS at %s answered %s with HTTP %d" % (self.display_url, action, status),
-                             action=action, status=status)
+        check_status(response, action, self.display_url, "WHMCS", (errors[0], errors[1]),
+                     "the controller's IP address is probably not in WHMCS's API IP allow-list. Add the controller's "
+                     "address under Setup > General Settings > Security > API IP Access Restriction, or set an API access "
+                     "key ($api_access_key in configuration.php) and give it as the access key",
+                     shown_location=lambda location: self._scrub(_display_url(location)))
         return self._parse(action, content)
 
     def _parse(self, action, content):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._resource import APIResource, run  # noqa: F401  pylint: disable=unused-import
+from ._resource import APIResource
 from ._whmcs_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, WHMCSClient, WHMCSError
 
 
@@ -25,6 +25,7 @@ def whmcs_argument_spec():
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["WHMCS_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["WHMCS_CA_PATH"])),
         timeout=dict(type="int", default=60),
+        use_proxy=dict(type="bool", default=True),
     )
 
 
@@ -38,4 +39,4 @@ class WHMCSResource(APIResource):
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         return WHMCSClient(params["whmcs_url"], params["whmcs_identifier"], params["whmcs_secret"],
                            access_key=params["whmcs_access_key"], validate_certs=params["validate_certs"],
-                           ca_path=params["ca_path"], timeout=params["timeout"])
+                           ca_path=params["ca_path"], timeout=params["timeout"], use_proxy=params["use_proxy"])

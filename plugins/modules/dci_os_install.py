@@ -17,11 +17,18 @@ description:
     when that one fails. A task with O(start=false) waits for an install that an earlier task started
     with O(wait=false) (see the examples).
   - "How the module knows what is installed: the panel's API does not report a server's installed
-    template. When the module starts an install it writes one line,
-    C(ansible-dcimanager: os_template=NAME recipe=RECIPE), into the server's notes (C(server.edit));
-    a later run with the same template and recipe, and no O(force), changes nothing while that line is there
-    and the last operation did not fail. M(ispsystem.dcimanager.dci_server_release) removes the line.
-    An install started outside this collection is not seen, so the first run after it reinstalls."
+    template. Before the module starts an install it writes one line,
+    C(ansible-dcimanager: os_template=NAME recipe=RECIPE started=TIME), into the server's notes (C(server.edit)),
+    so that a panel refusing changes to a server during an install cannot make a rerun reinstall; when a wait
+    sees the install finish it adds C(finished=TIME). A later run with the same template and recipe, and no
+    O(force), changes nothing while that line is there and the last operation did not fail.
+    M(ispsystem.dcimanager.dci_server_release) removes the line. An install started outside this collection is
+    not seen, so the first run after it reinstalls."
+  - "When an install counts as finished: when the panel was seen running it (C(install_in_progress)) and then no
+    longer shows it, or, if it was never seen running, once O(settle_time) seconds have passed since it started,
+    so a panel that shows the flag late cannot end the wait early."
+  - The template is checked against the install form of the server (C(server.operations), its list of templates
+    allowed for that server) when the panel shows one, else against the C(osmgr) list.
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
@@ -81,6 +88,14 @@ options:
         second and the pauses grow up to this.
     type: int
     default: 15
+  settle_time:
+    description:
+      - Seconds after the start of an install during which a server that has not yet been seen installing
+        is not taken as finished (some panels may show C(install_in_progress) only a while after the start).
+      - Also how long the module looks for an install to show after a start whose answer was lost, before it
+        concludes that the install did not start and sends it once more.
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -142,18 +157,21 @@ install_finished:
 """
 
 import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
-    installed_marker,
-    run,
     server_selector_spec,
     wait_spec,
-    with_marker,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout, poll
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 
@@ -171,19 +189,49 @@ class DCIOSInstall(DCIResource):
                       install_finished=self.install_finished)
         return result
 
-    def _validate(self):
-        params = self.module.params
-        names = [row.get("name") for row in self.client.list("osmgr")]
-        if params["os_template"] not in names:
-            self.module.fail_json(msg="unknown os_template %s; the panel offers: %s" % (params["os_template"], ", ".join(sorted(names))))
-        recipe = params["recipe"]
+    def _template_key(self, server_id):
+        """The template name the install takes, checked against what the panel offers for this server.
+
+        The install form's ``ostemplate`` list (value -> text) is the panel's own answer [M]; a name
+        given as its text is taken as its value. Without that list, ``osmgr``'s ``name`` column is
+        what the reference says ``ostemplate`` takes.
+        """
+        wanted = self.module.params["os_template"]
+        offered = self.client.form("server.operations", elid=server_id).selects.get("ostemplate")
+        if offered:
+            if wanted in offered:
+                return wanted
+            by_text = [key for key, text in offered.items() if text == wanted]
+            if len(by_text) == 1:
+                return by_text[0]
+            names = sorted(offered)
+        else:
+            names = sorted(row.get("name") for row in self.client.list("osmgr") if row.get("name"))
+            if wanted in names:
+                return wanted
+        self.module.fail_json(msg="unknown os_template %s; the panel offers: %s" % (wanted, ", ".join(names)))
+        return None  # not reached
+
+    def _check_recipe(self):
+        recipe = self.module.params["recipe"]
         if recipe not in (None, "", "null") and not RECIPE_FORM.match(recipe):
             self.module.fail_json(msg="recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % recipe)
 
-    def _wait_for_install(self, server_id, which):
-        """Wait until the install running on the server ends; fail when the panel says it failed."""
-        row = self.wait_server(server_id, lambda row: not row["install_in_progress"], "the OS install finishing",
-                               self.module.params["wait_timeout"])
+    def _wait_for_install(self, server_id, which, started=None, seen=False):
+        """Wait until the install ends; fail when the panel says it failed.
+
+        It ends when the row no longer shows ``install_in_progress`` after it was seen running, or,
+        when it was never seen, once ``settle_time`` has passed since ``started``.
+        """
+        settle = self.module.params["settle_time"]
+        seen = [seen or started is None]
+
+        def ended(row):
+            if row["install_in_progress"]:
+                seen[0] = True
+                return False
+            return seen[0] or time.time() - started >= settle
+        row = self.wait_server(server_id, ended, "the OS install finishing", self.module.params["wait_timeout"])
         if row["operation_failed"]:
             self.result = self.describe_server(row)
             self.module.fail_json(msg="%s on server %s failed (the panel flags operation_failed); see the server's operation "
@@ -191,46 +239,79 @@ class DCIOSInstall(DCIResource):
         self.install_finished = True
         return row
 
+    def _note_finished(self, server_id, record):
+        """Add ``finished`` to the install record, so a rerun at once need not wait out the settle time.
+
+        Only the run that started the install (and so changes the server anyway) does it: a task
+        that only waits reports no change."""
+        form = self.client.form("server.edit", elid=server_id)
+        current = read_record(form.get("notes", ""))
+        if current is None or not current.names(record.template, record.recipe) or current.finished is not None:
+            return
+        try:
+            self.edit_server(server_id, form=form, notes=with_record(form.get("notes", ""), current.template, current.recipe,
+                                                                    current.started or time.time(), time.time()))
+        except DCIError as exc:
+            self.module.warn("the install finished, but noting it in server %s's notes failed (%s); a rerun within "
+                             "settle_time of the start waits for it again" % (server_id, exc.msg))
+
     def _power_on(self, server_id, row):
         timeout = self.module.params["wait_timeout"]
-        if row["blocked"] or row["disabled"]:
-            self.client.write("server.enable", elid=server_id)
-            row = self.wait_server(server_id, lambda r: not r["blocked"] and not r["disabled"], "unblocking", timeout)
+        if is_suspended(row):
+            row = self.unblock(server_id, timeout)
         if not row["poweron"]:
-            self.client.write("server.poweron", elid=server_id)
-            row = self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "powering on", timeout)
+            row = self.power(server_id, "on", timeout)
             if row["powererror"]:
                 self.module.fail_json(msg="server %s did not power on (the panel flags powererror); check its IPMI connection"
                                       % server_id)
         return row
 
+    def _start_install(self, server_id, template, recipe, before):
+        """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
+        the install started when it shows ``install_in_progress`` or a new ``operation_failed``."""
+        params = self.module.params
+
+        def read_back():
+            def started(row):
+                return row["install_in_progress"] or (row["operation_failed"] and not before["operation_failed"])
+            try:
+                poll(lambda: started(self.server_row(server_id)), params["settle_time"], 5, "the install showing")
+            except WaitTimeout:
+                return NOT_SHOWN
+            return {}
+        self.change(lambda: self.client.write("server.operations", sok="ok", elid=server_id, operation="ostemplate",
+                                              ostemplate=template, passwd=params["root_password"],
+                                              confirm=params["root_password"], checkpasswd=params["root_password"],
+                                              recipe=recipe),
+                    read_back, "the start of the install of %s on server %s" % (template, server_id))
+
     def install(self):
         params = self.module.params
         recipe = params["recipe"] or "null"
-        self._validate()
+        self._check_recipe()
         row = self.find_server(params["server_id"], params["hostname"])
         server_id = row["id"]
+        template = self._template_key(server_id)
         if row["install_in_progress"]:
             if not params["wait"] or self.module.check_mode:
                 # Never a second install while one runs; without waiting there is nothing to decide yet.
                 self.result = self.describe_server(row)
                 return
             # A failed install is reported, not silently started again: a re-run starts a new one.
-            row = self._wait_for_install(server_id, "the install that was running")
+            row = self._wait_for_install(server_id, "the install that was running", seen=True)
         form = self.client.form("server.edit", elid=server_id)
         notes = form.get("notes", "")
-        current = installed_marker(notes)
-        self.before = {"os_template": current[0] if current else None, "recipe": current[1] if current else None}
-        self.after = {"os_template": params["os_template"], "recipe": recipe}
-        if current == (params["os_template"], recipe) and not params["force"]:
+        record = read_record(notes)
+        self.before = {"os_template": record.template if record else None, "recipe": record.recipe if record else None}
+        self.after = {"os_template": template, "recipe": recipe}
+        if record is not None and record.names(template, recipe) and not params["force"]:
             if row["operation_failed"] and not params["start"]:
                 self.result = self.describe_server(row)
                 self.module.fail_json(msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
                                           "server's operation log in the panel, then re-run to try again"
-                                      % (params["os_template"], server_id), server=self.result)
+                                      % (template, server_id), server=self.result)
             if not row["operation_failed"]:
-                self.install_finished = True
-                self.result = self.describe_server(row)
+                self._recorded_install(server_id, row, record)
                 return
         elif not params["start"]:
             if self.module.check_mode:
@@ -238,21 +319,46 @@ class DCIOSInstall(DCIResource):
                 self.result = self.describe_server(row)
                 return
             self.module.fail_json(msg="server %s has no install of %s to wait for (start=false); its notes record %s"
-                                  % (server_id, params["os_template"], "%s with recipe %s" % current if current else "no install"))
-        self._mark_as_changed()
+                                  % (server_id, template, "%s with recipe %s" % (record.template, record.recipe) if record
+                                     else "no install"))
         if self.module.check_mode:
+            self._mark_as_changed()
             self.result = self.describe_server(row)
             return
         row = self._power_on(server_id, row)
-        self.client.write("server.operations", sok="ok", elid=server_id, operation="ostemplate", ostemplate=params["os_template"],
-                          passwd=params["root_password"], confirm=params["root_password"], checkpasswd=params["root_password"],
-                          recipe=recipe)
-        self.edit_server(server_id, form=form, notes=with_marker(notes, params["os_template"], recipe))
+        started = time.time()
+        # The record goes in first: a panel that refuses server.edit while an install runs must not
+        # leave a running install unrecorded, which a rerun would start again.
+        self.edit_server(server_id, form=form, notes=with_record(notes, template, recipe, started))
+        try:
+            self._start_install(server_id, template, recipe, row)
+        except DCIError as exc:
+            if exc.error_type is not None:  # the panel refused: no install runs, so the record goes again
+                self._undo_record(server_id, notes, exc)
+            raise
         if params["wait"]:
-            row = self._wait_for_install(server_id, "the install of %s" % params["os_template"])
+            row = self._wait_for_install(server_id, "the install of %s" % template, started=started)
+            self._note_finished(server_id, InstallRecord(template, recipe, started))
         else:
             row = self.server_row(server_id)
         self.result = self.describe_server(row)
+
+    def _recorded_install(self, server_id, row, record):
+        """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
+        never seen finishing) perhaps only just started, with a flag the panel does not show yet."""
+        params = self.module.params
+        age = record.age()
+        if record.finished is not None or age is None or age >= params["settle_time"]:
+            self.install_finished = True
+        elif params["wait"] and not self.module.check_mode:
+            row = self._wait_for_install(server_id, "the install of %s" % record.template, started=record.started)
+        self.result = self.describe_server(row)
+
+    def _undo_record(self, server_id, notes, refusal):
+        try:
+            self.edit_server(server_id, notes=notes)
+        except DCIError as exc:
+            refusal.msg += "; the install record in the server's notes could not be removed either (%s): remove it by hand" % exc.msg
 
 
 def main():
@@ -265,6 +371,7 @@ def main():
         root_password=dict(type="str", required=True, no_log=True),
         force=dict(type="bool", default=False),
         start=dict(type="bool", default=True),
+        settle_time=dict(type="int", default=60),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")])

@@ -52,11 +52,8 @@ templates:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
-    DCIResource,
-    dci_argument_spec,
-    run,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 
 class DCIOSTemplateInfo(DCIResource):

@@ -15,6 +15,14 @@ description:
   - Each setting is compared with the panel's flags first and changed only when it differs,
     except O(power=restarted), which always restarts.
   - "The order of the changes: unblock, power, network, block."
+  - "A server counts as blocked when the panel shows C(blocked) or C(disabled): C(server.disable) sets
+    C(disabled) (what ISPsystem's module waits on) and, on some panels, C(blocked). Unblocking waits until
+    neither shows."
+  - "Switch ports: the panel's API is not known to show a port's on/off state (ISPsystem's module never reads
+    one). When the C(server.connection) rows show it (a C(state) or C(status) column with on/off, up/down,
+    1/0 and the like), only the ports that differ are switched and the wait is for their new state. When they
+    do not, the module does what ISPsystem's module does: it switches every switch port, waits only until no
+    port has an operation in progress, reports a change, and says so in RV(network_state_shown)."
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
@@ -88,61 +96,77 @@ server:
   description: The server after the task, with the keys described in M(ispsystem.dcimanager.dci_server_info).
   returned: success
   type: dict
+network_state_shown:
+  description:
+    - Whether the panel shows the on/off state of the server's switch ports. When V(false) the ports were switched
+      without knowing their state before or after, so the task reports a change every time.
+  returned: when O(network) is given
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import CONNECTION_FLAGS
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
-    power_of,
-    run,
     server_selector_spec,
     wait_spec,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended, is_switch, port_state, power_of
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import CANNOT_TELL, NOT_SHOWN, run
 
 
 class DCIServer(DCIResource):
     represent = "server"
 
-    def _switch_ports(self, server_id):
-        return [conn for conn in self.client.list("server.connection", flags=CONNECTION_FLAGS, elid=server_id)
-                if conn.get("type", "").lower() == "switch"]
+    def __init__(self, module):
+        super().__init__(module)
+        self.network_state_shown = None
 
-    def _change(self, server_id, func, predicate, what, **params):
-        """One write, then (with wait) the wait for its flags; the server's row after it."""
-        self._mark_as_changed()
-        if self.module.check_mode:
-            return None
-        self.client.write(func, elid=server_id, **params)
-        if not self.module.params["wait"]:
-            return None
-        return self.wait_server(server_id, predicate, what, self.module.params["wait_timeout"])
+    def get_result(self):
+        result = super().get_result()
+        if self.network_state_shown is not None:
+            result["network_state_shown"] = self.network_state_shown
+        return result
+
+    def _switch_ports(self, server_id):
+        return [conn for conn in self.connections(server_id) if is_switch(conn)]
 
     def _set_blocked(self, server_id, row, blocked):
-        if row["blocked"] == blocked:
+        params = self.module.params
+        if is_suspended(row) == blocked:
             return
-        self.before["blocked"], self.after["blocked"] = row["blocked"], blocked
-        if blocked:
-            self._change(server_id, "server.disable", lambda r: r["blocked"], "blocking")
-        else:
-            self._change(server_id, "server.enable", lambda r: not r["blocked"] and not r["disabled"], "unblocking")
+        self.before["blocked"], self.after["blocked"] = is_suspended(row), blocked
+        if self.module.check_mode:
+            self._mark_as_changed()
+            return
+        if not blocked:
+            self.unblock(server_id, params["wait_timeout"], wait=params["wait"])
+            return
+        self.server_call(server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id),
+                         "blocking server %s (server.disable)" % server_id)
+        if params["wait"]:
+            self.wait_server(server_id, is_suspended, "blocking", params["wait_timeout"])
 
     def _set_power(self, server_id, row, power):
+        params = self.module.params
         now = power_of(row)
         self.before["power"] = now
-        if power == "restarted":
-            self.after["power"] = "restarted"
-            row = self._change(server_id, "server.reboot", lambda r: r["poweron"] or r["powererror"], "restarting")
-        elif power != now:
-            self.after["power"] = power
-            func = "server.poweron" if power == "on" else "server.poweroff"
-            row = self._change(server_id, func, lambda r: r[power == "on" and "poweron" or "poweroff"] or r["powererror"],
-                               "powering %s" % power)
-        else:
-            self.after["power"] = now
+        self.after["power"] = power if power != now or power == "restarted" else now
+        if power != "restarted" and power == now:
             return
+        if self.module.check_mode:
+            self._mark_as_changed()
+            return
+        if power == "restarted":
+            # While a reboot runs the row shows no power flag; a row showing one cannot tell.
+            self.change(lambda: self.client.write("server.reboot", elid=server_id),
+                        lambda: {} if power_of(self.server_row(server_id)) == "unknown" else CANNOT_TELL,
+                        "the restart of server %s" % server_id)
+            row = (self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "restarting", params["wait_timeout"])
+                   if params["wait"] else None)
+        else:
+            row = self.power(server_id, power, params["wait_timeout"], wait=params["wait"])
         if row is not None and row["powererror"]:
             self.module.fail_json(msg="server %s reports powererror after the power change; check its IPMI connection" % server_id)
 
@@ -150,26 +174,43 @@ class DCIServer(DCIResource):
         ports = self._switch_ports(server_id)
         if not ports:
             self.module.fail_json(msg="server %s has no switch connection; its network cannot be switched" % server_id)
-        wanted_on = network == "on"
-        # Assumption named in the docs: a switch connection's row has a "state" column, on or off
-        # (the reference does not say how the panel shows a port's state).
-        differing = [conn for conn in ports if (conn.get("state") == "on") != wanted_on]
-        self.before["network"] = "on" if all(conn.get("state") == "on" for conn in ports) else "off"
+        states = [port_state(conn) for conn in ports]
+        self.network_state_shown = None not in states
+        if self.network_state_shown:
+            self.before["network"] = "on" if all(state == "on" for state in states) else "off"
+            switched = [conn for conn, state in zip(ports, states) if state != network]
+        else:
+            self.module.warn("server %s: the panel shows no on/off state of its switch ports, so every port was switched "
+                             "%s without knowing its state (as ISPsystem's module does)" % (server_id, network))
+            self.before["network"] = "unknown"
+            switched = ports
         self.after["network"] = network
-        if not differing:
+        if not switched:
             return
         if blocked_now:
             self.module.fail_json(msg="server %s is blocked; the panel refuses switch port changes on a blocked server. "
                                       "Unblock it first (blocked: false)" % server_id)
-        self._mark_as_changed()
         if self.module.check_mode:
+            self._mark_as_changed()
             return
-        for conn in differing:
-            self.client.write("server.connection.%s" % network, plid=server_id, elid=conn["id"])
+        for conn in switched:
+            self._switch_port(server_id, conn["id"], network)
         if self.module.params["wait"]:
-            self.wait_server(server_id, lambda r: all((c.get("state") == "on") == wanted_on and not c["func_in_progress"]
-                                                      for c in self._switch_ports(server_id)),
+            # Without a visible state, the end of the operation is all there is to wait for.
+            self.wait_server(server_id, lambda r: all((port_state(c) == network or not self.network_state_shown)
+                                                      and not c["func_in_progress"] for c in self._switch_ports(server_id)),
                              "switching the network %s" % network, self.module.params["wait_timeout"])
+
+    def _switch_port(self, server_id, conn_id, network):
+        def read_back():
+            for conn in self._switch_ports(server_id):
+                if conn["id"] == conn_id:
+                    if conn["func_in_progress"] or port_state(conn) == network:
+                        return {}
+                    return NOT_SHOWN if port_state(conn) is not None else CANNOT_TELL
+            return CANNOT_TELL
+        self.change(lambda: self.client.write("server.connection.%s" % network, plid=server_id, elid=conn_id), read_back,
+                    "switching port %s of server %s %s" % (conn_id, server_id, network))
 
     def apply(self):
         params = self.module.params
@@ -182,7 +223,7 @@ class DCIServer(DCIResource):
         if params["power"] is not None:
             self._set_power(server_id, row, params["power"])
         if params["network"] is not None:
-            self._set_network(server_id, params["network"], row["blocked"] and params["blocked"] is not False)
+            self._set_network(server_id, params["network"], is_suspended(row) and params["blocked"] is not False)
         if params["blocked"] is True:
             self._set_blocked(server_id, row, True)
         self.result = self.describe_server(self.server_row(server_id) if self.changed and not self.module.check_mode else row)

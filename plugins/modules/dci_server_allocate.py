@@ -126,37 +126,29 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
     CUSTOMER_LEVEL,
     FREE_HOSTNAME,
-    DCIResource,
-    controller_lock,
-    dci_argument_spec,
     is_free,
     is_ipv6,
     package_of,
-    run,
+    same_hostname,
+    why_busy,
 )
-
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._lock import controller_lock
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
 
 ROLLBACK_PASSES = 3
+# Free servers tried, at most, when other allocations take the ones tried first.
+CANDIDATES = 10
+# Seconds to let the server list catch up with a claim before it counts as not shown.
+CLAIM_SETTLE = 1.0
 
 
 def rendezvous_order(hostname, rows):
     """Free servers in this hostname's own order, so parallel allocations start on different servers."""
     return sorted(rows, key=lambda row: hashlib.sha256(("%s/%s" % (hostname, row["id"])).encode()).hexdigest())
-
-
-def why_busy(row):
-    reasons = []
-    if row.get("owner"):
-        reasons.append("owner %s" % row["owner"])
-    if row.get("hostname") != FREE_HOSTNAME:
-        reasons.append("hostname %s" % (row.get("hostname") or "(none)"))
-    for flag in ("blocked", "hwproblem", "diag_in_progress"):
-        if row[flag]:
-            reasons.append(flag)
-    return "%s (%s)" % (row["id"], ", ".join(reasons))
 
 
 class DCIServerAllocate(DCIResource):
@@ -194,11 +186,11 @@ class DCIServerAllocate(DCIResource):
     def _get_existing(self, rows):
         """The server this (owner, hostname) already has, or None; refuses a hostname used by someone else."""
         params = self.module.params
-        mine = [row for row in rows if row.get("hostname") == params["hostname"]]
-        others = [row for row in mine if row.get("owner") not in ("", params["owner"])]
+        mine = [row for row in rows if same_hostname(row.get("hostname"), params["hostname"])]
+        others = [row for row in mine if row.get("owner") and not self.owned_by(row, params["owner"])]
         if others:
             self.module.fail_json(msg="hostname %s is already set on server %s, owned by %s; choose another hostname"
-                                  % (params["hostname"], others[0]["id"], others[0]["owner"]))
+                                  % (params["hostname"], others[0]["id"], self.owner_login(others[0])))
         if len(mine) > 1:
             self.module.fail_json(msg="hostname %s is set on %d servers (ids %s); release the extra ones"
                                   % (params["hostname"], len(mine), ", ".join(row["id"] for row in mine)))
@@ -229,48 +221,87 @@ class DCIServerAllocate(DCIResource):
     def _claim_free_server(self, rows):
         """Claim a free server and verify the claim; returns (row, form, addresses).
 
-        The claim is our hostname on the server's main address: no other order uses that hostname,
-        so re-reading the address tells whether the claim held or another allocation overwrote it.
-        In check mode nothing is claimed and addresses is None.
+        The claim is our hostname on the server's main address; the server list's ``hostname``
+        (which ISPsystem's module relies on) then shows whether the claim held or another
+        allocation overwrote it. In check mode nothing is claimed and addresses is None.
         """
         hostname = self.module.params["hostname"]
-        for row in self._candidates(rows)[:10]:
+        for row in self._candidates(rows)[:CANDIDATES]:
             form = self.client.form("server.edit", elid=row["id"])
             self._owner_id(form)  # an unknown owner fails here, before anything is written
             if self.module.check_mode:
                 return row, form, None
-            main = [address for address in self.addresses(row["id"]) if address["ip"] == row.get("ip")]
-            self.set_domain(row["id"], hostname, main)
-            addresses = self.addresses(row["id"])
-            if any(address["ip"] == row.get("ip") and address.get("domain") == hostname for address in addresses):
-                return row, form, addresses
+            main = [address for address in self.addresses(row["id"], with_domains=True) if address["ip"] == row.get("ip")]
+            if not main:
+                self.module.fail_json(msg="server %s's main address %s is not in its address list (iplist); it cannot be "
+                                          "claimed" % (row["id"], row.get("ip") or "(none)"))
+            self.set_domain(row["id"], hostname, main, main_ip=row.get("ip"))
+            if self._claim_held(row, main):
+                return row, form, self.addresses(row["id"], with_domains=True)
         self.module.fail_json(msg="every free server tried was taken by another allocation at the same time; run the task again")
         return None  # not reached: fail_json exits
+
+    def _claim_held(self, row, main):
+        """Whether the server list shows our claim on ``row``: True, False when another hostname won.
+
+        A claim the list does not show (the panel's hostname did not follow the main address's
+        domain) or that shows on a second server too is undone before the task fails, so no
+        hostname is ever left on two servers and no free server is drained by unverifiable claims.
+        """
+        hostname = self.module.params["hostname"]
+        for attempt in range(2):
+            if attempt:
+                time.sleep(CLAIM_SETTLE)
+            rows = self.list_servers()
+            now = [r for r in rows if r["id"] == row["id"]]
+            shown = now[0].get("hostname") if now else None
+            if shown is not None and not same_hostname(shown, FREE_HOSTNAME):
+                break
+        twins = [r["id"] for r in rows if r["id"] != row["id"] and same_hostname(r.get("hostname"), hostname)]
+        if same_hostname(shown, hostname) and not twins:
+            return True
+        if shown is not None and not same_hostname(shown, hostname) and not same_hostname(shown, FREE_HOSTNAME):
+            return False  # another allocation's hostname: its claim, not ours to undo
+        self.set_domain(row["id"], FREE_HOSTNAME, main, main_ip=row.get("ip"))
+        if twins:
+            self.module.fail_json(msg="hostname %s appeared on server %s while this task claimed server %s: another run "
+                                      "allocates the same hostname; this claim was undone" % (hostname, ", ".join(twins), row["id"]))
+        self.module.fail_json(msg="the server list does not show hostname %s on server %s after it was set on the server's "
+                                  "main address %s, so the claim cannot be verified; it was undone. Run the check_panel "
+                                  "playbook to see what this panel shows" % (hostname, row["id"], row.get("ip")))
+        return False  # not reached
+
+    def _add_address(self, server_id, family, known):
+        """Allocate one extra address of ``family``; returns it. ``known``: the server's addresses before."""
+        params = self.module.params
+
+        def read_back():
+            new = [a["ip"] for a in self.addresses(server_id) if a["ip"] not in known and is_ipv6(a["ip"]) == (family == "ipv6")]
+            return {"ip": new[0]} if new else NOT_SHOWN
+        answer = self.change(lambda: self.client.write("iplist.edit", plid=server_id, sok="ok", family=family,
+                                                       iptype=params["ip_group"], ip="", domain=params["hostname"]),
+                             read_back, "a new %s address on server %s" % (family, server_id))
+        return answer.get("ip")
 
     def _finish(self, row, form, addresses, added):
         """Owner, domain on every address, extra addresses. Records what it added, for a rollback."""
         params = self.module.params
         server_id = row["id"]
-        if row.get("owner") != params["owner"]:
+        if not self.owned_by(row, params["owner"]):
             form = self.client.form("server.edit", elid=server_id) if form is None else form
             self.edit_server(server_id, form=form, owner=self._owner_id(form))
-            self._mark_as_changed()
-        if self.set_domain(server_id, params["hostname"], addresses):
-            self._mark_as_changed()
+        self.set_domain(server_id, params["hostname"], addresses, main_ip=row.get("ip"))
         for family, wanted in (("ipv4", params["ipv4_count"]), ("ipv6", params["ipv6_count"])):
             have = [a["ip"] for a in addresses if is_ipv6(a["ip"]) == (family == "ipv6") and a["ip"] != row.get("ip")]
             self.surplus.extend(have[wanted:])
             for dummy in range(max(wanted - len(have), 0)):
-                answer = self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"],
-                                           ip="", domain=params["hostname"])
-                added.append(answer.get("ip"))
-                self._mark_as_changed()
+                added.append(self._add_address(server_id, family, [a["ip"] for a in addresses] + added))
 
-    def _roll_back(self, server_id, added, took):
+    def _roll_back(self, server_id, added, took, main_ip):
         """Put back what this run did, so no server is left half-allocated; None, or why it could not.
 
         Undoing is idempotent (a deleted address is gone, no owner stays no owner) and each pass
-        reads the server again before it writes, so a pass cut short by a lost answer is repeated,
+        reads the server again before it writes, so a pass cut short by an error is repeated,
         a bounded number of times, without writing anything blindly.
         """
         problem = None
@@ -280,14 +311,14 @@ class DCIServerAllocate(DCIResource):
             try:
                 for address in self.addresses(server_id):
                     if address["ip"] in added:
-                        self.client.write("iplist.delete", plid=server_id, elid=address["id"])
+                        self.delete_address(server_id, address)
                 if took:
                     # Owner first: while the hostname is still on the server, a rerun finds it and
                     # finishes the job, so a rollback cut short leaves nothing unnamed behind.
                     form = self.client.form("server.edit", elid=server_id)
                     if form.get("owner") not in ("", "no_owner"):
                         self.edit_server(server_id, form=form, owner="no_owner")
-                    self.set_domain(server_id, FREE_HOSTNAME)
+                    self.set_domain(server_id, FREE_HOSTNAME, main_ip=main_ip)
                 return None
             except DCIError as exc:
                 problem = exc.msg
@@ -295,10 +326,6 @@ class DCIServerAllocate(DCIResource):
 
     def present_server(self):
         params = self.module.params
-        if params["server_id"] is None and not params["package"]:
-            self.module.fail_json(msg="package is required unless server_id is given")
-        if params["ipv4_count"] < 0 or params["ipv6_count"] < 0:
-            self.module.fail_json(msg="ipv4_count and ipv6_count must not be negative")
         # The lock serialises pick-claim-verify between the forks of this controller.
         with controller_lock("claim " + self.client.url):
             rows = self.list_servers()
@@ -307,19 +334,20 @@ class DCIServerAllocate(DCIResource):
                 row, form, addresses = self._claim_free_server(rows)
                 self._mark_as_changed()
             else:
-                form, addresses = None, self.addresses(row["id"])
+                form, addresses = None, self.addresses(row["id"], with_domains=True)
         if self.module.check_mode:
             self._plan_in_check_mode(row, addresses)
             return
         server_id = row["id"]
         took = not row.get("owner")  # a free server, or our own half-done claim
-        self.before = {"server_id": server_id, "owner": row.get("owner", ""), "hostname": FREE_HOSTNAME if self.changed else row["hostname"],
+        self.before = {"server_id": server_id, "owner": self.owner_login(row),
+                       "hostname": FREE_HOSTNAME if self.changed else row["hostname"],
                        "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"])], "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"])]}
         added = []
         try:
             self._finish(row, form, addresses, added)
         except DCIError as exc:
-            problem = self._roll_back(server_id, added, took)
+            problem = self._roll_back(server_id, added, took, row.get("ip"))
             where = "server %s was put back free" % server_id if took else "the addresses added by this run were removed"
             if problem:
                 where = "putting server %s back failed too (%s): check it in the panel" % (server_id, problem)
@@ -337,9 +365,12 @@ class DCIServerAllocate(DCIResource):
             have = [ip for ip in server[family] if ip != server["main_ip"]]
             self.surplus.extend(have[wanted:])
             missing[family] = max(wanted - len(have), 0)
-        if row.get("owner") != params["owner"] or row.get("hostname") != params["hostname"] or missing["ipv4"] or missing["ipv6"]:
+        unnamed = addresses is not None and any("domain" not in a or not same_hostname(a["domain"], params["hostname"])
+                                                for a in addresses)
+        if (not self.owned_by(row, params["owner"]) or not same_hostname(row.get("hostname"), params["hostname"]) or unnamed
+                or missing["ipv4"] or missing["ipv6"]):
             self._mark_as_changed()
-        self.before = {"server_id": row["id"], "owner": row.get("owner", ""), "hostname": row.get("hostname", "")}
+        self.before = {"server_id": row["id"], "owner": self.owner_login(row), "hostname": row.get("hostname", "")}
         server.update(owner=params["owner"], hostname=params["hostname"])
         self.result = server
         self.after = {"server_id": row["id"], "owner": params["owner"], "hostname": params["hostname"],
@@ -357,7 +388,10 @@ def main():
         ipv6_count=dict(type="int", default=0),
         ip_group=dict(type="str", default="public"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("package", "server_id")])
+    if module.params["ipv4_count"] < 0 or module.params["ipv6_count"] < 0:
+        module.fail_json(msg="ipv4_count and ipv6_count must not be negative")
     run(module, DCIServerAllocate, DCIServerAllocate.present_server)
 
 

@@ -25,11 +25,12 @@ options:
     type: str
   hostname:
     description:
-      - Only servers whose addresses carry this domain.
+      - Only servers whose addresses carry this domain (compared case-insensitively).
     type: str
   owner:
     description:
       - Only servers owned by this login.
+      - The panel's C(owner) column may hold the login or the account id; both match.
     type: str
   package:
     description:
@@ -83,7 +84,7 @@ servers:
       type: str
       sample: rack2-u14
     hostname:
-      description: The domain set on the server's addresses; C(free.ds) when free.
+      description: The domain set on the server's addresses (as the panel shows it); C(free.ds) when free.
       type: str
       sample: "1042.example.net"
     owner:
@@ -116,7 +117,7 @@ servers:
       description: The switch port of the first switch connection.
       type: str
     blocked:
-      description: Whether the server is blocked (suspended).
+      description: "Whether the server is blocked (suspended): the panel shows C(blocked) or C(disabled)."
       type: bool
     power:
       description: "C(on), C(off), C(error) or C(unknown) (while a power change runs)."
@@ -134,13 +135,9 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
-    DCIResource,
-    dci_argument_spec,
-    is_free,
-    package_of,
-    run,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_free, package_of, same_hostname
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 
 class DCIServerInfo(DCIResource):
@@ -150,15 +147,17 @@ class DCIServerInfo(DCIResource):
         params = self.module.params
         checks = (
             (params["server_id"], lambda: row.get("id") == params["server_id"]),
-            (params["hostname"], lambda: row.get("hostname") == params["hostname"]),
-            (params["owner"], lambda: row.get("owner") == params["owner"]),
+            (params["hostname"], lambda: same_hostname(row.get("hostname"), params["hostname"])),
+            # The owner column may hold the login or the account id: both match.
+            (params["owner"], lambda: self.owned_by(row, params["owner"])),
             (params["package"], lambda: package_of(row) == params["package"]),
             (params["free"], lambda: is_free(row) == params["free"]),
         )
         return all(check() for wanted, check in checks if wanted is not None)
 
     def get_servers(self):
-        rows = sorted((row for row in self.list_servers() if self._matches(row)), key=lambda row: int(row["id"]))
+        # A panel without servers is an answer here: this module reports, it decides nothing.
+        rows = sorted((row for row in self.list_servers(allow_empty=True) if self._matches(row)), key=lambda row: int(row["id"]))
         details = self.module.params["details"]
         self.result = [self.describe_server(row, addresses=None if details else [], details=details) for row in rows]
 

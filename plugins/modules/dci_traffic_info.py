@@ -56,12 +56,8 @@ traffic:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
-    DCIResource,
-    dci_argument_spec,
-    run,
-    server_selector_spec,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec, server_selector_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 
 class DCITrafficInfo(DCIResource):

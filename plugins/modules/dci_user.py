@@ -101,12 +101,9 @@ user:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
-    CUSTOMER_LEVEL,
-    DCIResource,
-    dci_argument_spec,
-    run,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import CUSTOMER_LEVEL
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
 
 
 class DCIUser(DCIResource):
@@ -126,19 +123,25 @@ class DCIUser(DCIResource):
         return user
 
     def _create_user(self):
+        """Create the account; returns it, or None when another run created it meanwhile."""
         params = self.module.params
         if not params["password"]:
             self.module.fail_json(msg="password is required to create the account %s" % params["name"])
+
+        def read_back():
+            user = self.find_user(params["name"])
+            return {"id": user.get("id")} if user is not None else NOT_SHOWN
+        try:
+            answer = self.change(lambda: self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"],
+                                                           passwd=params["password"]),
+                                 read_back, "the account %s" % params["name"])
+        except DCIError as exc:
+            if exc.error_type != "exists":
+                raise
+            return None
         user = {"id": None, "name": params["name"], "level": CUSTOMER_LEVEL}
-        if not self.module.check_mode:
-            try:
-                answer = self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"], passwd=params["password"])
-            except DCIError as exc:
-                if exc.error_type != "exists":
-                    raise
-                return None
+        if answer is not None:
             user["id"] = answer.get("id") or (self._get_user() or {}).get("id")
-        self._mark_as_changed()
         return user
 
     def _update_password(self, user):
@@ -147,9 +150,12 @@ class DCIUser(DCIResource):
             return
         if self.client.check_login(params["name"], params["password"]):
             return
-        if not self.module.check_mode:
-            self.client.write("user.edit", sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"])
-        self._mark_as_changed()
+
+        def read_back():
+            return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
+        self.change(lambda: self.client.write("user.edit", sok="ok", elid=user["id"], passwd=params["password"],
+                                              confirm=params["password"]),
+                    read_back, "the new password of %s" % params["name"])
         # The password itself never goes into the diff; only that it changed.
         self.before["password"] = "(old)"
         self.after["password"] = "(changed)"
@@ -178,15 +184,15 @@ class DCIUser(DCIResource):
             self.before = self.after = {"state": "absent"}
             return
         self.before = {"state": "present", **self._represent(user)}
-        owned = [row for row in self.list_servers() if row.get("owner") == name]
+        # The owner column may hold the login or the account id: both count.
+        owned = [row for row in self.list_servers() if self.owned_by(row, name)]
         if owned:
             self.module.fail_json(
                 msg="the account %s still owns %d server(s): %s; release them (dci_server_release) before deleting it"
                     % (name, len(owned), ", ".join("%s (id %s)" % (row.get("hostname") or row.get("name"), row["id"])
                                                    for row in owned)))
-        if not self.module.check_mode:
-            self.client.write("user.delete", elid=user["id"])
-        self._mark_as_changed()
+        self.change(lambda: self.client.write("user.delete", elid=user["id"]),
+                    lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name)
         self.after = {"state": "absent"}
 
 

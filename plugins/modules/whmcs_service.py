@@ -65,10 +65,14 @@ options:
   bandwidth_usage:
     description:
       - The service's bandwidth usage (WHMCS's C(bwusage), in MB), as ISPsystem's module's usage update writes it.
+      - Rounded to a whole number of MB (WHMCS keeps an integer) and written as digits, never in exponent form.
+      - "V(0) is written as C(0): WHMCS's C(unset[]) does not cover C(bwusage). WHMCS may ignore a zero as an empty
+        value; the module reads the service back and fails, saying so, when WHMCS still shows another figure."
     type: float
 notes:
   - The API credential's role must allow C(GetClientsProducts), C(GetProducts) and C(UpdateClientProduct).
   - In check mode the module only reads; it returns the service as it would be after the change.
+  - After a change the module reads the service again and fails when WHMCS does not show what was written.
 extends_documentation_fragment:
   - ispsystem.dcimanager.whmcs
   - ispsystem.dcimanager.attributes
@@ -157,11 +161,16 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client
     custom_field_ids,
     normalize_service,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import (
-    WHMCSResource,
-    run,
-    whmcs_argument_spec,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
+
+def whole_mb(value):
+    """A bandwidth figure as WHMCS keeps it: a whole number of MB."""
+    try:
+        return int(round(float(value or 0)))
+    except (TypeError, ValueError):
+        return 0
+
 
 # Shown in --diff instead of a password.
 MASKED = "********"
@@ -178,6 +187,7 @@ class WHMCSService(WHMCSResource):
         self.fields = {}         # UpdateClientProduct field -> new value
         self.unset = []          # UpdateClientProduct fields to blank
         self.custom_values = {}  # custom field id -> new value
+        self.wanted = {}         # option -> the value WHMCS should show after the update
 
     def _get_service(self):
         service_id = self.module.params["service_id"]
@@ -199,6 +209,7 @@ class WHMCSService(WHMCSResource):
             self.fields[field] = desired
         self.before[option] = current if shown_before is None else shown_before
         self.after[option] = desired if shown_after is None else shown_after
+        self.wanted[option] = desired
 
     def _custom_field_ids(self, raw, names):
         """{name: id} for the custom fields named; the service's own list first, then its product's."""
@@ -225,7 +236,7 @@ class WHMCSService(WHMCSResource):
             self._want("password", current_password, params["password"],
                        shown_before=MASKED if current_password else "", shown_after=MASKED if params["password"] else "")
         if params["bandwidth_usage"] is not None:
-            self._plan_bandwidth(float(raw.get("bwusage") or 0), params["bandwidth_usage"])
+            self._plan_bandwidth(whole_mb(raw.get("bwusage")), whole_mb(params["bandwidth_usage"]))
         wanted = params["custom_fields"]
         if wanted:
             # WHMCS keeps custom field values as text: compare and write them as text.
@@ -235,17 +246,34 @@ class WHMCSService(WHMCSResource):
             if changed:
                 self.custom_values = dict((ids[name], value) for name, value in changed.items())
                 self.before["custom_fields"] = dict((name, current["custom_fields"].get(name)) for name in changed)
-                self.after["custom_fields"] = changed
+                self.after["custom_fields"] = self.wanted["custom_fields"] = changed
 
     def _plan_bandwidth(self, current, desired):
         if desired == current:
             return
-        if desired:
-            self.fields["bwusage"] = "%g" % desired
-        else:
-            self.unset.append("bwusage")  # WHMCS ignores 0 as an empty value
+        self.fields["bwusage"] = str(desired)
         self.before["bandwidth_usage"] = current
-        self.after["bandwidth_usage"] = desired
+        self.after["bandwidth_usage"] = self.wanted["bandwidth_usage"] = desired
+
+    def _not_shown(self, raw):
+        """The options a fresh read of the service does not show as this run wants them."""
+        current = normalize_service(raw)
+        text_keys = dict(TEXT_FIELDS)
+        missing = []
+        for option, desired in self.wanted.items():
+            if option in text_keys:
+                now = raw.get(text_keys[option]) or ""
+            elif option == "password":
+                now = raw.get("password") or ""
+            elif option == "bandwidth_usage":
+                now = whole_mb(raw.get("bwusage"))
+            elif option == "custom_fields":
+                now = dict((name, current["custom_fields"].get(name)) for name in desired)
+            else:
+                now = current[option]
+            if now != desired:
+                missing.append(option)
+        return missing
 
     @staticmethod
     def _simulate(current, after):
@@ -262,15 +290,27 @@ class WHMCSService(WHMCSResource):
         raw = self._get_service()
         current = normalize_service(raw)
         self._plan(raw, current)
-        if self.fields or self.unset or self.custom_values:
-            if not self.module.check_mode:
-                self.client.update_client_product(raw.get("id"), fields=self.fields, unset=self.unset,
-                                                  custom_fields=self.custom_values)
-            self._mark_as_changed()
-        if self.changed and not self.module.check_mode:
-            self.result = normalize_service(self._get_service())
-        else:
+        if not (self.fields or self.unset or self.custom_values):
             self.result = self._simulate(current, self.after)
+            return
+
+        def read_back():
+            # WHMCS writes one row at once: the update took effect when anything planned shows.
+            return NOT_SHOWN if len(self._not_shown(self._get_service())) == len(self.wanted) else {}
+        self.change(lambda: self.client.update_client_product(raw.get("id"), fields=self.fields, unset=self.unset,
+                                                              custom_fields=self.custom_values),
+                    read_back, "the update of service %s" % raw.get("id"))
+        if self.module.check_mode:
+            self.result = self._simulate(current, self.after)
+            return
+        after = self._get_service()
+        self.result = normalize_service(after)
+        missing = self._not_shown(after)
+        if missing:
+            hint = (" (WHMCS ignores 0 as an empty value, and unset[] does not cover bwusage: the figure can only be reset "
+                    "in WHMCS itself)" if "bandwidth_usage" in missing and self.wanted["bandwidth_usage"] == 0 else "")
+            self.module.fail_json(msg="WHMCS accepted the update of service %s but does not show %s as written%s"
+                                  % (raw.get("id"), ", ".join(sorted(missing)), hint), service=self.result)
 
 
 def main():

@@ -185,14 +185,14 @@ def test_dcimanager_secrets_in_failing_runs(tmp_path, dci, dci_env):
         task("bad credentials", "dci_user", {"name": "bob", "password": "{{ customer_pw }}", "api_password": "{{ wrong_panel_pw }}"}),
         task("panel error", "dci_user", {"name": "bad name!", "password": "{{ customer_pw }}"}),
         task("failed write", "dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Ubuntu-24.04-amd64",
-                                                "root_password": "{{ root_pw }}"}),
+                                                "root_password": "{{ root_pw }}", "settle_time": 1}),
         task("unreachable", "dci_user", {"name": "bob", "password": "{{ customer_pw2 }}", "api_url": unreachable}),
     ], env=env, args=["-vvv"] + secrets_file(tmp_path))
     for name in ("bad credentials", "panel error", "failed write", "unreachable"):
         assert_clean_failure(run, name)
     assert run.result("bad credentials")["api_error"]["object"] == "badpassword"
     assert run.result("panel error")["api_error"] == {"type": "value", "object": "name", "msg": "Invalid login 'bad name!'"}
-    assert "may or may not have been made" in run.result("failed write")["msg"]
+    assert "read back after 3 sends: the start of the install" in run.result("failed write")["msg"]
     assert "cannot connect to DCImanager at %s" % unreachable in run.result("unreachable")["msg"]
     # The unreachable run never sent its secrets anywhere; they were given to the module and masked.
     args = run.result("unreachable")["invocation"]["module_args"]
@@ -210,8 +210,9 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
     """API secret, access key and service passwords: POSTed only, masked at -vvv, out of results and diffs."""
     whmcs.apply_settings({"secret": WHMCS_SECRET, "access_key": ACCESS_KEY})
     env = dict(whmcs_env, WHMCS_API_SECRET=WHMCS_SECRET, WHMCS_API_ACCESS_KEY=ACCESS_KEY, EXPECTED_PASSWORD="bob-Pw-2")
-    # The first password write fails after the password was sent; the second one goes through.
-    whmcs.set_faults(rate=1.0, kinds=("http500",), names=["UpdateClientProduct"], seed=1, count=1)
+    # The first password write fails after the password was sent, three times (each send the module
+    # makes, after reading back that it did not take effect); the next task's write goes through.
+    whmcs.set_faults(rate=1.0, kinds=("http500",), names=["UpdateClientProduct"], seed=1, count=3)
     unreachable = "https://127.0.0.1:%d/" % closed_port()
     run = run_playbook(tmp_path, [
         task("read", "whmcs_service_info", {"service_id": 3}),
@@ -230,7 +231,7 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
     assert run.result("set password")["diff"] == {"before": {"password": "********"}, "after": {"password": "********"}}
     for name in ("failed write", "bad secret", "unreachable"):
         assert_clean_failure(run, name)
-    assert "may or may not have been made" in run.result("failed write")["msg"]
+    assert "read back after 3 sends: the update of service 3 was not made" in run.result("failed write")["msg"]
     assert run.result("bad secret")["api_error"]["msg"] == "Invalid or missing credentials"
     assert "cannot connect to WHMCS" in run.result("unreachable")["msg"]
     args = run.result("unreachable")["invocation"]["module_args"]
@@ -326,11 +327,11 @@ def test_every_module_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs, whm
     modules = sorted(path.stem for path in (REPO / "plugins" / "modules").glob("*.py") if not path.stem.startswith("_"))
     assert modules == sorted(MODULE_ARGS), "a new module needs its entry in MODULE_ARGS"
     env = {key: value for key, value in dict(dci_env, **whmcs_env).items() if not key.endswith("_CA_PATH")}
-    # Only ca_path adds a CA, and the connection goes straight to the URL: the variables requests
-    # would read from the environment (a CA bundle, a proxy that is not there) are ignored.
+    # Only ca_path adds a CA: the CA bundles requests would read from the environment are ignored.
+    # The proxy the environment names is used (use_proxy), but not for an address NO_PROXY lists.
     proxy = "http://127.0.0.1:%d" % closed_port()
     env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
-               NO_PROXY="", no_proxy="")
+               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     tasks = [task(module, module, args) for module, args in MODULE_ARGS.items()]
     # A CA file, but of another CA, does not make the certificate acceptable either.
     tasks.append(task("other CA (dci)", "dci_server_info", {"ca_path": whmcs.ca_path}))
@@ -349,7 +350,7 @@ def test_inventory_verifies_tls_by_default(tmp_path, whmcs, whmcs_env, dci):
     env = {key: value for key, value in whmcs_env.items() if key != "WHMCS_CA_PATH"}
     proxy = "http://127.0.0.1:%d" % closed_port()
     env.update(REQUESTS_CA_BUNDLE=whmcs.ca_path, CURL_CA_BUNDLE=whmcs.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
-               NO_PROXY="", no_proxy="")
+               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     for options in ({}, {"ca_path": dci.ca_path}):
         completed, dummy = inventory_list(write_source(tmp_path, options), env)
         assert completed.returncode != 0
@@ -610,7 +611,7 @@ def test_hostile_dcimanager_answers_are_refused(tmp_path, hostile, listener):
     assert msg["gzip"].endswith("answer to user is larger than %d bytes; refused" % DCI_MAX_BODY)
     assert "answered user with a web page instead of API XML" in msg["web-page"]
     assert "answer to user is not valid XML" in msg["json"]
-    assert "answered user with a redirect to %s, which is refused" % stolen in msg["redirect"]
+    assert "answered user with a redirect to %s, which is not followed" % stolen in msg["redirect"]
     assert "rejected the login of api_username 'admin'" in msg["echo-login"]
     assert run.result("echo")["api_error"]["object"] == "passwd"
 
@@ -619,7 +620,7 @@ def test_hostile_dcimanager_answers_are_refused(tmp_path, hostile, listener):
         funcs = set(request["form"].get("func") for request in hostile.requests_of(case))
         # Only the echoing panel lets a writing call through (and refuses it).
         assert funcs <= ({"auth", "user", "user.edit"} if case == "echo" else {"auth", "user"}), (case, funcs)
-    assert len(hostile.requests_of("json")) == 5  # the read was retried (a broken answer), then given up
+    assert len(hostile.requests_of("json")) == 7  # the login, then the read: tried six times (a broken answer), then given up
     # Not one entity was resolved: no local file shown, no network fetch, the redirect not followed.
     assert "CANARY-4f1e9" not in run.output + records_text(run)
     assert not listener()

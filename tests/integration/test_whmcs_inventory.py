@@ -337,4 +337,4 @@ def test_persistent_failure_is_bounded_and_reported(tmp_path, whmcs, whmcs_env):
     completed, dummy = inventory_list(source, whmcs_env)
     assert completed.returncode != 0
     assert "WHMCS inventory" in completed.said and "with HTTP 50" in completed.said
-    assert len(api_calls(whmcs)) == 4  # the first attempt and three retries
+    assert len(api_calls(whmcs)) == 6  # the first attempt and five retries

@@ -19,8 +19,10 @@ It answers the actions the collection uses the way the WHMCS API reference
   ``products`` is the empty string ``""`` when nothing matches; passwords come back decrypted;
   ``customfields`` lists every custom field of the product (value ``""`` when unset),
   ``configoptions`` every config option the service has a value for;
-* ``UpdateClientProduct``: empty values (PHP ``empty()``: ``""`` and ``"0"``) are ignored,
-  ``unset[]=FIELD`` blanks a field, ``customfields`` is base64 of a PHP-serialized array
+* ``UpdateClientProduct``: empty values (PHP ``empty()``: ``""`` and ``"0"``) are ignored, so a
+  number field such as ``bwusage`` cannot be set to ``0``; ``unset[]=FIELD`` blanks the fields the
+  documentation lists (domain, serviceusername, servicepassword, subscriptionid, ns1, ns2,
+  dedicatedip, assignedips, notes, suspendreason) and ignores others; ``customfields`` is base64 of a PHP-serialized array
   {field id: value}; "Service ID Not Found" for an unknown service;
 * errors are ``{"result": "error", "message": ...}`` with HTTP 200; an unknown action is
   "Command Not Found"; without ``responsetype=json`` the answer is XML.
@@ -75,6 +77,9 @@ UPDATABLE = {
     "recurringamount": "recurringamount", "billingcycle": "billingcycle", "paymentmethod": "paymentmethod",
     "ns1": "ns1", "ns2": "ns2", "subscriptionid": "subscriptionid", "promoid": "promoid",
 }
+# The fields UpdateClientProduct's unset[] blanks, as WHMCS's documentation lists them.
+UNSETTABLE = ("domain", "serviceusername", "servicepassword", "subscriptionid", "ns1", "ns2", "dedicatedip",
+              "assignedips", "notes", "suspendreason")
 # Fields a service has beyond its ids, with the value a new one starts with.
 SERVICE_DEFAULTS = {
     "orderid": 0, "ordernumber": "", "regdate": "2024-01-01", "domain": "", "dedicatedip": "", "assignedips": "",
@@ -378,9 +383,9 @@ class WHMCSSimulator(SimulatorServer):
             changes[key] = value
         unset = params.get("unset[]", [])
         for field in unset if isinstance(unset, list) else [unset]:
-            key = UPDATABLE.get(field)
-            if key is not None and key not in ("pid", "status", "serverid"):
-                changes[key] = "" if key not in ("diskusage", "disklimit", "bwusage", "bwlimit") else 0
+            # WHMCS's documentation lists the fields unset[] blanks; a number field is not among them.
+            if field in UNSETTABLE:
+                changes[UPDATABLE[field]] = ""
         custom = {}
         if not _empty(params.get("customfields")):
             try:

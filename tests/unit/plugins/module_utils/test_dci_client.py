@@ -14,9 +14,11 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client i
     SERVER_FLAGS,
     DCIClient,
     DCIError,
+    LostAnswerError,
     normalize_api_url,
     parse_document,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import AnswerLost
 from unit.fake_http import FakeResponse, FakeSession, connection_refused
 
 AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level="28">sess123</auth></doc>'
@@ -133,10 +135,12 @@ def test_read_retries_are_bounded():
 
 
 def test_writes_are_not_retried_after_the_request_may_have_arrived():
+    """The client never repeats such a write: it says the answer was lost, for the resource layer to read back."""
     client = make_client([AUTH_OK, FakeResponse(b"", 502), b"<doc/>"])
-    with pytest.raises(DCIError) as info:
+    with pytest.raises(LostAnswerError) as info:
         client.write("server.poweron", elid="1")
-    assert "not repeated" in info.value.msg
+    assert isinstance(info.value, AnswerLost) and isinstance(info.value, DCIError)
+    assert "HTTP 502" in info.value.msg and info.value.func == "server.poweron"
     assert len(client.http.posts) == 2
 
 
@@ -148,9 +152,10 @@ def test_writes_are_retried_when_the_connection_was_never_made():
 
 
 def test_unreachable_panel():
-    client = make_client([connection_refused()] * 4)
+    client = make_client([connection_refused()] * 6)
     with pytest.raises(DCIError) as info:
         client.list("user")
+    assert len(client.http.posts) == 6  # the first try and five more
     assert "cannot connect to DCImanager at https://panel.example:1500/dcimgr" in info.value.msg
     assert info.value.api_error is None
 
