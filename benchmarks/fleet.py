@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import ipaddress
 import json
 import os
 import platform
@@ -42,20 +41,15 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
-from simulators import shop  # noqa: E402  pylint: disable=wrong-import-position
-from simulators.dcimanager import DCImanagerSimulator, make_state, new_server  # noqa: E402  pylint: disable=wrong-import-position
+from simulators.dcimanager import DCImanagerSimulator  # noqa: E402  pylint: disable=wrong-import-position
+# hostname_of is re-exported: benchmarks/fault_soak.py and tests/integration/test_fault_soak.py import it from here.
+from simulators.fleet import hostname_of, make_consistent_shop  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 from simulators.whmcs import WHMCSSimulator  # noqa: E402  pylint: disable=wrong-import-position
 
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
-TEMPLATE = "ISPsystem__Debian-12-amd64"
 
 
 # --- the fleet ------------------------------------------------------------------------------
-
-def hostname_of(service):
-    """The hostname the role gives a service of the shop's product (no domain template set)."""
-    return service["domain"] or "%s.domain" % service["id"]
-
 
 def make_fleet(pending, active=0, suspended=0, terminated=0, clients=None, spare_servers=5):
     """``(dcimanager_state, whmcs_state, products)`` for a shop of one product, both sides agreeing.
@@ -65,43 +59,14 @@ def make_fleet(pending, active=0, suspended=0, terminated=0, clients=None, spare
     to release). Services go round-robin over ``clients`` clients (default: one per ten services),
     so clients have several orders and the role's account reuse is exercised. The product, its
     options and the role's product settings are those of tests/simulators/shop.py.
+
+    It is the consistent shop of tests/simulators/fleet.py with every provisioned service drifted
+    the way that leaves the reconcile work to do, and servers with their main address only.
     """
-    total = pending + active + suspended + terminated
-    n_clients = clients or max(1, total // 10)
-    whmcs = shop.whmcs_state()  # the product with its os / recipe / IP / IPv6 options, and the server
-    os_choices = whmcs["products"][0]["configoptions"][0]["options"]
-    whmcs["clients"] = [{"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid,
-                         "companyname": "", "status": "Active"} for cid in range(1, n_clients + 1)]
-    # Enough servers for the new orders, plus one per service provisioned before (added below).
-    dci = make_state(pending + spare_servers, package=shop.PACKAGE, ipv4=2 * total + 8, ipv6=2 * total + 8)
-    user_ids = {}
-    statuses = ["Pending"] * pending + ["Active"] * active + ["Suspended"] * suspended + ["Terminated"] * terminated
-    whmcs["services"] = []
-    for index, status in enumerate(statuses):
-        sid = 1000 + index
-        cid = index % n_clients + 1
-        login, password = "client%d" % cid, "client%d-Pw-4x7q" % cid
-        # Every fifth service has no domain, so its hostname comes from the @ID@.domain default.
-        domain = "" if index % 5 == 4 else "svc%d.example.net" % sid
-        service = {
-            "id": sid, "clientid": cid, "orderid": 5000 + sid, "pid": shop.PID, "status": status,
-            "regdate": "2026-11-01", "nextduedate": "2026-12-01", "billingcycle": "Monthly",
-            "domain": domain, "dedicatedip": "", "assignedips": "", "serverid": 1, "username": login, "password": password,
-            "configoptions": {"1": os_choices[index % len(os_choices)], "2": "null", "3": str(index % 2), "4": str(index // 2 % 2)},
-            "customfields": {},
-        }
-        if status != "Pending":
-            if login not in user_ids:
-                user_ids[login] = str(dci["next_id"])
-                dci["next_id"] += 1
-                dci["users"].append({"id": user_ids[login], "name": login, "password": password, "level": 16, "suspended": False})
-            main_ip = str(ipaddress.ip_address("10.1.0.1") + index)
-            new_server(dci, 5000 + index, "old%d" % sid, shop.PACKAGE, main_ip, rack="R9", domain=hostname_of(service),
-                       owner=user_ids[login], power="on", blocked=status == "Active", disabled=status == "Active",
-                       installed_template=TEMPLATE, installed_recipe="null")
-            service["dedicatedip"] = main_ip
-        whmcs["services"].append(service)
-    return dci, whmcs, dict(shop.PRODUCTS)
+    return make_consistent_shop(active + suspended + terminated, pending, suspended=suspended, terminated=terminated,
+                                drift={"active_blocked": active, "suspended_unblocked": suspended,
+                                       "terminated_allocated": terminated},
+                                clients=clients, spare_servers=spare_servers, extra_ips=False)
 
 
 # --- running the reconcile ------------------------------------------------------------------

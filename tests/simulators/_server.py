@@ -5,10 +5,15 @@ It gives every simulator the same machinery:
 * TLS with a throwaway CA (``ca_path``), a random port by default, a background daemon thread;
 * a call log (``calls``, ``writes()``): dicts with ``time``, ``method``, ``path``, ``query`` (the raw
   query string, so tests can assert that secrets never travel in URLs), ``params`` (query + form
-  body), ``name``, ``write``, ``fault`` and ``status`` (None when the connection was dropped);
-* fault injection decided *before* a request is handled, so a faulted request never changes state;
+  body), ``name``, ``write``, ``fault``, ``fault_after`` and ``status`` (as sent; None when the
+  connection was dropped);
+* fault injection decided when a request arrives. By default a faulted request is never handled,
+  so it changes nothing. A share ``after`` of the faults is applied *after* the request was handled:
+  its state change is made, then its answer is lost (replaced by the fault) - what a client sees
+  when a write took effect but the answer did not reach it. ``lose_next_answer()`` does that once;
 * one lock (``self.lock``) held around every API request, so each request is atomic;
-* control endpoints under ``/_sim/`` (JSON, never faulted, never logged);
+* control endpoints under ``/_sim/`` (JSON, never faulted, never logged): ``calls`` (GET, DELETE),
+  ``state``, ``faults``, ``settings`` (GET, PUT), ``lose_next_answer`` (PUT), ``errors`` (GET);
 * ``run_cli()`` to run a simulator as a process (``python -m tests.simulators.NAME``).
 
 A subclass implements ``handle_api()``, ``dump_state()`` and ``load_state()``, and may override
@@ -57,14 +62,17 @@ def parse_params(pairs):
 class _FaultPlan:
     """What to break, how often; decisions come from one seeded RNG so a test can replay them."""
 
-    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None):
+    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0):
         kinds = tuple(kinds)
         unknown = [k for k in kinds if k not in FAULT_KINDS]
         if unknown or not kinds:
             raise ValueError("fault kinds must be a non-empty subset of %s, got %s" % (FAULT_KINDS, list(kinds)))
         if not 0.0 <= float(rate) <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        if not 0.0 <= float(after) <= 1.0:
+            raise ValueError("after must be between 0 and 1")
         self.rate = float(rate)
+        self.after = float(after)
         self.kinds = kinds
         self.seed = seed
         self.stall_seconds = float(stall_seconds)
@@ -74,7 +82,7 @@ class _FaultPlan:
         self._rng = random.Random(seed)
 
     def decide(self, name):
-        """Return (kind, HTTP status for http500/stall) for the next request named ``name``, or None."""
+        """Return (kind, HTTP status for http500/stall, after) for the next request named ``name``, or None."""
         if self.rate <= 0.0 or self.count == 0:
             return None
         if self.names is not None and name not in self.names:
@@ -84,11 +92,14 @@ class _FaultPlan:
         if self.count is not None:
             self.count -= 1
         kind = self._rng.choice(self.kinds)
-        return kind, (self._rng.choice((500, 502, 503)) if kind == "http500" else 504)
+        status = self._rng.choice((500, 502, 503)) if kind == "http500" else 504
+        # No extra draw unless 0 < after < 1: a seed gives the same faults as before ``after`` existed.
+        after = self.after >= 1.0 or (self.after > 0.0 and self._rng.random() < self.after)
+        return kind, status, after
 
     def describe(self):
         return {"rate": self.rate, "kinds": list(self.kinds), "seed": self.seed, "stall_seconds": self.stall_seconds,
-                "names": None if self.names is None else sorted(self.names), "count": self.count}
+                "names": None if self.names is None else sorted(self.names), "count": self.count, "after": self.after}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -194,6 +205,7 @@ class SimulatorServer:
         self._calls = []
         self._calls_lock = threading.Lock()
         self._faults = _FaultPlan()
+        self._lost_answers = []  # one-shot faults from lose_next_answer(), used before the plan
         self._faults_lock = threading.Lock()
         self._stopping = threading.Event()
         self._tmpdir = None
@@ -285,21 +297,43 @@ class SimulatorServer:
 
     # --- faults and settings -----------------------------------------------------------------
 
-    def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None):
+    def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None,
+                   after=0.0):
         """Fault a share ``rate`` of API requests (optionally only those named in ``names``, at most ``count``).
 
         ``http500``: 500/502/503 with an HTML page. ``stall``: sleep ``stall_seconds``, then 504.
         ``badbody``: 200 with a broken document. ``drop``: close without an answer.
         ``truncate`` (not in the defaults): 200 whose Content-Length promises more than is sent.
+        ``after``: the share of those faults applied after the request was handled (its change is
+        made, its answer lost); the others come before it (nothing changes). The whole plan is
+        replaced, pending ``lose_next_answer()`` faults included.
         """
-        plan = _FaultPlan(rate, kinds, seed, stall_seconds, names, count)
+        plan = _FaultPlan(rate, kinds, seed, stall_seconds, names, count, after)
         with self._faults_lock:
             self._faults = plan
+            self._lost_answers.clear()
+
+    def lose_next_answer(self, name, kind="drop", after=True, stall_seconds=5.0):
+        """Fault the next request named ``name`` once, by default after handling it (the write is made,
+        the connection dropped). Independent of ``set_faults``' rate, count and seed; several queue up."""
+        _FaultPlan(1.0, [kind])  # validates kind
+        with self._faults_lock:
+            self._lost_answers.append({"name": name, "kind": kind, "after": bool(after), "stall_seconds": float(stall_seconds)})
 
     @property
     def faults(self):
         with self._faults_lock:
-            return self._faults.describe()
+            return dict(self._faults.describe(), lost_answers=[dict(lost) for lost in self._lost_answers])
+
+    def _decide_fault(self, name):
+        """(kind, status, after, stall seconds) for this request, or None."""
+        with self._faults_lock:
+            for lost in self._lost_answers:
+                if lost["name"] == name:
+                    self._lost_answers.remove(lost)
+                    return lost["kind"], 500 if lost["kind"] == "http500" else 504, lost["after"], lost["stall_seconds"]
+            fault = self._faults.decide(name)
+            return fault and fault + (self._faults.stall_seconds,)
 
     def settings(self):
         return {name: getattr(self, name) for name in self.SETTINGS}
@@ -351,17 +385,15 @@ class SimulatorServer:
         method = handler.command
         name, write = self.classify(method, split.path, split.query, params)
         entry = {"time": time.time(), "method": method, "path": split.path, "query": split.query,
-                 "params": params, "name": name, "write": write, "fault": None, "status": None}
+                 "params": params, "name": name, "write": write, "fault": None, "fault_after": False, "status": None}
 
-        with self._faults_lock:
-            fault = self._faults.decide(name)
-            stall_seconds = self._faults.stall_seconds
+        fault = self._decide_fault(name)
         if self.latency:
             time.sleep(self.latency)
-        if fault:
+        if fault and not fault[2]:  # before: the request is never handled
             entry["fault"] = fault[0]
             self._log(entry)
-            self._answer_fault(handler, entry, fault[0], stall_seconds, fault[1])
+            self._answer_fault(handler, entry, fault[0], fault[3], fault[1])
             return
 
         try:
@@ -374,6 +406,11 @@ class SimulatorServer:
             sys.stderr.write(text)
             status, content_type, payload = 500, "text/plain; charset=utf-8", text.encode("utf-8")
         entry.update(name=name, write=write, status=status)
+        if fault:  # after: handled (its change is made), then the answer is lost
+            entry.update(fault=fault[0], fault_after=True, status=None)
+            self._log(entry)
+            self._answer_fault(handler, entry, fault[0], fault[3], fault[1])
+            return
         self._log(entry)
         handler.send(status, content_type, payload)
 
@@ -416,6 +453,9 @@ class SimulatorServer:
                 result = self.faults
             elif what == "faults" and method == "PUT":
                 self.set_faults(**data)
+                result = self.faults
+            elif what == "lose_next_answer" and method == "PUT":
+                self.lose_next_answer(**data)
                 result = self.faults
             elif what == "settings" and method == "GET":
                 result = self.settings()
