@@ -16,13 +16,16 @@ class WaitTimeout(Exception):
     """A wait ran out of time; the message says what was still awaited."""
 
 
-def poll(check, timeout, max_interval, what, sleep=time.sleep, clock=time.monotonic):
+def poll(check, timeout, max_interval, what, sleep=None, clock=None):
     """Call ``check()`` until it returns a true value, and return that value.
 
     The first pause is short and each one grows, up to ``max_interval`` seconds, so quick
     transitions are seen quickly and long installs cost few calls. Raises WaitTimeout after
-    ``timeout`` seconds.
+    ``timeout`` seconds. ``sleep`` and ``clock`` default to the ``time`` module's, looked up at
+    each call (the in-process tests give the modules a virtual clock).
     """
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
     deadline = clock() + timeout
     interval = 1.0
     while True:

@@ -62,7 +62,8 @@ def parse_params(pairs):
 class _FaultPlan:
     """What to break, how often; decisions come from one seeded RNG so a test can replay them."""
 
-    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0):
+    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0,
+                 writes_only=False):
         kinds = tuple(kinds)
         unknown = [k for k in kinds if k not in FAULT_KINDS]
         if unknown or not kinds:
@@ -79,13 +80,17 @@ class _FaultPlan:
         self.names = None if names is None else frozenset(names)
         # count: inject at most this many faults, then behave (None = no limit).
         self.count = None if count is None else int(count)
+        # writes_only: fault only writing requests (a form read of the same function is spared).
+        self.writes_only = bool(writes_only)
         self._rng = random.Random(seed)
 
-    def decide(self, name):
+    def decide(self, name, write=True):
         """Return (kind, HTTP status for http500/stall, after) for the next request named ``name``, or None."""
         if self.rate <= 0.0 or self.count == 0:
             return None
         if self.names is not None and name not in self.names:
+            return None
+        if self.writes_only and not write:
             return None
         if self._rng.random() >= self.rate:
             return None
@@ -99,7 +104,8 @@ class _FaultPlan:
 
     def describe(self):
         return {"rate": self.rate, "kinds": list(self.kinds), "seed": self.seed, "stall_seconds": self.stall_seconds,
-                "names": None if self.names is None else sorted(self.names), "count": self.count, "after": self.after}
+                "names": None if self.names is None else sorted(self.names), "count": self.count, "after": self.after,
+                "writes_only": self.writes_only}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -298,17 +304,17 @@ class SimulatorServer:
     # --- faults and settings -----------------------------------------------------------------
 
     def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None,
-                   after=0.0):
+                   after=0.0, writes_only=False):
         """Fault a share ``rate`` of API requests (optionally only those named in ``names``, at most ``count``).
 
         ``http500``: 500/502/503 with an HTML page. ``stall``: sleep ``stall_seconds``, then 504.
         ``badbody``: 200 with a broken document. ``drop``: close without an answer.
         ``truncate`` (not in the defaults): 200 whose Content-Length promises more than is sent.
         ``after``: the share of those faults applied after the request was handled (its change is
-        made, its answer lost); the others come before it (nothing changes). The whole plan is
-        replaced, pending ``lose_next_answer()`` faults included.
+        made, its answer lost); the others come before it (nothing changes). ``writes_only``: fault
+        only writing requests. The whole plan is replaced, pending ``lose_next_answer()`` faults included.
         """
-        plan = _FaultPlan(rate, kinds, seed, stall_seconds, names, count, after)
+        plan = _FaultPlan(rate, kinds, seed, stall_seconds, names, count, after, writes_only)
         with self._faults_lock:
             self._faults = plan
             self._lost_answers.clear()
@@ -325,14 +331,14 @@ class SimulatorServer:
         with self._faults_lock:
             return dict(self._faults.describe(), lost_answers=[dict(lost) for lost in self._lost_answers])
 
-    def _decide_fault(self, name):
+    def _decide_fault(self, name, write=True):
         """(kind, status, after, stall seconds) for this request, or None."""
         with self._faults_lock:
             for lost in self._lost_answers:
                 if lost["name"] == name:
                     self._lost_answers.remove(lost)
                     return lost["kind"], 500 if lost["kind"] == "http500" else 504, lost["after"], lost["stall_seconds"]
-            fault = self._faults.decide(name)
+            fault = self._faults.decide(name, write)
             return fault and fault + (self._faults.stall_seconds,)
 
     def settings(self):
@@ -387,7 +393,7 @@ class SimulatorServer:
         entry = {"time": time.time(), "method": method, "path": split.path, "query": split.query,
                  "params": params, "name": name, "write": write, "fault": None, "fault_after": False, "status": None}
 
-        fault = self._decide_fault(name)
+        fault = self._decide_fault(name, write)
         if self.latency:
             time.sleep(self.latency)
         if fault and not fault[2]:  # before: the request is never handled
