@@ -50,6 +50,32 @@ def read_servers(client, allow_empty=False):
     return rows
 
 
+def read_fleet(client, allow_empty=False):
+    """The bulk read the inventory plugin and the drift plan share: every ``server`` row, with
+    ``owner_login`` added (the owner's login, whether the ``owner`` cell holds the login or the
+    account id). The ``user`` list is read only when some owner cell may be an id."""
+    rows = read_servers(client, allow_empty=allow_empty)
+    accounts = Accounts(client.list("user")) if any(owner_may_be_id(row["owner"]) for row in rows) else None
+    for row in rows:
+        cell = row["owner"]
+        row["owner_login"] = accounts.login_of(cell) if accounts is not None and owner_may_be_id(cell) else cell
+    return rows
+
+
+def state_of(row):
+    """One word for a server's condition: ``hwproblem``, ``diag``, ``installing``, ``suspended``, ``free`` or ``owned``
+    (the first that applies, in that order)."""
+    if row["hwproblem"]:
+        return "hwproblem"
+    if row["diag_in_progress"]:
+        return "diag"
+    if row["install_in_progress"]:
+        return "installing"
+    if is_suspended(row):
+        return "suspended"
+    return "free" if is_free(row) else "owned"
+
+
 def hostname_key(name):
     """A hostname as compared: domains are case-insensitive and may carry a trailing dot."""
     return (name or "").strip().rstrip(".").lower()
