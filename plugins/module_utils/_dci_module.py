@@ -225,14 +225,21 @@ class DCIResource(APIResource):
     def server_call(self, server_id, func, shows, busy=None, what=None):
         """Send ``func`` (``server.enable``, ``server.poweron`` ...) for the server.
 
-        After a lost answer the server's row is read back: the call took effect when the row
-        ``shows(row)`` its result or ``busy(row)`` says the operation is under way; otherwise the
-        panel provably did not take it.
+        After a lost answer the server is read back once no operation shows as under way (``busy``:
+        one may be an earlier operation's, which proves nothing of this one), for at most
+        ``wait_timeout``: the call took effect when the row ``shows(row)`` its result.
         """
         def read_back():
-            row = self.server_row(server_id)
-            return {} if shows(row) or (busy is not None and busy(row)) else NOT_SHOWN
+            row = self.settled_row(server_id, busy)
+            return {} if shows(row) else NOT_SHOWN
         self.change(lambda: self.client.write(func, elid=server_id), read_back, what or "%s on server %s" % (func, server_id))
+
+    def settled_row(self, server_id, busy=None):
+        """The server's row once ``busy(row)`` is false (at once without ``busy``)."""
+        if busy is None:
+            return self.server_row(server_id)
+        return self.wait_server(server_id, lambda row: not busy(row), "the operation under way ending",
+                                self.module.params.get("wait_timeout") or 600)
 
     def switch_ports_busy(self, server_id):
         return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))

@@ -202,13 +202,17 @@ class DCIServer(DCIResource):
                              "switching the network %s" % network, self.module.params["wait_timeout"])
 
     def _switch_port(self, server_id, conn_id, network):
+        def port():
+            return next((conn for conn in self._switch_ports(server_id) if conn["id"] == conn_id), None)
+
         def read_back():
-            for conn in self._switch_ports(server_id):
-                if conn["id"] == conn_id:
-                    if conn["func_in_progress"] or port_state(conn) == network:
-                        return {}
-                    return NOT_SHOWN if port_state(conn) is not None else CANNOT_TELL
-            return CANNOT_TELL
+            # An operation under way may be an earlier one: decide once the port shows none.
+            self.wait_server(server_id, lambda r: not (port() or {}).get("func_in_progress"), "the switch port's operation ending",
+                             self.module.params["wait_timeout"])
+            state = port_state(port() or {})
+            if state is None:
+                return CANNOT_TELL
+            return {} if state == network else NOT_SHOWN
         self.change(lambda: self.client.write("server.connection.%s" % network, plid=server_id, elid=conn_id), read_back,
                     "switching port %s of server %s %s" % (conn_id, server_id, network))
 

@@ -41,13 +41,10 @@ TIMED = ("module_utils._wait", "module_utils._install_record", "modules.dci_os_i
 
 
 def connection_args(dci=None, whmcs=None):
-    """The connection options of the dci_* (and whmcs_*) modules for the simulators."""
-    args = {}
-    if dci is not None:
-        args.update(api_url=dci.url, api_username=dci.admin_user, api_password=dci.admin_password, ca_path=dci.ca_path)
+    """The connection options of the dci_* modules (or, given ``whmcs``, the whmcs_* modules) for a simulator."""
     if whmcs is not None:
-        args.update(whmcs_url=whmcs.url, whmcs_identifier=whmcs.identifier, whmcs_secret=whmcs.secret)
-    return args
+        return dict(whmcs_url=whmcs.url, whmcs_identifier=whmcs.identifier, whmcs_secret=whmcs.secret, ca_path=whmcs.ca_path)
+    return dict(api_url=dci.url, api_username=dci.admin_user, api_password=dci.admin_password, ca_path=dci.ca_path)
 
 
 class VirtualClock:
@@ -94,6 +91,16 @@ class ModuleRunner:
                 pass
         text = out.getvalue()
         try:
-            return json.loads(text[text.index("{"):])
+            result = json.loads(text[text.index("{"):])
         except ValueError:
             raise AssertionError("module %s printed no result: %r" % (module, text)) from None
+        result["warnings"] = [warning_text(warning) for warning in result.get("warnings", [])]
+        return result
+
+
+def warning_text(warning):
+    """A warning's message: ansible-core 2.19 returns warnings as structured events, older ones as text."""
+    if isinstance(warning, dict):
+        event = warning.get("event", warning)
+        return event.get("msg", str(event))
+    return warning

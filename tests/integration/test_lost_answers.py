@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A lost answer is a question, not an error: every writing call of the collection, with its answer lost.
+
+For each write the modules make, the simulator loses the answer once: after handling the request
+(the change was made; the module must read it back and carry on without sending it again) and
+before (nothing changed; the module must read back, see that, and send it once more). Either way the
+task succeeds with the panel as asked, and says what happened in a warning. The modules run
+in-process on a virtual clock (tests/integration/inprocess.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from inprocess import ModuleRunner, VirtualClock, connection_args
+
+from simulators.dcimanager import DCImanagerSimulator, default_state
+from simulators.whmcs import WHMCSSimulator, make_state as whmcs_state
+
+pytestmark = pytest.mark.quick
+
+TIMINGS = dict(poweron_seconds=20, poweroff_seconds=10, install_seconds=300, enable_seconds=5)
+DEBIAN = "ISPsystem__Debian-12-amd64"
+WAIT = {"poll_interval": 5, "wait_timeout": 1800}
+
+
+def alice_server(sim):
+    return sim.server_state("6")
+
+
+def free_server(sim):
+    return sim.server_state("1")
+
+
+def user(sim, name):
+    return next((u for u in sim.dump_state()["users"] if u["name"] == name), None)
+
+
+def allocate_setup(sim, runner):
+    runner.run("dci_user", {"name": "bob", "password": "bob-pw-123456"})
+
+
+def allocated(sim):
+    server = free_server(sim)
+    bob = user(sim, "bob")
+    return (server["owner"] == bob["id"] and {a["domain"] for a in server["addresses"]} == {"bob.example.net"}
+            and len(server["addresses"]) == 2)
+
+
+def block(sim, runner):
+    runner.run("dci_server", dict(WAIT, server_id="6", blocked=True))
+
+
+def power_off(sim, runner):
+    runner.run("dci_server", dict(WAIT, server_id="6", power="off"))
+
+
+def network_off(sim, runner):
+    runner.run("dci_server", dict(WAIT, server_id="6", network="off"))
+
+
+def switch_state(sim):
+    return [c["state"] for c in alice_server(sim)["connections"] if c["type"] == "Switch"]
+
+
+def extra_address(sim, runner):
+    runner.run("dci_server_allocate", {"owner": "alice", "hostname": "alice1.example.com", "server_id": "6", "ipv4_count": 1})
+
+
+# name -> (what sets the scene, the module and its arguments, the write whose answer is lost, the truth after)
+CASES = {
+    "user.edit create": (None, "dci_user", {"name": "bob", "password": "bob-pw-123456"}, "user.edit",
+                         lambda sim: user(sim, "bob") is not None),
+    "user.edit password": (None, "dci_user", {"name": "alice", "password": "alice-pw-NEW", "update_password": "always"},
+                           "user.edit", lambda sim: user(sim, "alice")["password"] == "alice-pw-NEW"),
+    "user.delete": (lambda sim, runner: runner.run("dci_user", {"name": "bob", "password": "bob-pw-123456"}),
+                    "dci_user", {"name": "bob", "state": "absent"}, "user.delete", lambda sim: user(sim, "bob") is None),
+    "iplist.edit (the claim)": (allocate_setup, "dci_server_allocate",
+                                {"owner": "bob", "hostname": "bob.example.net", "server_id": "1", "ipv4_count": 1},
+                                "iplist.edit", allocated),
+    "iplist.edit (a new address)": (None, "dci_server_allocate",
+                                    {"owner": "alice", "hostname": "alice1.example.com", "server_id": "6", "ipv4_count": 1},
+                                    "iplist.edit", lambda sim: len(alice_server(sim)["addresses"]) == 2),
+    "server.edit (the owner)": (allocate_setup, "dci_server_allocate",
+                                {"owner": "bob", "hostname": "bob.example.net", "server_id": "1", "ipv4_count": 1},
+                                "server.edit", allocated),
+    "server.disable": (None, "dci_server", dict(WAIT, server_id="6", blocked=True), "server.disable",
+                       lambda sim: alice_server(sim)["blocked"]),
+    "server.enable": (block, "dci_server", dict(WAIT, server_id="6", blocked=False), "server.enable",
+                      lambda sim: not alice_server(sim)["blocked"] and not alice_server(sim)["disabled"]),
+    "server.poweroff": (None, "dci_server", dict(WAIT, server_id="6", power="off"), "server.poweroff",
+                        lambda sim: alice_server(sim)["power"] == "off"),
+    "server.poweron": (power_off, "dci_server", dict(WAIT, server_id="6", power="on"), "server.poweron",
+                       lambda sim: alice_server(sim)["power"] == "on"),
+    "server.connection.off": (None, "dci_server", dict(WAIT, server_id="6", network="off"), "server.connection.off",
+                              lambda sim: switch_state(sim) == ["off"]),
+    "server.connection.on": (network_off, "dci_server", dict(WAIT, server_id="6", network="on"), "server.connection.on",
+                             lambda sim: switch_state(sim) == ["on"]),
+    "server.operations": (None, "dci_os_install", dict(WAIT, server_id="6", os_template="ISPsystem__Ubuntu-24.04-amd64",
+                                                       root_password="root-pw-1", settle_time=60), "server.operations",
+                          lambda sim: alice_server(sim)["installed_template"] == "ISPsystem__Ubuntu-24.04-amd64"),
+    "iplist.delete": (extra_address, "dci_server_release", dict(WAIT, server_id="6"), "iplist.delete",
+                      lambda sim: len(alice_server(sim)["addresses"]) == 1 and not alice_server(sim)["owner"]),
+}
+
+
+@pytest.fixture
+def panel(tmp_path, monkeypatch):
+    sim = DCImanagerSimulator(state=default_state(), tls_dir=str(tmp_path / "tls"), **TIMINGS).start()
+    yield sim, ModuleRunner(connection_args(sim), clock=VirtualClock(sim), monkeypatch=monkeypatch)
+    sim.close()
+    assert sim.errors == []
+
+
+def sends_of(sim, name):
+    return [call for call in sim.calls if call["name"] == name and call["write"]]
+
+
+@pytest.mark.parametrize("after", [True, False], ids=["the write was made", "the write was not made"])
+@pytest.mark.parametrize("kind", ["drop", "http500", "badbody"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_lost_answer_is_read_back(panel, case, kind, after):
+    sim, runner = panel
+    setup, module, args, write, truth = CASES[case]
+    if setup is not None:
+        setup(sim, runner)
+    before = len(sends_of(sim, write))
+    if case == "iplist.edit (a new address)" or case == "server.edit (the owner)":
+        # The write comes after the claim (one iplist.edit): lose the answer of the one after it.
+        sim.set_faults(rate=1.0, kinds=[kind], names=[write], count=1, after=1.0 if after else 0.0, writes_only=True)
+        if case == "server.edit (the owner)":
+            pass
+    else:
+        sim.set_faults(rate=1.0, kinds=[kind], names=[write], count=1, after=1.0 if after else 0.0, writes_only=True)
+    result = runner.run(module, args)
+    assert not result.get("failed"), result["msg"]
+    assert result["changed"] is True
+    assert truth(sim), "the panel is not as asked after %s: %s" % (case, result)
+    faulted = [call for call in sim.calls if call["fault"]]
+    assert len(faulted) == 1 and faulted[0]["name"] == write
+    sends = len(sends_of(sim, write)) - before
+    warnings = " ".join(result.get("warnings", []))
+    if after:
+        # The panel shows the change: not one more send of it.
+        assert "read back" in warnings and "was made" in warnings, warnings
+        assert sends == expected_sends(case), "%s sent %d times" % (write, sends)
+    else:
+        assert "was not made, so it was sent again" in warnings, warnings
+        assert sends == expected_sends(case) + 1, "%s sent %d times" % (write, sends)
+
+
+def expected_sends(case):
+    """How many times the module sends the write when nothing is lost."""
+    return {"iplist.edit (the claim)": 2, "iplist.edit (a new address)": 1}.get(case, 1)
+
+
+def test_three_lost_sends_fail_clearly_and_leave_nothing_half_done(panel):
+    sim, runner = panel
+    allocate_setup(sim, runner)
+    before = sim.dump_state()
+    sim.set_faults(rate=1.0, kinds=["http500"], names=["iplist.edit"], count=3, writes_only=True)
+    result = runner.run("dci_server_allocate", {"owner": "bob", "hostname": "bob.example.net", "server_id": "1"})
+    assert result["failed"] and "read back after 3 sends: the domain bob.example.net on address" in result["msg"]
+    assert len(sends_of(sim, "iplist.edit")) == 3
+    after = sim.dump_state()
+    assert [s for s in after["servers"] if s["id"] == "1"] == [s for s in before["servers"] if s["id"] == "1"]
+
+
+def test_a_reboot_whose_answer_is_lost_is_not_repeated_when_the_panel_cannot_tell(panel):
+    sim, runner = panel
+    sim.set_faults(rate=1.0, kinds=["http500"], names=["server.reboot"], count=1, writes_only=True)
+    result = runner.run("dci_server", dict(WAIT, server_id="6", power="restarted"))
+    assert result["failed"] and "nothing the panel shows tells whether the restart of server 6 was made" in result["msg"]
+    assert len(sends_of(sim, "server.reboot")) == 1
+
+
+def test_a_login_key_whose_answer_is_lost_is_made_anew(panel):
+    sim, runner = panel
+    sim.set_faults(rate=1.0, kinds=["drop"], names=["session.newkey"], count=1, after=1.0)
+    result = runner.run("dci_login_key", {"login": "alice"})
+    assert not result.get("failed"), result["msg"]
+    keys = sim.dump_state()["login_keys"]
+    assert len(keys) == 2  # the lost one was never shown to anyone; the link names the second
+    assert [key for key in keys if result["url"].endswith("key=" + key)]
+
+
+@pytest.mark.parametrize("after", [True, False])
+def test_a_lost_whmcs_update_is_read_back(tmp_path, monkeypatch, after):
+    whmcs = WHMCSSimulator(state=whmcs_state(3), tls_dir=str(tmp_path / "tls")).start()
+    try:
+        runner = ModuleRunner(connection_args(whmcs=whmcs))
+        whmcs.set_faults(rate=1.0, kinds=["drop"], names=["UpdateClientProduct"], count=1, after=1.0 if after else 0.0)
+        result = runner.run("whmcs_service", {"service_id": 1, "notes": "lost and found", "dedicated_ip": "192.0.2.99"})
+        assert not result.get("failed"), result["msg"]
+        assert whmcs.service(1)["notes"] == "lost and found" and whmcs.service(1)["dedicatedip"] == "192.0.2.99"
+        sends = [call for call in whmcs.calls if call["name"] == "UpdateClientProduct"]
+        assert len(sends) == (1 if after else 2)
+    finally:
+        whmcs.close()
