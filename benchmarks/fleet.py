@@ -74,7 +74,7 @@ def make_fleet(pending, active=0, suspended=0, terminated=0, clients=None, spare
 class Fleet:
     """Both simulators with a fleet loaded, the files a playbook run needs, and the call logs."""
 
-    def __init__(self, workdir, states, install_seconds=4.0, poweron_seconds=1.0):
+    def __init__(self, workdir, states, install_seconds=4.0, poweron_seconds=1.0, extra_vars=()):
         dci_state, whmcs_state, products = states
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +84,7 @@ class Fleet:
         (self.workdir / "products.yml").write_text(yaml.safe_dump({"dedicated_server_products": products}))
         (self.workdir / "fleet.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
         self.runs = 0
+        self.extra_vars = list(extra_vars)
 
     def __enter__(self):
         self.dci.start()
@@ -118,6 +119,8 @@ class Fleet:
                           "JUNIT_TASK_CLASS": "true"})
         command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "fleet.whmcs.yml",
                    "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-f", str(forks)]
+        for assignment in self.extra_vars:
+            command += ["-e", assignment]
         self.clear_calls()
         figures = measure(command, ansible_env({**self.env(), **extra}), self.workdir, self.workdir / ("output-%d.txt" % self.runs), timeout)
         figures["records"] = json.loads(records.read_text()) if records.exists() else []

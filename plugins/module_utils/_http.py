@@ -133,6 +133,8 @@ def post(session, url, data, timeout, verify, what, errors, limit, service, show
         raise retryable("the connection to %s at %s broke during %s: %s" % (service, shown_url, what, reason(exc))) from None
     except requests.exceptions.Timeout:
         raise retryable("%s at %s did not answer %s within %ss" % (service, shown_url, what, timeout)) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise retryable("the answer of %s at %s to %s was cut off: %s" % (service, shown_url, what, reason(exc))) from None
     except requests.exceptions.RequestException as exc:
         raise fatal("request %s to %s at %s failed: %s" % (what, service, shown_url, reason(exc))) from None
     if body is None:

@@ -51,8 +51,18 @@ def test_the_checks_see_a_half_done_shop():
     assert any("without an owner" in p for p in fault_soak.check(original, half, whmcs, records, final=False))
 
 
-def test_reconcile_under_faults_leaves_nothing_half_done(tmp_path):
-    result = fault_soak.soak(tmp_path, rate=0.15, seed=3, pending=5, forks=8, stall_seconds=1.0, install_seconds=1.5, timeout=150)
-    assert result["first"]["faults"] > 0
+def test_repeated_writes_are_found_in_the_call_log():
+    write = {"name": "iplist.edit", "params": {"auth": "s1", "plid": "3", "elid": "9", "domain": "a.example.net"},
+             "write": True, "fault": None, "fault_after": False}
+    lost = dict(write, fault="drop", fault_after=True)
+    assert fault_soak.repeated_writes([write, dict(write)]) == []  # sent twice, but the first one's answer was not lost
+    assert fault_soak.repeated_writes([dict(write, fault="drop"), write]) == []  # lost before it was handled: may go again
+    assert len(fault_soak.repeated_writes([lost, write])) == 1
+    assert fault_soak.repeated_writes([lost, dict(write, params=dict(write["params"], auth="s2"))]) == []  # another run
+
+
+def test_reconcile_under_faults_converges_in_one_run_and_leaves_nothing_half_done(tmp_path):
+    result = fault_soak.soak(tmp_path, rate=0.15, seed=3, pending=5, forks=8, stall_seconds=1.0, install_seconds=4.0, timeout=300)
+    assert result["runs"][0]["faults"] > 0
     assert result["problems"] == []
-    assert result["second"]["failed"] == {}
+    assert result["converged"] == 1, result["runs"][0]["failed"]

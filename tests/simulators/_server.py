@@ -200,6 +200,10 @@ class _TLSHTTPServer(ThreadingHTTPServer):
 class SimulatorServer:
     """Base class; see the module docstring. Subclasses implement ``handle_api``, ``dump_state``, ``load_state``."""
 
+    # The start of an answer cut off in the middle (the ``badbody`` and ``truncate`` faults), in the
+    # simulated API's own format: (content type, bytes).
+    BROKEN_ANSWER = ("text/xml; charset=UTF-8", b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><elem><id>1</id><na')
+
     # name -> type of each knob: a constructor keyword, a ``--name-with-dashes`` CLI flag and a
     # key of ``PUT /_sim/settings``. The subclass stores each as an attribute of the same name.
     SETTINGS = {}
@@ -433,10 +437,11 @@ class SimulatorServer:
             handler.send(bad_status, "text/html; charset=utf-8", page)
             return
         entry["status"] = 200
+        content_type, broken = self.BROKEN_ANSWER
         if fault == "badbody":
-            handler.send(200, "text/xml; charset=UTF-8", b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><elem><id>1</id><na')
+            handler.send(200, content_type, broken)
         else:  # truncate: promise 4096 bytes, send a few, close.
-            handler.send(200, "text/xml; charset=UTF-8", b'<?xml version="1.0" encoding="UTF-8"?>\n<doc>', declared_length=4096)
+            handler.send(200, content_type, broken[:len(broken) // 2], declared_length=4096)
 
     def _control(self, handler, what):
         method = handler.command

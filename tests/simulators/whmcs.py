@@ -166,6 +166,8 @@ def _to_xml(value, tag):
 class WHMCSSimulator(SimulatorServer):
     """A WHMCS installation's API, in memory (see the module docstring)."""
 
+    BROKEN_ANSWER = ("application/json", b'{"result":"success","totalresults":"2","startnumber":0,"products":{"product":[{"id":"1","na')
+
     SETTINGS = {
         "refuse_ip": str,   # "" (allowed), "403" (HTTP 403) or "error" ("Invalid IP", HTTP 200)
         "access_key": str,  # $api_access_key of configuration.php; "" = none configured
