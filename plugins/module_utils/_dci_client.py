@@ -234,6 +234,10 @@ class DCIClient:
                            "the collection needs the whole list to decide anything" % (func, total, len(rows)), func=func)
         return rows
 
+    def document(self, func, **params):
+        """Read a function's whole answer (``<doc>``), for callers that look at more than the rows."""
+        return self.call(func, params)
+
     def form(self, func, **params):
         """Read an ``*.edit`` form (no ``sok``): its values and its select lists."""
         root = self.call(func, params)
@@ -290,6 +294,20 @@ class DCIClient:
             return True
         raise DCIError("cannot tell whether %s's password is right: DCImanager answered func=auth with neither a session "
                        "nor an error (this panel gives no sessions; run the check_panel playbook)" % login, func="auth")
+
+    @property
+    def uses_sessions(self):
+        """Whether the panel gave a session at login (else every call carries ``authinfo``)."""
+        self._ensure_auth()
+        return bool(self._session_id)
+
+    def try_foreign_session(self, func, session_id):
+        """Call the reading function ``func`` with a session id the panel never gave; returns its error, or None."""
+        try:
+            self._post_with_retries(func, {"auth": session_id}, write=False)
+        except DCIError as exc:
+            return exc
+        return None
 
     def login_url(self, login, key):
         """The browser URL that consumes the one-time ``key`` of ``login``."""
