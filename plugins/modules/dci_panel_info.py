@@ -27,8 +27,8 @@ extends_documentation_fragment:
 options:
   sample:
     description:
-      - How many servers to look at closely (their addresses, connections and forms: five reads each).
-        Owned servers come first, then a blocked one and a free one, so that every check has something to read.
+      - How many servers to look at closely (their addresses, connections and forms, five reads each).
+      - Owned servers come first, then a blocked one and a free one, so that every check has something to read.
     type: int
     default: 3
 """
@@ -50,8 +50,12 @@ lists:
   returned: success
   type: dict
   sample:
-    server: {"rows": 120, "columns": ["chassis_templ", "hostname", "id", "ip", "name", "owner", "rack"],
-             "flags": ["blocked", "poweron"], "paged": false}
+    server:
+      rows: 120
+      columns: [chassis_templ, hostname, id, ip, name, owner, rack]
+      flags: [blocked, poweron]
+      flag_texts: [""]
+      paged: false
 assumptions:
   description: One entry per assumption, in the order of docs/lifecycle.md.
   returned: success

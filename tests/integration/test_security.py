@@ -313,6 +313,7 @@ MODULE_ARGS = {
     "dci_login_key": {},
     "dci_os_install": {"server_id": "1", "os_template": "ISPsystem__Debian-12-amd64", "root_password": "not-used-1"},
     "dci_os_template_info": {},
+    "dci_panel_info": {},
     "dci_server": {"server_id": "6", "blocked": True},
     "dci_server_allocate": {"owner": "alice", "hostname": "a2.example.net", "package": "DL360-G9"},
     "dci_server_info": {},
