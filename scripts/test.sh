@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The test command of ispsystem.dcimanager (run scripts/setup.sh once before it):
+#   0. ruff                                   (lint and format check, pyproject.toml)
 #   1. pytest tests/unit tests/integration   (in parallel with pytest-xdist)
 #   2. the same tests (most of them) again with ansible-core 2.16, the oldest supported
 #   3. scripts/sanity.sh                      (ansible-test sanity, offline)
@@ -9,7 +10,17 @@
 #
 # Arguments are passed to pytest (e.g. `scripts/test.sh -x`); PYTEST_WORKERS sets the number
 # of pytest-xdist workers (default: auto, i.e. one per core).
+#
+# scripts/test.sh --quick: the quick loop for a maintainer (well under a minute here): ruff, then
+# the tests marked `quick` (every unit test, and the in-process runs of the modules against the
+# simulators), with the newest ansible-core only. CI runs the whole command.
 set -euo pipefail
+
+QUICK=0
+if [ "${1:-}" = "--quick" ]; then
+    QUICK=1
+    shift
+fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd -P)"
@@ -59,6 +70,24 @@ trap on_exit EXIT
 # and one count of it ("passed", "skipped").
 summary_of() { grep -E '^=+ .* in [0-9.]+s|^[0-9]+ [a-z]+.* in [0-9.]+s' "$1" | tail -n1 | sed -E 's/^=+ //; s/ =+$//' || true; }
 count() { grep -oE "[0-9]+ $2" <<<"$1" | grep -oE '^[0-9]+' || echo 0; }
+
+# --- 0. ruff -------------------------------------------------------------------------
+begin "ruff"
+ruff check --no-cache .
+end
+
+if [ "$QUICK" = 1 ]; then
+    begin "pytest, quick"
+    pytest_log="$(mktemp "${TMPDIR:-/tmp}/dcimanager-pytest.XXXXXX")"
+    pytest -n "${PYTEST_WORKERS:-auto}" -p no:cacheprovider -q -m quick tests/unit tests/integration "$@" 2>&1 | tee "$pytest_log"
+    pytest_summary="$(summary_of "$pytest_log")"
+    end
+    trap - EXIT
+    on_exit
+    echo "test.sh --quick: pytest said: ${pytest_summary:-(no summary line found)}"
+    echo "tests: $(count "$pytest_summary" passed) passed, 0 failed, $(count "$pytest_summary" skipped) skipped"
+    exit 0
+fi
 
 # --- 1. pytest ------------------------------------------------------------------------
 begin "pytest"
