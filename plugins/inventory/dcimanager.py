@@ -40,7 +40,7 @@ options:
       - name: DCIMANAGER_URL
   api_username:
     description:
-      - Login of the panel account the plugin reads as (an administrator: a customer account sees only its own servers).
+      - Login of the panel account the plugin reads as, an administrator (a customer account sees only its own servers).
       - May be a template or a vaulted value.
     type: str
     required: true
@@ -155,7 +155,7 @@ cache_timeout: 600
 # Groups by owner and power, and a login user for the machines
 plugin: ispsystem.dcimanager.dcimanager
 keyed_groups:
-  - key: dci_owner | default('', true) or 'nobody'
+  - key: dci_owner or 'nobody'
     prefix: owner
   - key: dci_power
     prefix: power
@@ -258,7 +258,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         states = sorted(set(str(state).strip().lower() for state in self.get_option("states") or ()))
         unknown = [state for state in states if state not in STATES]
         if unknown:
-            raise AnsibleParserError(_PREFIX + "unknown states %s; a server's state is one of %s"
+            raise AnsibleParserError("DCImanager inventory: unknown states %s; a server's state is one of %s"
                                      % (", ".join(unknown), ", ".join(STATES)))
         return {
             "packages": sorted(set(str(package) for package in self.get_option("packages") or ())),
@@ -287,7 +287,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _client(self):
         if not (HAS_REQUESTS and HAS_LXML):
-            raise AnsibleParserError(_PREFIX + "the Python libraries requests and lxml are required to talk to DCImanager; "
+            raise AnsibleParserError("DCImanager inventory: the Python libraries requests and lxml are required to talk to DCImanager; "
                                      "install the collection's requirements.txt into the Python that runs Ansible")
         password = self._option("api_password")
         if password:
@@ -299,7 +299,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                              timeout=self.get_option("timeout"), on_session=self._secrets.add,
                              use_proxy=self.get_option("use_proxy"))
         except DCIError as exc:
-            raise AnsibleParserError(_PREFIX + self._scrub(exc.msg)) from None
+            raise AnsibleParserError("DCImanager inventory: %s" % self._scrub(exc.msg)) from None
 
     def _scrub(self, text):
         """``text`` without the password or the session id, in any spelling a form body or URL would give them."""
@@ -314,7 +314,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             return read_fleet(client, allow_empty=bool(self.get_option("allow_empty")))
         except DCIError as exc:
-            raise AnsibleParserError(_PREFIX + self._scrub(exc.msg)) from None
+            raise AnsibleParserError("DCImanager inventory: %s" % self._scrub(exc.msg)) from None
         finally:
             client.close()
 
@@ -361,7 +361,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 problem = "server %s has the host name %s, which is server %s's fallback name" % (server_id, name, reserved[key])
             if problem:
                 if strict:
-                    raise AnsibleParserError(_PREFIX + problem)
+                    raise AnsibleParserError("DCImanager inventory: %s" % problem)
                 warning = _PREFIX + "%s; naming it %s" % (problem, fallback)
                 self.display.warning(warning)
                 warnings.append(warning)
@@ -376,7 +376,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return to_text(self.templar.template(template)).strip()
         except Exception as exc:  # pylint: disable=broad-exception-caught
             if strict:
-                raise AnsibleParserError(_PREFIX + "the hostname template failed for server %s: %s"
+                raise AnsibleParserError("DCImanager inventory: the hostname template failed for server %s: %s"
                                          % (hostvars["dci_server_id"], to_text(exc))) from None
             return ""
 
