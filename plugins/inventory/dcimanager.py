@@ -95,10 +95,10 @@ options:
     default: []
   states:
     description:
-      - Only servers in these states (as C(dci_state) shows them). Empty means every state.
+      - Only servers in these states, as C(dci_state) shows them (V(free), V(owned), V(suspended), V(installing),
+        V(hwproblem), V(diag)), compared without regard to case. Empty means every state.
     type: list
     elements: str
-    choices: [free, owned, suspended, installing, hwproblem, diag]
     default: []
   hostname:
     description:

@@ -189,7 +189,12 @@ def test_filters(tmp_path, dci, env):
 
     completed, dummy = inventory(write_source(tmp_path, {"states": ["Owned", "broken"]}), env)
     assert completed.returncode != 0
-    assert "broken" in completed.said and "free, owned, suspended, installing, hwproblem, diag" in completed.said
+    assert ("DCImanager inventory: unknown states broken; a server's state is one of free, owned, suspended, installing, "
+            "hwproblem, diag") in completed.said
+    # The states are compared without regard to case.
+    completed, data = inventory(write_source(tmp_path, {"states": ["Suspended"]}), env)
+    assert completed.returncode == 0, completed.stderr
+    assert hosts(data) == ["Web1.Example.com"]
 
 
 def test_hostname_template_and_strict(tmp_path, dci, env):
