@@ -725,3 +725,66 @@ def test_hostile_answers_to_the_inventory_plugin(tmp_path, hostile, case, expect
     assert "Traceback" not in completed.stderr
     assert [request["form"]["secret"] for request in hostile.requests] == [WHMCS_SECRET]
     assert_not_shown([WHMCS_SECRET, ACCESS_KEY], completed.stdout + completed.stderr)
+
+
+# --- the DCImanager inventory plugin -------------------------------------------------------------------
+
+def dci_inventory(directory, env, options=None, vvv=False):
+    """``ansible-inventory --list`` over a ``dcimanager.yml`` source with ``options``; (completed, its output on one line)."""
+    source = Path(directory) / "panel.dcimanager.yml"
+    source.write_text(yaml.safe_dump(dict({"plugin": "ispsystem.dcimanager.dcimanager"}, **(options or {}))))
+    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.dcimanager")
+    completed = run_command(["ansible-inventory"] + (["-vvv"] if vvv else []) + ["-i", str(source), "--list"], env=env,
+                            cwd=str(directory))
+    return completed, " ".join((completed.stdout + completed.stderr).split())
+
+
+def test_dcimanager_inventory_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs):
+    env = {key: value for key, value in dci_env.items() if key != "DCIMANAGER_CA_PATH"}
+    proxy = "http://127.0.0.1:%d" % closed_port()
+    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
+               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    for options in ({}, {"ca_path": whmcs.ca_path}):
+        completed, said = dci_inventory(tmp_path, env, options)
+        assert completed.returncode != 0
+        assert "DCImanager inventory: TLS verification of %s failed" % dci.url in said
+        assert "ca_path" in said and "validate_certs: false" in said and "Traceback" not in said
+    assert dci.calls == []
+
+
+def echo_dci_login_encoded(request):
+    """A login refused with the request's form body, URL-encoded, as the error message."""
+    echo = "&".join("%s=%s" % (key, quote_plus(value)) for key, value in sorted(request["form"].items()))
+    return 200, XML, ('<?xml version="1.0"?>\n<doc><error type="auth" object="badpassword"><msg>%s</msg></error></doc>'
+                      % echo.replace("&", "&amp;")).encode()
+
+
+def test_hostile_answers_to_the_dcimanager_inventory_plugin(tmp_path, hostile):
+    """No no_log here: the plugin itself keeps the password and the session id out of every message, at -vvv too."""
+    hostile.cases.update({
+        "echo-login": echo_dci_login,
+        "echo-login-encoded": echo_dci_login_encoded,
+        "echo": dci_case(echo_dci_error),
+        "redirect": dci_case(lambda request: (302, {"Location": "https://localhost:1/stolen/?auth=%s&pw=%s" % (
+            request["form"].get("auth"), quote_plus(PANEL_PW))}, b"")),
+        "laughs": dci_case(fixed(200, XML, billion_laughs())),
+        "web-page": dci_case(fixed(200, HTML, HTML_PAGE)),
+    })
+    expected = {
+        "echo-login": "rejected the login of api_username 'admin': func=auth; out=xml; password=********; username=admin",
+        "echo-login-encoded": "rejected the login of api_username 'admin': func=auth&out=xml&password=********&username=admin",
+        "echo": "DCImanager refused server: auth=********; func=server; out=xml",
+        "redirect": "answered server with a redirect to https://localhost:1/stolen/?auth=********&pw=********, which is not followed",
+        "laughs": "DCImanager's answer to server carries a DTD, which the API never sends; refused",
+        "web-page": "answered server with a web page instead of API XML",
+    }
+    for case, message in expected.items():
+        completed, said = dci_inventory(tmp_path, {"DCIMANAGER_PASSWORD": PANEL_PW}, {
+            "api_url": hostile.url(case), "api_username": "admin", "ca_path": hostile.ca_path}, vvv=True)
+        assert completed.returncode != 0, case
+        assert "DCImanager inventory: " in said and message in said, (case, said)
+        assert "Traceback (most recent call last)" not in completed.stderr, case
+        funcs = [request["form"]["func"] for request in hostile.requests_of(case)]
+        assert funcs == (["auth"] if case.startswith("echo-login") else ["auth", "server"]), (case, funcs)
+        assert hostile.requests_of(case)[0]["form"]["password"] == PANEL_PW
+        assert_not_shown([PANEL_PW, "s3ss10n"], completed.stdout + completed.stderr)

@@ -1,0 +1,432 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: dcimanager
+short_description: DCImanager 5 servers as inventory hosts
+version_added: 0.1.0
+description:
+  - Reads the C(server) list of an ISPsystem DCImanager 5 panel and makes one host of each server, so
+    playbooks can run on the machines themselves. C(ansible_host) is the server's main address.
+  - One read of the whole list (plus the login, and the panel's C(user) list only when its C(owner) column
+    holds account ids); no call per server.
+  - Uses a YAML configuration file whose name ends in C(dcimanager.yml) or C(dcimanager.yaml).
+  - Works the same from the command line and as an AWX / Automation Controller inventory source.
+author:
+  - ispsystem.dcimanager contributors (@ispsystem-community)
+requirements:
+  - requests
+  - lxml
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks this as an instance of the P(ispsystem.dcimanager.dcimanager#inventory) plugin.
+    type: str
+    required: true
+    choices: [ispsystem.dcimanager.dcimanager]
+  api_url:
+    description:
+      - URL of the DCImanager 5 panel. V(https://host), V(https://host:1500) and V(https://host:1500/dcimgr) are
+        accepted; a missing port means V(1500) and a missing path means V(/dcimgr).
+      - May be a template (for example a C(lookup)) or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: DCIMANAGER_URL
+  api_username:
+    description:
+      - Login of the panel account the plugin reads as, an administrator (a customer account sees only its own servers).
+      - May be a template or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: DCIMANAGER_USERNAME
+  api_password:
+    description:
+      - Password of O(api_username). Sent only in POST bodies; never in host variables, the cache, warnings or errors.
+      - May be a template or a vaulted value.
+    type: str
+    required: true
+    env:
+      - name: DCIMANAGER_PASSWORD
+  validate_certs:
+    description:
+      - Verify the panel's TLS certificate. DCImanager ships a self-signed certificate; give its CA in O(ca_path)
+        rather than turning this off.
+    type: bool
+    default: true
+    env:
+      - name: DCIMANAGER_VALIDATE_CERTS
+  ca_path:
+    description:
+      - A PEM file with the CA certificate(s) to verify the panel's certificate with.
+    type: path
+    env:
+      - name: DCIMANAGER_CA_PATH
+  timeout:
+    description:
+      - Seconds to wait for each API request.
+    type: int
+    default: 60
+  use_proxy:
+    description:
+      - Use the proxy that the environment names (E(HTTPS_PROXY), E(HTTP_PROXY), E(NO_PROXY)), as
+        M(ansible.builtin.uri) does. Whom the controller trusts stays decided by O(validate_certs) and O(ca_path).
+    type: bool
+    default: true
+  packages:
+    description:
+      - Only servers of these packages (the server's C(chassis_templ), or its C(type) on older panels; as
+        C(dci_package) shows it). Empty means every package.
+    type: list
+    elements: str
+    default: []
+  owners:
+    description:
+      - Only servers owned by these accounts, by login (as C(dci_owner) shows it, also on a panel whose C(owner) column
+        holds account ids). Empty means any owner or none.
+    type: list
+    elements: str
+    default: []
+  states:
+    description:
+      - Only servers in these states, as C(dci_state) shows them (V(free), V(owned), V(suspended), V(installing),
+        V(hwproblem), V(diag)), compared without regard to case. Empty means every state.
+    type: list
+    elements: str
+    default: []
+  hostname:
+    description:
+      - A Jinja2 template for the host name, over the host variables (for example V({{ dci_name }}.dc.example.com)).
+      - Without it, a host is named after the server's hostname (the domain on its addresses), and a free or
+        unnamed server (hostname C(free.ds) or none) C(dci-<server id>).
+      - Host names are compared without regard to case. A server whose name comes out empty, or the same as an earlier
+        server's (in the order of server ids), is named C(dci-<server id>) instead, with a warning (an error with O(strict=true)).
+    type: str
+  allow_empty:
+    description:
+      - Accept a panel whose server list is empty, giving an empty inventory.
+      - By default an empty list fails the source, since it far more often means that the API user may not see
+        servers, or that a proxy answered instead of the panel, than a panel without servers.
+    type: bool
+    default: false
+notes:
+  - "Host variables: C(dci_server_id), C(dci_name) (the label), C(dci_hostname), C(dci_owner) (login; V('') when free),
+    C(dci_package), C(dci_rack), C(dci_main_ip), C(dci_blocked) (bool), C(dci_power) (V(on), V(off), V(error), V(unknown)),
+    C(dci_state) (V(free), V(owned), V(suspended), V(installing), V(hwproblem), V(diag)); C(ansible_host) is the main address."
+  - "Groups: C(dci_state_<state>), C(dci_package_<package>) and C(dci_rack_<rack>), lower-case, every character other
+    than a letter, a digit or C(_) replaced by C(_); plus those made with O(groups) and O(keyed_groups)."
+  - The cache holds the built hosts (one entry per inventory source, no credential in it); it is used only if the source's
+    URL, user name, filters, O(hostname), O(strict) and O(allow_empty) are the ones it was built with.
+seealso:
+  - module: ispsystem.dcimanager.dci_server_info
+  - plugin: ispsystem.dcimanager.whmcs
+    plugin_type: inventory
+"""
+
+EXAMPLES = r"""
+# inventory/servers.dcimanager.yml: the connection from DCIMANAGER_URL, DCIMANAGER_USERNAME,
+# DCIMANAGER_PASSWORD (and DCIMANAGER_CA_PATH)
+plugin: ispsystem.dcimanager.dcimanager
+
+---
+# Customers' servers of two packages, named by label, cached for ten minutes
+plugin: ispsystem.dcimanager.dcimanager
+api_url: https://dci.example.com:1500/dcimgr
+api_username: "{{ lookup('ansible.builtin.env', 'DCI_USER') }}"
+api_password: !vault |
+  $ANSIBLE_VAULT;1.1;AES256
+  ...
+ca_path: /etc/pki/dcimanager-ca.pem
+packages: [DL360-G9, R640]
+states: [owned, suspended]
+hostname: "{{ dci_name }}.dc.example.com"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/dcimanager-inventory
+cache_timeout: 600
+
+---
+# Groups by owner and power, and a login user for the machines
+plugin: ispsystem.dcimanager.dcimanager
+keyed_groups:
+  - key: dci_owner or 'nobody'
+    prefix: owner
+  - key: dci_power
+    prefix: power
+groups:
+  needs_attention: dci_state in ['hwproblem', 'diag'] or dci_power == 'error'
+compose:
+  ansible_user: "'root'"
+"""
+
+import hashlib
+import json
+import re
+from urllib.parse import quote, quote_plus
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.release import __version__ as ansible_version
+
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
+    HAS_LXML,
+    HAS_REQUESTS,
+    DCIClient,
+    DCIError,
+)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+    FREE_HOSTNAME,
+    hostname_key,
+    is_suspended,
+    package_of,
+    power_of,
+    read_fleet,
+    state_of,
+)
+
+try:
+    from ansible.utils.unsafe_proxy import wrap_var
+except ImportError:  # pragma: no cover
+    def wrap_var(value):
+        return value
+
+# Before ansible-core 2.19 inventory values are templated unless marked unsafe, and a server's label or
+# hostname is typed by people: mark it. From 2.19 on, data that did not come from a trusted file is
+# never templated, and wrapping would only cost time.
+_MARK_UNSAFE = tuple(int(part) for part in re.findall(r"\d+", ansible_version)[:2]) < (2, 19)
+
+# Bump when the shape of the cached hosts changes, so an old cache entry is not used.
+_CACHE_FORMAT = 1
+STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")
+_GROUP_CHARS_RE = re.compile(r"[^a-z0-9_]")
+_PREFIX = "DCImanager inventory: "
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "ispsystem.dcimanager.dcimanager"
+
+    def __init__(self):
+        super().__init__()
+        self._secrets = set()
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("dcimanager.yml", "dcimanager.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        # Extra variables may be used in the templated options (credentials from a lookup).
+        self.templar.available_variables = self._vars
+        self._read_config_data(path)
+        filters = self._filters()
+
+        fingerprint = self._fingerprint(filters)
+        cache_key = self.get_cache_key(path)
+        entry = None
+        if cache and self.get_option("cache"):
+            entry = self._cached_entry(cache_key, fingerprint)
+        if entry is None:
+            hosts, warnings = self._build_hosts(filters)
+            entry = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "hosts": hosts, "warnings": warnings}
+            if self.get_option("cache"):
+                # Written only after a read of the panel: an entry just read is never rewritten (its age stays true).
+                self._cache[cache_key] = entry
+        else:
+            # The warnings the hosts were built with still hold for them.
+            for warning in entry.get("warnings") or ():
+                self.display.warning(warning)
+        self._populate(entry["hosts"])
+
+    # Options ---------------------------------------------------------------------------------
+
+    def _option(self, name):
+        """An option that may be a template or a vaulted value, as text (or None)."""
+        value = self.get_option(name)
+        if value is None:
+            return None
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            value = self.templar.template(value)
+        return to_text(value) if value is not None else None
+
+    def _filters(self):
+        states = sorted(set(str(state).strip().lower() for state in self.get_option("states") or ()))
+        unknown = [state for state in states if state not in STATES]
+        if unknown:
+            raise AnsibleParserError("DCImanager inventory: unknown states %s; a server's state is one of %s"
+                                     % (", ".join(unknown), ", ".join(STATES)))
+        return {
+            "packages": sorted(set(str(package) for package in self.get_option("packages") or ())),
+            "owners": sorted(set(str(owner) for owner in self.get_option("owners") or ())),
+            "states": states,
+        }
+
+    def _fingerprint(self, filters):
+        """What the cached hosts depend on, hashed. No credential: the password is never part of it."""
+        settings = [_CACHE_FORMAT, self._option("api_url"), self._option("api_username"), filters,
+                    self.get_option("hostname"), bool(self.get_option("strict")), bool(self.get_option("allow_empty"))]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+    def _cached_entry(self, cache_key, fingerprint):
+        try:
+            entry = self._cache[cache_key]
+        except KeyError:  # no entry, or it expired
+            return None
+        if (not isinstance(entry, dict) or entry.get("format") != _CACHE_FORMAT or entry.get("fingerprint") != fingerprint
+                or not isinstance(entry.get("hosts"), list)):
+            # Built for other settings (another panel, filters or names): read the panel again.
+            return None
+        return entry
+
+    # Reading the panel -----------------------------------------------------------------------
+
+    def _client(self):
+        if not (HAS_REQUESTS and HAS_LXML):
+            raise AnsibleParserError("DCImanager inventory: the Python libraries requests and lxml are required to talk to DCImanager; "
+                                     "install the collection's requirements.txt into the Python that runs Ansible")
+        password = self._option("api_password")
+        if password:
+            self._secrets.add(password)
+        try:
+            # The session id is a credential too: it is kept out of every message, like the password.
+            return DCIClient(self._option("api_url"), self._option("api_username"), password,
+                             validate_certs=self.get_option("validate_certs"), ca_path=self.get_option("ca_path"),
+                             timeout=self.get_option("timeout"), on_session=self._secrets.add,
+                             use_proxy=self.get_option("use_proxy"))
+        except DCIError as exc:
+            raise AnsibleParserError("DCImanager inventory: %s" % self._scrub(exc.msg)) from None
+
+    def _scrub(self, text):
+        """``text`` without the password or the session id, in any spelling a form body or URL would give them."""
+        text = to_text(text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            for spelling in (secret, quote(secret, safe=""), quote_plus(secret)):
+                text = text.replace(spelling, "********")
+        return text
+
+    def _read_rows(self):
+        client = self._client()
+        try:
+            return read_fleet(client, allow_empty=bool(self.get_option("allow_empty")))
+        except DCIError as exc:
+            raise AnsibleParserError("DCImanager inventory: %s" % self._scrub(exc.msg)) from None
+        finally:
+            client.close()
+
+    def _build_hosts(self, filters):
+        """([[host name, host variables]], warnings) for the servers that pass the filters, by server id."""
+        rows = self._read_rows()
+        states, packages, owners = set(filters["states"]), set(filters["packages"]), set(filters["owners"])
+        servers = []
+        for row in rows:
+            state = state_of(row)
+            package = package_of(row)
+            owner = row["owner_login"]
+            if (states and state not in states) or (packages and package not in packages) or (owners and owner not in owners):
+                continue
+            hostvars = {
+                "dci_server_id": row["id"], "dci_name": row["name"], "dci_hostname": row["hostname"], "dci_owner": owner,
+                "dci_package": package, "dci_rack": row["rack"], "dci_main_ip": row["ip"], "dci_blocked": is_suspended(row),
+                "dci_power": power_of(row), "dci_state": state,
+            }
+            if row["ip"]:
+                hostvars["ansible_host"] = row["ip"]
+            servers.append(hostvars)
+        servers.sort(key=lambda hostvars: _id_order(hostvars["dci_server_id"]))
+        return self._name_hosts(servers)
+
+    def _name_hosts(self, servers):
+        template = self.get_option("hostname")
+        strict = self.get_option("strict")
+        # Every server's own fallback name is kept for it: no other server may take it.
+        reserved = dict((hostname_key(_fallback(hostvars)), hostvars["dci_server_id"]) for hostvars in servers)
+        taken = {}
+        hosts, warnings = [], []
+        for hostvars in servers:
+            server_id = hostvars["dci_server_id"]
+            fallback = _fallback(hostvars)
+            name = self._templated_name(template, hostvars, strict) if template else _default_name(hostvars)
+            key = hostname_key(name)
+            problem = None
+            if not name:
+                problem = "the hostname template gives server %s an empty name" % server_id
+            elif key in taken:
+                problem = "server %s has the host name %s, which server %s already has" % (server_id, name, taken[key])
+            elif key in reserved and reserved[key] != server_id:
+                problem = "server %s has the host name %s, which is server %s's fallback name" % (server_id, name, reserved[key])
+            if problem:
+                if strict:
+                    raise AnsibleParserError("DCImanager inventory: %s" % problem)
+                warning = _PREFIX + "%s; naming it %s" % (problem, fallback)
+                self.display.warning(warning)
+                warnings.append(warning)
+                name, key = fallback, hostname_key(fallback)
+            taken[key] = server_id
+            hosts.append([name, hostvars])
+        return hosts, warnings
+
+    def _templated_name(self, template, hostvars, strict):
+        self.templar.available_variables = wrap_var(hostvars) if _MARK_UNSAFE else hostvars
+        try:
+            return to_text(self.templar.template(template)).strip()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if strict:
+                raise AnsibleParserError("DCImanager inventory: the hostname template failed for server %s: %s"
+                                         % (hostvars["dci_server_id"], to_text(exc))) from None
+            return ""
+
+    # Populating ------------------------------------------------------------------------------
+
+    def _populate(self, hosts):
+        """Add the hosts; the list (possibly the cache's own) is only read, never changed."""
+        inventory = self.inventory
+        compose = self.get_option("compose")
+        groups = self.get_option("groups")
+        keyed_groups = self.get_option("keyed_groups")
+        strict = self.get_option("strict")
+        group_names = {}
+        made = set()
+        for name, hostvars in hosts:
+            inventory.add_host(name)
+            for key, value in hostvars.items():
+                inventory.set_variable(name, key, wrap_var(value) if _MARK_UNSAFE else value)
+            for kind in ("state", "package", "rack"):
+                value = hostvars.get("dci_" + kind)
+                if not value:
+                    continue
+                group = group_names.get((kind, value))
+                if group is None:
+                    group = group_names[(kind, value)] = "dci_%s_%s" % (kind, _GROUP_CHARS_RE.sub("_", value.lower()))
+                if group not in made:
+                    inventory.add_group(group)
+                    made.add(group)
+                inventory.add_child(group, name)
+            # Constructed features only when asked for: get_vars() copies every variable of the host.
+            if compose:
+                self._set_composite_vars(compose, inventory.get_host(name).get_vars(), name, strict=strict)
+            if groups or keyed_groups:
+                host_vars = inventory.get_host(name).get_vars()
+                self._add_host_to_composed_groups(groups, host_vars, name, strict=strict)
+                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict)
+
+
+def _id_order(server_id):
+    """Servers in the order of their ids: numbers by value, any other id after them."""
+    return (0, int(server_id), "") if server_id.isdigit() else (1, 0, server_id)
+
+
+def _fallback(hostvars):
+    return "dci-%s" % hostvars["dci_server_id"]
+
+
+def _default_name(hostvars):
+    """The server's hostname; ``dci-<id>`` for a free (``free.ds``) or unnamed server."""
+    hostname = (hostvars["dci_hostname"] or "").strip().rstrip(".")
+    if not hostname or hostname_key(hostname) == FREE_HOSTNAME:
+        return _fallback(hostvars)
+    return hostname
