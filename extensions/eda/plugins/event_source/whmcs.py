@@ -367,6 +367,7 @@ class Delivery:
         self.settings = settings
         self.state = state
         self._acks_read = {}   # ack file name -> mtime already applied
+        self._covered = {}     # (service id, action) -> events emitted until then are covered
         self._outbox = asyncio.Queue()
 
     def record(self, event):
@@ -428,7 +429,6 @@ class Delivery:
             names = os.listdir(self.settings.ack_dir)
         except FileNotFoundError:
             return
-        changed = False
         now = time.time()
         for name in names:
             if not name.endswith(".json"):
@@ -444,10 +444,10 @@ class Delivery:
                     continue
                 with open(path, encoding="utf-8") as handle:
                     ack = json.load(handle)
-                service_id, action, ended = int(ack["service_id"]), str(ack["action"]), float(ack["ended_at"])
+                key = (int(ack["service_id"]), str(ack["action"]))
                 # Events up to a few seconds before the throttle's end: the run starts a moment
                 # after the event that fired it, so this never covers an event the throttle let through.
-                covered = max(ended, float(ack.get("started_at", 0)) + self.settings.duplicate_window - 5)
+                covered = max(float(ack["ended_at"]), float(ack.get("started_at", 0)) + self.settings.duplicate_window - 5)
             except FileNotFoundError:
                 continue
             except (OSError, ValueError, KeyError, TypeError):
@@ -455,10 +455,11 @@ class Delivery:
                 self._acks_read[name] = None
                 continue
             self._acks_read[name] = mtime
-            changed |= self._settle_pending(
-                lambda p, s=service_id, a=action, t=covered: (p["event"]["whmcs"]["service_id"] == s
-                                                           and p["event"]["whmcs"]["action"] == a and p["emitted_at"] <= t))
-        if changed:
+            self._covered[key] = max(covered, self._covered.get(key, 0.0))
+        # Also settles an event recorded after its run's acknowledgement was read (a duplicate
+        # the throttle drops).
+        if self._settle_pending(lambda p: p["emitted_at"] <= self._covered.get(
+                (p["event"]["whmcs"]["service_id"], p["event"]["whmcs"]["action"]), -1.0)):
             self.state.save()
 
 
