@@ -25,12 +25,15 @@ from pathlib import Path
 import yaml
 
 from harness import CALLBACKS, ansible_env
-from simulators.dcimanager import make_state as make_dci_state
+from simulators.dcimanager import DCImanagerSimulator, make_state as make_dci_state
 from simulators.shop import PRODUCTS, whmcs_state
+from simulators.whmcs import WHMCSSimulator
 
 RULEBOOK = "ispsystem.dcimanager.dedicated_servers"
 EDA_SECRET = "eda-test-secret-3c9a1f0e7b5d4a2c8e6f"
 BIN = Path(sys.executable).parent
+# The DCImanager simulator's transitions, as in the other integration tests (tests/integration/conftest.py).
+FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 
 
 def rulebook_binary():
@@ -60,6 +63,35 @@ def burst_shop(count, first_id=100):
         state["services"].append(service)
     dci = make_dci_state(count + 8, package=PRODUCTS[1]["package"], ipv4=count + 16, ipv6=count + 16)
     return dci, state, copy.deepcopy(PRODUCTS)
+
+
+class Shop:
+    """Both simulators, with ``count`` extra Pending orders (services 100...)."""
+
+    def __init__(self, tmp_path, count=0):
+        dci_state, whmcs_state, self.products = burst_shop(count)
+        self.dci = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST).start()
+        self.whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls")).start()
+        self.env = {
+            "DCIMANAGER_URL": self.dci.url, "DCIMANAGER_USERNAME": self.dci.admin_user,
+            "DCIMANAGER_PASSWORD": self.dci.admin_password, "DCIMANAGER_CA_PATH": self.dci.ca_path,
+            "WHMCS_URL": self.whmcs.url, "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
+            "WHMCS_API_SECRET": self.whmcs.secret, "WHMCS_CA_PATH": self.whmcs.ca_path,
+        }
+
+    def close(self):
+        self.dci.stop()
+        self.whmcs.close()
+
+    def server_of(self, service_id):
+        """The server the panel shows for a service (hostname <id>.domain, or the order's domain), or None."""
+        service = self.whmcs.service(service_id)
+        hostname = service["domain"] or "%d.domain" % service_id
+        return self.servers_named(hostname)[0] if self.servers_named(hostname) else None
+
+    def servers_named(self, hostname):
+        return [server for server in self.dci.dump_state()["servers"]
+                if any(address["domain"] == hostname for address in server["addresses"])]
 
 
 class RulebookRun:

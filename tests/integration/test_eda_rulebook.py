@@ -16,44 +16,12 @@ import time
 
 import pytest
 
-from eda_harness import EDA_SECRET, RulebookRun, burst_shop, java_available, rulebook_binary
-from simulators.dcimanager import DCImanagerSimulator
-from simulators.whmcs import WHMCSSimulator
-from conftest import FAST
+from eda_harness import EDA_SECRET, RulebookRun, Shop, java_available, rulebook_binary
 
 pytestmark = [
     pytest.mark.skipif(rulebook_binary() is None, reason="ansible-rulebook is not installed (scripts/setup.sh installs it)"),
     pytest.mark.skipif(not java_available(), reason="ansible-rulebook needs Java 17 (scripts/setup.sh installs it)"),
 ]
-
-
-class Shop:
-    """Both simulators, with ``count`` extra Pending orders (services 100...)."""
-
-    def __init__(self, tmp_path, count=0):
-        dci_state, whmcs_state, self.products = burst_shop(count)
-        self.dci = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST).start()
-        self.whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls")).start()
-        self.env = {
-            "DCIMANAGER_URL": self.dci.url, "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password, "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url, "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
-            "WHMCS_API_SECRET": self.whmcs.secret, "WHMCS_CA_PATH": self.whmcs.ca_path,
-        }
-
-    def close(self):
-        self.dci.stop()
-        self.whmcs.close()
-
-    def server_of(self, service_id):
-        """The server the panel shows for a service (hostname <id>.domain, or the order's domain), or None."""
-        service = self.whmcs.service(service_id)
-        hostname = service["domain"] or "%d.domain" % service_id
-        return self.servers_named(hostname)[0] if self.servers_named(hostname) else None
-
-    def servers_named(self, hostname):
-        return [server for server in self.dci.dump_state()["servers"]
-                if any(address["domain"] == hostname for address in server["addresses"])]
 
 
 @pytest.fixture
