@@ -151,7 +151,7 @@ def summary(latencies):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--samples", type=int, default=5, help="latency samples per mode")
     parser.add_argument("--interval", type=float, default=5.0, help="poll interval in seconds")
     parser.add_argument("--burst", type=int, default=20, help="events in the restart burst")
