@@ -118,6 +118,8 @@ class RulebookRun:
         self.env = ansible_env(dict(shop_env, ISPSYSTEM_EDA_SECRET=EDA_SECRET, RUN_LOG_FILE=str(self.run_log),
                                     ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS), ANSIBLE_CALLBACKS_ENABLED="run_log"))
         self.env.pop("RECORD_RESULTS_FILE", None)
+        # The source sets it for its own playbooks; one left over from elsewhere would stop it.
+        self.env.pop("ISPSYSTEM_EDA_ACK_DIR", None)
 
     @property
     def url(self):
