@@ -110,7 +110,7 @@ def test_a_restart_in_a_burst_loses_no_event_and_finishes_none_twice(tmp_path, e
     for service_id in services:
         shop.whmcs.module_event(service_id, "create")
     # Stop ansible-rulebook (SIGTERM, as systemd does) once some runs have ended and others not.
-    rulebook.wait_for(lambda: len(rulebook.ended()) >= 2, 180, "two runs of the burst to end")
+    rulebook.wait_for(lambda: len(rulebook.ended()) >= 1, 180, "a run of the burst to end")
     rulebook.stop()
     ended_before = {r["service_id"] for r in rulebook.ended()}
     assert ended_before != set(services), "the restart came too late to test anything"
@@ -125,8 +125,9 @@ def test_a_restart_in_a_burst_loses_no_event_and_finishes_none_twice(tmp_path, e
         starts = [r for r in runs if r["what"] == "start" and r["service_id"] == service_id]
         assert len(ends) == 1, (service_id, runs)
         assert not ends[0]["failed"], rulebook.log_tail()
-        # A second start only for a run the stop cut short (it never ended).
-        assert len(starts) - 1 == (1 if service_id not in ended_before and len(starts) == 2 else 0), (service_id, runs)
+        # A run that ended before the stop is never started again; one the stop cut short (started,
+        # never ended) is started once more.
+        assert (len(starts) == 1) if service_id in ended_before else (len(starts) in (1, 2)), (service_id, runs)
         # One server each: the rerun of a cut-short run finished that run's server, took no second one.
         assert len(shop.servers_named("burst%d.example.net" % service_id)) == 1
         assert shop.server_of(service_id)["installed_template"] == "ISPsystem__Ubuntu-24.04-amd64"
