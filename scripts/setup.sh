@@ -75,6 +75,40 @@ if ! php -m 2>/dev/null | grep -qx curl; then
     fi
 fi
 
+# Java 17+ for ansible-rulebook (its rule engine, Drools, runs in a JVM through jpy); the EDA
+# end-to-end tests need it. Installed from Debian's packages when we may (root with apt-get);
+# elsewhere those tests are skipped with the reason. The Java home found is kept in
+# .venv/java-home, from which scripts/test.sh sets JAVA_HOME.
+java_major() { "$1" -version 2>&1 | sed -nE '1s/.*version "([0-9]+).*/\1/p'; }
+find_java_home() {
+    local candidate
+    for candidate in "${JAVA_HOME:-}" "$(dirname "$(dirname "$(readlink -f "$(command -v java 2>/dev/null || echo /nonexistent)")")")" \
+                     /usr/lib/jvm/java-17-openjdk-* /usr/lib/jvm/java-*-openjdk-*; do
+        if [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] && [ "$(java_major "$candidate/bin/java")" -ge 17 ] 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+if ! java_home="$(find_java_home)"; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing openjdk-17-jre-headless (for ansible-rulebook in the EDA tests)"
+        apt-get update -qq >/dev/null
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; then
+            # Debian releases after bookworm ship a newer OpenJDK only; ansible-rulebook takes 17 or newer.
+            log "openjdk-17-jre-headless is not available here; installing default-jre-headless"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null
+        fi
+        java_home="$(find_java_home)" || { echo "setup.sh: no Java 17+ after installing it" >&2; exit 1; }
+    else
+        log "no Java 17+ found; the EDA end-to-end tests will be skipped"
+        java_home=""
+    fi
+fi
+printf '%s\n' "$java_home" > "$VENV/java-home"
+
 log "ready: .venv ($("$VENV/bin/python" --version 2>&1), $("$VENV/bin/ansible" --version | head -n1))"
+[ -z "$java_home" ] || log "ready: $("$VENV/bin/ansible-rulebook" --version | head -n1) with Java in $java_home"
 log "ready: .venv/ansible-2.16 ($("$OLDEST_VENV/bin/ansible" --version | head -n1))"
 log "collection link: $LINK -> $ROOT"

@@ -140,3 +140,23 @@ def test_single_service_playbooks_refuse_the_whole_inventory(shop, tmp_path):
     assert "give one service (-e service_id=N), a --limit, or -e target_hosts=PATTERN" in run.output
     assert shop.writes() == []
     assert shop.dci.server_state(101)["owner"] is not None
+
+
+def test_a_service_whmcs_has_just_created_is_provisioned_with_new_service(shop, tmp_path):
+    """WHMCS marks a service Active when its module Create returns, before any server exists."""
+    shop.whmcs.module_event(11, "create")
+    assert shop.whmcs.service(11)["status"] == "Active"
+    refused = playbook(shop, tmp_path, "provision", "-e", "service_id=11")
+    assert refused.rc != 0 and "no DCImanager server carries hostname ada-second.example.net" in refused.output
+    assert "ada-second.example.net" not in servers_by_hostname(shop)
+
+    run = playbook(shop, tmp_path, "provision", "-e", "service_id=11", "-e", "dedicated_server_new_service=true")
+    assert run.rc == 0, run.output
+    [server] = servers_by_hostname(shop)["ada-second.example.net"]
+    assert login_of(shop, server["owner"]) == "ada" and server["installed_template"] == "ISPsystem__Debian-12-amd64"
+    assert shop.whmcs.service(11)["dedicatedip"] == server["main_ip"]
+
+    # Again (the event emitted a second time after a restart): nothing to do, no second server.
+    shop.clear_calls()
+    again = playbook(shop, tmp_path, "provision", "-e", "service_id=11", "-e", "dedicated_server_new_service=true")
+    assert again.rc == 0 and again.changed_tasks == [] and shop.dci.writes() == []

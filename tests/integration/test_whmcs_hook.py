@@ -545,3 +545,148 @@ def test_config_file_that_returns_no_array(tmp_path, awx):
     run.assert_clean()
     assert awx.requests == []
     assert "does not return an array" in run.messages[0]
+
+
+# --- Event-Driven Ansible: the signed post to the ispsystem.dcimanager.whmcs event source ------------
+
+EDA_SECRET = "eda-Secret-0f9e8d7c6b5a49382716afbecd"
+EDA_PATH = "/whmcs"
+HOOK_ACTIONS = {"AfterModuleCreate": "create", "AfterModuleSuspend": "suspend",
+                "AfterModuleUnsuspend": "unsuspend", "AfterModuleTerminate": "terminate"}
+
+
+@pytest.fixture
+def eda(tmp_path):
+    """A fake event source: records the posts, answers 202 like the real one."""
+    server = FakeAWX(tmp_path / "eda-tls").start()
+    server.answers[EDA_PATH] = (202, {"status": "accepted"})
+    yield server
+    server.stop()
+
+
+def eda_config(eda, **changes):
+    config = {"eda_url": eda.url + EDA_PATH, "eda_secret": EDA_SECRET, "eda_ca_file": eda.ca_path, "product_ids": [PRODUCT]}
+    config.update(changes)
+    return config
+
+
+def assert_no_eda_secret(run):
+    for message in run.messages:
+        assert EDA_SECRET[:12] not in message
+
+
+def check_signature(request):
+    """The header is sha256=HMAC-SHA256(body, secret), computed here independently of the hook."""
+    import hashlib  # pylint: disable=import-outside-toplevel
+    import hmac  # pylint: disable=import-outside-toplevel
+    expected = "sha256=" + hmac.new(EDA_SECRET.encode(), request["body"].encode(), hashlib.sha256).hexdigest()
+    assert request["headers"]["x-ispsystem-signature"] == expected
+
+
+def test_eda_each_event_is_posted_signed(tmp_path, eda):
+    calls = [(hook, service_vars(service_id=60 + index)) for index, hook in enumerate(HOOK_ACTIONS)]
+    started = int(time.time())
+    run = run_hook(tmp_path, calls, config=eda_config(eda))
+    run.assert_clean()
+    assert_no_eda_secret(run)
+    assert len(eda.requests) == 4
+    event_ids = set()
+    for index, (request, hook) in enumerate(zip(eda.requests, HOOK_ACTIONS)):
+        assert request["method"] == "POST" and request["path"] == EDA_PATH
+        assert request["headers"]["content-type"] == "application/json"
+        check_signature(request)
+        body = json.loads(request["body"])
+        assert body["action"] == HOOK_ACTIONS[hook] and body["hook"] == hook
+        assert body["service_id"] == 60 + index and body["product_id"] == PRODUCT and body["client_id"] == 7
+        assert started - 1 <= body["timestamp"] <= time.time() + 1
+        assert re.match(r"^whmcs-push-[0-9a-f]{32}$", body["event_id"])
+        event_ids.add(body["event_id"])
+        assert "not-for-the-log" not in request["body"]
+    assert len(event_ids) == 4
+    # EDA only: AWX is not configured, so nothing is said about it.
+    assert [m.split(" (")[0] for m in run.messages] == [
+        "ispsystem.dcimanager EDA: %s of service #%d posted" % (HOOK_ACTIONS[hook], 60 + index)
+        for index, hook in enumerate(HOOK_ACTIONS)]
+
+
+def test_eda_and_awx_together(tmp_path, awx, eda):
+    config = dict(good_config(awx), **eda_config(eda))
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=config)
+    run.assert_clean()
+    assert_no_eda_secret(run)
+    assert len(eda.requests) == 1 and len(awx.requests) == 1
+    assert "EDA: create of service #42 posted" in run.messages[0]
+    assert "AWX: provision of service #42 launched as AWX job" in run.messages[1]
+
+
+def test_eda_settings_from_the_environment(tmp_path, eda):
+    env = {"ISPSYSTEM_AWX_EDA_URL": eda.url + EDA_PATH, "ISPSYSTEM_AWX_EDA_SECRET": EDA_SECRET,
+           "ISPSYSTEM_AWX_EDA_CA_FILE": eda.ca_path, "ISPSYSTEM_AWX_PRODUCT_IDS": str(PRODUCT)}
+    run = run_hook(tmp_path, [("AfterModuleSuspend", service_vars())], config={"eda_secret": "stale"}, env=env)
+    run.assert_clean()
+    [request] = eda.requests
+    check_signature(request)
+    assert "posted" in run.messages[0]
+
+
+def test_eda_replay_answer_counts_as_posted(tmp_path, eda):
+    """409: the source had the event already (a first try arrived although its answer was lost)."""
+    eda.answers[EDA_PATH] = (409, {"status": "refused", "reason": "a replay"})
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=eda_config(eda))
+    run.assert_clean()
+    assert len(eda.requests) == 1
+    assert "create of service #42 posted" in run.messages[0]
+
+
+def test_eda_server_error_is_tried_once_more_with_the_same_event(tmp_path, eda):
+    eda.answers[EDA_PATH] = (503, {"status": "error", "reason": "state file not writable"})
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=eda_config(eda))
+    run.assert_clean()
+    assert len(eda.requests) == 2
+    assert eda.requests[0]["body"] == eda.requests[1]["body"]
+    [line] = run.messages
+    assert "NOT posted" in line and "HTTP 503" in line and "state file not writable" in line
+
+
+@pytest.mark.parametrize("status", [401, 413, 422])
+def test_eda_refusal_is_reported(tmp_path, eda, status):
+    eda.answers[EDA_PATH] = (status, {"status": "refused", "reason": "wrong signature"})
+    run = run_hook(tmp_path, [("AfterModuleTerminate", service_vars())], config=eda_config(eda))
+    run.assert_clean()
+    assert len(eda.requests) == 1
+    assert "terminate of service #42 NOT posted" in run.messages[0]
+    assert "HTTP %d" % status in run.messages[0]
+
+
+def test_eda_unreachable(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    config = {"eda_url": "https://127.0.0.1:%d/whmcs" % closed_port, "eda_secret": EDA_SECRET, "product_ids": [PRODUCT]}
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=config)
+    run.assert_clean()
+    [line] = run.messages
+    assert "NOT posted" in line and "could not reach the event source" in line and "curl error 7" in line
+    assert run.elapsed < 5
+
+
+def test_eda_tls_is_verified(tmp_path, eda):
+    config = eda_config(eda)
+    del config["eda_ca_file"]
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=config)
+    run.assert_clean()
+    assert eda.requests == []
+    assert "curl error 60" in run.messages[0]
+
+
+@pytest.mark.parametrize("changes, expected", [
+    pytest.param({"eda_secret": "short"}, "must be at least 32 characters", id="short-secret"),
+    pytest.param({"eda_url": "http://127.0.0.1:1/whmcs"}, "must start with https://", id="http"),
+    pytest.param({"product_ids": []}, "neither product_ids nor modules", id="no-products"),
+])
+def test_eda_bad_settings_post_nothing(tmp_path, eda, changes, expected):
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=eda_config(eda, **changes))
+    run.assert_clean()
+    assert eda.requests == []
+    [line] = run.messages
+    assert line.startswith("ispsystem.dcimanager EDA: create of service #42 NOT posted: ") and expected in line

@@ -40,12 +40,34 @@ Assumptions beyond the reference (behaviour the reference does not settle):
 * ``DecryptPassword`` decrypts the simulator's own toy cipher (``encrypt_password()``:
   base64 of ``"enc:" + text``), not WHMCS's;
 * ``ModuleCreate`` / ``ModuleSuspend`` / ``ModuleUnsuspend`` / ``ModuleTerminate`` only change
-  the status (there is no provisioning module behind them);
+  the status and write the activity log (there is no provisioning module behind them; W-EDA-4);
 * the API role allows every action (no "Access Denied").
+
+Module events, the activity log and the module queue (used by the EDA event source; the reference
+gives the fields of GetActivityLog and GetModuleQueue but not the rest):
+
+* W-EDA-1: a successful module action writes one activity log entry
+  ``Module Create Successful - Service ID: N`` (``Suspend``, ``Unsuspend``, ``Terminate`` likewise),
+  attached to the service's client; a failed one ``Module Create Failed - Service ID: N - Error: ...``;
+* W-EDA-2: ``GetActivityLog`` lists entries newest first (ids descending, as the documented
+  example does); ``description`` is a case-insensitive substring match; ``limitnum`` defaults to
+  25; ``totalresults`` and ``startnumber`` are JSON numbers and entry fields are JSON numbers and
+  strings as in the WHMCS 8 example; with no match ``activity`` is ``{"entry": []}``;
+* W-EDA-3: ``GetModuleQueue`` answers ``queue`` as a JSON list of objects with the documented
+  example's keys (``id``, ``serviceType``, ``serviceId``, ``moduleName``, ``moduleAction``,
+  ``lastAttempt``, ``lastAttemptError``, ``numRetries``, ``completed``, ``createdAt``,
+  ``updatedAt``; values as strings, like the example) and lists only incomplete entries; a failed
+  automatic module action adds an entry (``CreateAccount``, ``SuspendAccount``,
+  ``UnsuspendAccount``, ``TerminateAccount``), a failed retry of the same action bumps its
+  ``numRetries``, and a later success of that action completes it;
+* W-EDA-4: the ``Module*`` API actions run the same path as WHMCS's automation: they write the
+  activity log (W-EDA-1) and resolve a queue entry of the same action; ``module_event()`` (for
+  tests) does the same, and with ``error=`` records a failure instead.
 
 State (``dump_state()`` / ``load_state()``, JSON): ``clients``, ``servers``, ``products`` (with
 ``configoptions`` and ``customfields`` definitions) and ``services`` (with ``configoptions``
-{option id: value} and ``customfields`` {field id: value}). ``make_state()`` generates one.
+{option id: value} and ``customfields`` {field id: value}); optional ``activitylog`` and
+``modulequeue`` (lists, default empty). ``make_state()`` generates one.
 
 Run as a process: ``python -m tests.simulators.whmcs [--state state.json] [--latency 0.02]``.
 """
@@ -57,13 +79,15 @@ import copy
 import json
 import random
 import sys
+import time
 from xml.sax.saxutils import escape
 
 from ._server import SimulatorServer, run_cli
 
 API_PATH = "/includes/api.php"
 STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
-READ_ACTIONS = frozenset(("GetClientsProducts", "GetProducts", "GetClientsDetails", "DecryptPassword", "GetServers"))
+READ_ACTIONS = frozenset(("GetClientsProducts", "GetProducts", "GetClientsDetails", "DecryptPassword", "GetServers",
+                          "GetActivityLog", "GetModuleQueue"))
 WRITE_ACTIONS = frozenset(("UpdateClientProduct", "ModuleCreate", "ModuleSuspend", "ModuleUnsuspend", "ModuleTerminate"))
 
 # UpdateClientProduct field -> the service's own key.
@@ -89,6 +113,15 @@ SERVICE_DEFAULTS = {
     "promoid": 0, "overideautosuspend": 0, "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "",
     "notes": "", "diskusage": 0, "disklimit": 0, "bwusage": 0, "bwlimit": 0, "lastupdate": "0000-00-00 00:00:00",
     "configoptions": {}, "customfields": {},
+}
+
+
+# Module action -> (the word in the activity log, the module queue's moduleAction, the status it sets).
+MODULE_ACTIONS = {
+    "create": ("Create", "CreateAccount", "Active"),
+    "suspend": ("Suspend", "SuspendAccount", "Suspended"),
+    "unsuspend": ("Unsuspend", "UnsuspendAccount", "Active"),
+    "terminate": ("Terminate", "TerminateAccount", "Terminated"),
 }
 
 
@@ -187,6 +220,8 @@ class WHMCSSimulator(SimulatorServer):
         self.products = {}
         self.services = {}
         self._service_ids = []
+        self.activitylog = []
+        self.modulequeue = []
         self.load_state(state if state is not None else make_state(12, seed=1))
 
     @property
@@ -213,6 +248,8 @@ class WHMCSSimulator(SimulatorServer):
             full["customfields"] = dict((str(k), v) for k, v in full["customfields"].items())
             self.services[int(service["id"])] = full
         self._service_ids = sorted(self.services)
+        self.activitylog = list(state.get("activitylog", []))
+        self.modulequeue = list(state.get("modulequeue", []))
 
     def dump_state(self):
         return copy.deepcopy({
@@ -220,6 +257,8 @@ class WHMCSSimulator(SimulatorServer):
             "servers": [self.servers[k] for k in sorted(self.servers)],
             "products": [self.products[k] for k in sorted(self.products)],
             "services": [self.services[k] for k in self._service_ids],
+            "activitylog": self.activitylog,
+            "modulequeue": self.modulequeue,
         })
 
     def service(self, service_id):
@@ -431,24 +470,114 @@ class WHMCSSimulator(SimulatorServer):
                    for s in (self.servers[k] for k in sorted(self.servers))]
         return {"servers": servers}
 
-    def _module_command(self, params, status):
+    def _module_command(self, params, action):
         service = self._service_or_error(params)
-        service["status"] = status
-        if status == "Suspended":
-            service["suspensionreason"] = params.get("suspendreason") or ""
+        self._module_event(service, action, reason=params.get("suspendreason") or "")
         return {}
 
     def _action_ModuleCreate(self, params):  # pylint: disable=invalid-name
-        return self._module_command(params, "Active")
+        return self._module_command(params, "create")
 
     def _action_ModuleSuspend(self, params):  # pylint: disable=invalid-name
-        return self._module_command(params, "Suspended")
+        return self._module_command(params, "suspend")
 
     def _action_ModuleUnsuspend(self, params):  # pylint: disable=invalid-name
-        return self._module_command(params, "Active")
+        return self._module_command(params, "unsuspend")
 
     def _action_ModuleTerminate(self, params):  # pylint: disable=invalid-name
-        return self._module_command(params, "Terminated")
+        return self._module_command(params, "terminate")
+
+    # --- module events, the activity log, the module queue (assumptions W-EDA-1..4) ----------------
+
+    def module_event(self, service_id, action, error=None, reason=""):
+        """What WHMCS's automation does for one module action on a service (for tests).
+
+        ``action``: create, suspend, unsuspend or terminate. Without ``error`` the action succeeds:
+        the status changes and the activity log gets "Module X Successful - Service ID: N". With
+        ``error`` it fails: the status stays, the log gets "Module X Failed ...", and the module
+        queue gets (or bumps) an entry. Returns the id of the activity log entry written.
+        """
+        with self.lock:
+            return self._module_event(self.services[int(service_id)], action, error=error, reason=reason)
+
+    def log_activity(self, description, client_id=0):
+        """Append one activity log entry (WHMCS's logActivity()); returns its id."""
+        with self.lock:
+            return self._log_activity(description, client_id)
+
+    def _log_activity(self, description, client_id=0):
+        entry_id = (self.activitylog[-1]["id"] + 1) if self.activitylog else 1
+        self.activitylog.append({"id": entry_id, "clientId": int(client_id), "userId": 0, "adminId": 0,
+                                 "date": _now(), "description": description, "username": "System",
+                                 "ipaddress": "127.0.0.1", "userid": int(client_id)})
+        return entry_id
+
+    def _module_event(self, service, action, error=None, reason=""):
+        word, queue_action, status = MODULE_ACTIONS[action]
+        sid = int(service["id"])
+        queued = next((item for item in self.modulequeue if item["serviceType"] == "service" and int(item["serviceId"]) == sid
+                       and item["moduleAction"] == queue_action and item["completed"] == "0"), None)
+        if error:
+            if queued is None:
+                product = self.products.get(int(service["pid"]), {})
+                queue_id = (int(self.modulequeue[-1]["id"]) + 1) if self.modulequeue else 1
+                self.modulequeue.append({
+                    "id": str(queue_id), "serviceType": "service", "serviceId": str(sid),
+                    "moduleName": product.get("module", ""), "moduleAction": queue_action, "lastAttempt": _now(),
+                    "lastAttemptError": str(error), "numRetries": "0", "completed": "0",
+                    "createdAt": _now(), "updatedAt": _now()})
+            else:
+                queued.update(lastAttempt=_now(), lastAttemptError=str(error), updatedAt=_now(),
+                              numRetries=str(int(queued["numRetries"]) + 1))
+            return self._log_activity("Module %s Failed - Service ID: %d - Error: %s" % (word, sid, error), service["clientid"])
+        service["status"] = status
+        if action == "suspend":
+            service["suspensionreason"] = reason
+        if queued is not None:
+            queued.update(completed="1", updatedAt=_now())
+        return self._log_activity("Module %s Successful - Service ID: %d" % (word, sid), service["clientid"])
+
+    def _action_GetActivityLog(self, params):  # pylint: disable=invalid-name
+        entries = list(reversed(self.activitylog))  # newest first
+        client = params.get("clientid") if not _empty(params.get("clientid")) else params.get("userid")
+        if not _empty(client):
+            entries = [e for e in entries if str(e["clientId"]) == str(client)]
+        if not _empty(params.get("description")):
+            needle = str(params["description"]).lower()
+            entries = [e for e in entries if needle in e["description"].lower()]
+        if not _empty(params.get("user")):
+            entries = [e for e in entries if e["username"] == params["user"]]
+        if not _empty(params.get("ipaddress")):
+            entries = [e for e in entries if e["ipaddress"] == params["ipaddress"]]
+        if not _empty(params.get("date")):
+            # localised format; the simulator's locale is dd/mm/yyyy
+            day = str(params["date"]).split("/")
+            if len(day) == 3:
+                wanted = "%s-%s-%s" % (day[2], day[1], day[0])
+                entries = [e for e in entries if e["date"].startswith(wanted)]
+        start = max(0, _int(params.get("limitstart"), 0))
+        limit = _int(params.get("limitnum"), 25)
+        limit = 25 if limit <= 0 else limit
+        chosen = entries[start:start + limit]
+        return {"totalresults": len(entries), "startnumber": start, "activity": {"entry": copy.deepcopy(chosen)}}
+
+    def _action_GetModuleQueue(self, params):  # pylint: disable=invalid-name
+        items = [item for item in self.modulequeue if item["completed"] == "0"]
+        if not _empty(params.get("serviceType")):
+            items = [item for item in items if item["serviceType"] == params["serviceType"]]
+        if not _empty(params.get("relatedId")):
+            items = [item for item in items if item["serviceId"] == str(params["relatedId"])]
+        if not _empty(params.get("moduleName")):
+            items = [item for item in items if item["moduleName"] == params["moduleName"]]
+        if not _empty(params.get("moduleAction")):
+            items = [item for item in items if item["moduleAction"] == params["moduleAction"]]
+        if not _empty(params.get("since")):
+            items = [item for item in items if item["updatedAt"] >= str(params["since"])]
+        return {"count": str(len(items)), "queue": copy.deepcopy(items)}
+
+
+def _now():
+    return time.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _int(value, default):

@@ -16,6 +16,16 @@
  * WHMCS runs these hooks only after a provisioning module's action succeeded, so the product
  * needs a module (WHMCS's own "Auto Release" module does, with every action set to "None").
  *
+ * With eda_url set, the hook also (or, without awx_url, only) posts each event to the
+ * ispsystem.dcimanager.whmcs event source of ansible-rulebook (Event-Driven Ansible, docs/eda.md):
+ *
+ *   POST {eda_url}
+ *   X-Ispsystem-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with eda_secret>
+ *   {"event_id": "whmcs-push-<random>", "timestamp": <unix time>, "hook": "AfterModuleCreate",
+ *    "action": "create", "service_id": N, "product_id": P, "client_id": C}
+ *
+ * The timestamp and the event id sit inside the signed body, so the source can refuse replays.
+ *
  * The hook only asks AWX to start the job and does not wait for it: a WHMCS page or cron run
  * must not hang for the minutes an OS install takes. Whatever goes wrong is written to WHMCS's
  * activity log and never stops WHMCS; the scheduled `reconcile` job in AWX catches up with
@@ -38,7 +48,17 @@ const EVENTS = [
     'AfterModuleTerminate' => 'terminate',
 ];
 
+/** WHMCS hook name => the event source's action. */
+const EDA_ACTIONS = [
+    'AfterModuleCreate' => 'create',
+    'AfterModuleSuspend' => 'suspend',
+    'AfterModuleUnsuspend' => 'unsuspend',
+    'AfterModuleTerminate' => 'terminate',
+];
+
 const LOG_PREFIX = 'ispsystem.dcimanager AWX: ';
+const EDA_LOG_PREFIX = 'ispsystem.dcimanager EDA: ';
+const EDA_SIGNATURE_HEADER = 'X-Ispsystem-Signature';
 const CONFIG_FILE = 'ispsystem_dcimanager_awx.config.php';
 const ENV_PREFIX = 'ISPSYSTEM_AWX_';
 
@@ -59,6 +79,12 @@ function default_config(): array
         'connect_timeout' => 5,
         'timeout' => 15,
         'allow_http' => false,
+        // Event-Driven Ansible: the ispsystem.dcimanager.whmcs event source (push mode).
+        'eda_url' => '',
+        'eda_secret' => '',
+        'eda_ca_file' => '',
+        'eda_connect_timeout' => 2,
+        'eda_timeout' => 5,
     ];
 }
 
@@ -94,6 +120,11 @@ function build_config(array $file, array $env): array
         'ALLOW_HTTP' => 'allow_http',
         'PRODUCT_IDS' => 'product_ids',
         'MODULES' => 'modules',
+        'EDA_URL' => 'eda_url',
+        'EDA_SECRET' => 'eda_secret',
+        'EDA_CA_FILE' => 'eda_ca_file',
+        'EDA_CONNECT_TIMEOUT' => 'eda_connect_timeout',
+        'EDA_TIMEOUT' => 'eda_timeout',
     ];
     foreach ($scalars as $suffix => $key) {
         $value = env_value($env, ENV_PREFIX . $suffix);
@@ -130,6 +161,11 @@ function build_config(array $file, array $env): array
     $config['connect_timeout'] = positive_int($config['connect_timeout']) ?: 5;
     $config['timeout'] = positive_int($config['timeout']) ?: 15;
     $config['allow_http'] = filter_var($config['allow_http'], FILTER_VALIDATE_BOOLEAN);
+    $config['eda_url'] = trim((string) $config['eda_url']);
+    $config['eda_secret'] = trim((string) $config['eda_secret']);
+    $config['eda_ca_file'] = trim((string) $config['eda_ca_file']);
+    $config['eda_connect_timeout'] = positive_int($config['eda_connect_timeout']) ?: 2;
+    $config['eda_timeout'] = positive_int($config['eda_timeout']) ?: 5;
     return $config;
 }
 
@@ -366,6 +402,114 @@ function curl_send(array $config, array $request): array
 }
 
 /**
+ * What keeps the event from being posted to the event source with these settings ([] when nothing does).
+ */
+function eda_config_problems(array $config): array
+{
+    $problems = [];
+    $url = $config['eda_url'];
+    if (stripos($url, 'https://') !== 0 && !($config['allow_http'] && stripos($url, 'http://') === 0)) {
+        $problems[] = 'the event source URL must start with https:// (allow_http permits http:// for a lab)';
+    }
+    if (strlen($config['eda_secret']) < 32) {
+        // The signature is all that tells the source a post came from WHMCS: no short keys.
+        $problems[] = 'eda_secret (or ' . ENV_PREFIX . 'EDA_SECRET) must be at least 32 characters';
+    }
+    if (!$config['product_ids'] && !$config['modules']) {
+        $problems[] = 'neither product_ids nor modules is set, so no product is selected';
+    }
+    if ($config['eda_ca_file'] !== '' && !is_readable($config['eda_ca_file'])) {
+        $problems[] = 'the CA file ' . $config['eda_ca_file'] . ' cannot be read';
+    }
+    return $problems;
+}
+
+/** A new event id: random, so that two events never share one and a replay is recognised. */
+function new_event_id(): string
+{
+    return 'whmcs-push-' . bin2hex(random_bytes(16));
+}
+
+/**
+ * The signed post of one module event to the event source: ['method', 'url', 'headers', 'body'].
+ *
+ * The HMAC covers the whole body, which carries the timestamp and the event id.
+ */
+function build_eda_request(array $config, string $hook, array $service, string $eventId, int $now): array
+{
+    $body = json_encode([
+        'event_id' => $eventId,
+        'timestamp' => $now,
+        'hook' => $hook,
+        'action' => EDA_ACTIONS[$hook],
+        'service_id' => $service['service_id'],
+        'product_id' => $service['product_id'],
+        'client_id' => $service['client_id'],
+    ], JSON_UNESCAPED_SLASHES);
+    return [
+        'method' => 'POST',
+        'url' => $config['eda_url'],
+        'headers' => [
+            'Content-Type: application/json',
+            'Accept: application/json',
+            EDA_SIGNATURE_HEADER . ': sha256=' . hash_hmac('sha256', $body, $config['eda_secret']),
+            'User-Agent: ispsystem.dcimanager-whmcs-hook/1',
+        ],
+        'body' => $body,
+    ];
+}
+
+/**
+ * Post one event to the event source; one more try after a connection failure or an HTTP 5xx.
+ * Returns the activity log line.
+ */
+function push_to_eda(array $config, string $hook, array $service, callable $send): string
+{
+    $what = EDA_ACTIONS[$hook] . ' of service #' . $service['service_id'];
+    $problems = eda_config_problems($config);
+    if ($service['service_id'] === 0) {
+        $problems[] = 'WHMCS gave no service id to ' . $hook;
+    }
+    if ($problems) {
+        return EDA_LOG_PREFIX . $what . ' NOT posted: ' . implode('; ', $problems);
+    }
+    // curl_send() reads these keys: give it the event source's.
+    $transport = array_merge($config, [
+        'connect_timeout' => $config['eda_connect_timeout'],
+        'timeout' => $config['eda_timeout'],
+        'ca_file' => $config['eda_ca_file'],
+    ]);
+    $eventId = new_event_id();
+    // The retry sends the same body: if the first post did arrive, the source answers 409 and
+    // emits nothing twice.
+    $request = build_eda_request($config, $hook, $service, $eventId, time());
+    $answer = ['status' => 0, 'body' => '', 'error' => ''];
+    for ($attempt = 1; $attempt <= 2; $attempt++) {
+        if ($attempt > 1) {
+            usleep(500000);
+        }
+        $answer = $send($transport, $request);
+        if ($answer['error'] === '' && $answer['status'] < 500) {
+            break;
+        }
+    }
+    $where = ' (' . $config['eda_url'] . ', event ' . $eventId . ')';
+    if ($answer['error'] !== '') {
+        return EDA_LOG_PREFIX . $what . ' NOT posted' . $where . ': could not reach the event source: ' . $answer['error']
+            . '. Its poll mode, or the scheduled reconcile, catches up.';
+    }
+    if ($answer['status'] === 202 || $answer['status'] === 409) {
+        // 409: the first try arrived although its answer did not.
+        return EDA_LOG_PREFIX . $what . ' posted' . $where;
+    }
+    if ($answer['status'] === 200) {
+        return EDA_LOG_PREFIX . $what . ' posted' . $where . ', and ignored by the event source (not one of its product_ids)';
+    }
+    return EDA_LOG_PREFIX . $what . ' NOT posted' . $where . ': the event source answered HTTP ' . $answer['status']
+        . describe_body(json_decode($answer['body'], true), $answer['body']);
+}
+
+/**
  * Write one line to WHMCS's activity log (PHP's error log outside WHMCS).
  */
 function log_line(string $message, int $clientId = 0): void
@@ -386,7 +530,8 @@ function log_line(string $message, int $clientId = 0): void
 function environment(): array
 {
     $names = [ENV_PREFIX . 'CONFIG'];
-    foreach (['URL', 'API_PATH', 'TOKEN', 'CA_FILE', 'CONNECT_TIMEOUT', 'TIMEOUT', 'ALLOW_HTTP', 'PRODUCT_IDS', 'MODULES'] as $suffix) {
+    foreach (['URL', 'API_PATH', 'TOKEN', 'CA_FILE', 'CONNECT_TIMEOUT', 'TIMEOUT', 'ALLOW_HTTP', 'PRODUCT_IDS', 'MODULES',
+              'EDA_URL', 'EDA_SECRET', 'EDA_CA_FILE', 'EDA_CONNECT_TIMEOUT', 'EDA_TIMEOUT'] as $suffix) {
         $names[] = ENV_PREFIX . $suffix;
     }
     foreach (array_keys(default_config()['job_templates']) as $playbook) {
@@ -437,6 +582,7 @@ function handle(string $hook, $vars, ?array $config = null, ?callable $send = nu
     $log = $log ?? __NAMESPACE__ . '\\log_line';
     $send = $send ?? __NAMESPACE__ . '\\curl_send';
     $token = '';
+    $secret = '';
     try {
         $playbook = EVENTS[$hook] ?? null;
         if ($playbook === null) {
@@ -448,11 +594,20 @@ function handle(string $hook, $vars, ?array $config = null, ?callable $send = nu
             list($config, $problems) = load_config();
         }
         $token = $config['token'];
+        $secret = $config['eda_secret'];
         $filtered = $config['product_ids'] || $config['modules'];
         if (!service_selected($config, $service) && ($filtered || $service['addon_id'] > 0)) {
             // Other products are not ours: say nothing about them. (With no filter at all the
             // set-up is incomplete, which config_problems() reports below.)
             return;
+        }
+        if ($config['eda_url'] !== '') {
+            $line = push_to_eda($config, $hook, $service, $send);
+            $log(redact(redact(implode('; ', array_merge([$line], $problems)), $secret), $token), $service['client_id']);
+            if ($config['awx_url'] === '') {
+                // Event-Driven Ansible only: no AWX to launch.
+                return;
+            }
         }
         $what = $playbook . ' of service #' . $service['service_id'];
         $problems = array_merge($problems, config_problems($config, $playbook));
@@ -492,7 +647,8 @@ function handle(string $hook, $vars, ?array $config = null, ?callable $send = nu
     } catch (\Throwable $error) {
         // A bug here must never break the WHMCS action that triggered the hook.
         try {
-            $log(redact(LOG_PREFIX . $hook . ' failed: ' . get_class($error) . ': ' . $error->getMessage(), $token), 0);
+            $log(redact(redact(LOG_PREFIX . $hook . ' failed: ' . get_class($error) . ': ' . $error->getMessage(), $token),
+                $secret), 0);
         } catch (\Throwable $ignored) {
             // Nothing more can be done without risking WHMCS's own flow.
         }
