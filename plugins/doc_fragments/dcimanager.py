@@ -44,19 +44,6 @@ options:
       - A PEM file with the CA certificate(s) to verify the panel's certificate with.
       - If not set, the value of the E(DCIMANAGER_CA_PATH) environment variable is used.
     type: path
-  timeout:
-    description:
-      - Seconds to wait for each API request.
-    type: int
-    default: 60
-  use_proxy:
-    description:
-      - Use the proxy that the environment names for the panel's URL (E(HTTPS_PROXY), E(HTTP_PROXY), E(ALL_PROXY),
-        and E(NO_PROXY) for addresses to reach directly), as M(ansible.builtin.uri) does.
-      - Whom the controller trusts stays decided by O(validate_certs) and O(ca_path) alone; no other environment
-        variable (such as E(REQUESTS_CA_BUNDLE)) and no C(~/.netrc) is read.
-    type: bool
-    default: true
 requirements:
   - requests
   - lxml
@@ -81,4 +68,28 @@ options:
     description:
       - The domain set on the server's addresses.
     type: str
+"""
+
+    # The pace of the waits of a module that waits (dci_os_install, dci_server, dci_server_release).
+    POLL = r"""
+options:
+  poll_interval:
+    description:
+      - The longest pause, in seconds, between two looks at the server while waiting. The first look comes after
+        a second and the pauses grow by 1.6 each time up to this, so quick changes are seen quickly and long waits
+        cost few calls.
+    type: int
+    default: 15
+"""
+
+    # Whether a module that changes a server waits for the change (dci_os_install, dci_server).
+    WAIT = r"""
+options:
+  wait:
+    description:
+      - Wait until what the task changed shows in the panel (the install finished, the flags changed) or
+        O(wait_timeout) runs out.
+      - Without waiting the task returns once the panel has taken the request.
+    type: bool
+    default: true
 """

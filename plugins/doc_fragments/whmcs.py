@@ -49,19 +49,6 @@ options:
       - A PEM file with the CA certificate(s) to verify WHMCS's certificate with.
       - If not set, the value of the E(WHMCS_CA_PATH) environment variable is used.
     type: path
-  timeout:
-    description:
-      - Seconds to wait for each API request.
-    type: int
-    default: 60
-  use_proxy:
-    description:
-      - Use the proxy that the environment names for WHMCS's URL (E(HTTPS_PROXY), E(HTTP_PROXY), E(ALL_PROXY),
-        and E(NO_PROXY) for addresses to reach directly), as M(ansible.builtin.uri) does.
-      - Whom the controller trusts stays decided by O(validate_certs) and O(ca_path) alone; no other environment
-        variable (such as E(REQUESTS_CA_BUNDLE)) and no C(~/.netrc) is read.
-    type: bool
-    default: true
 requirements:
   - requests
 notes:

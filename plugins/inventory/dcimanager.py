@@ -23,6 +23,7 @@ requirements:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - ispsystem.dcimanager.network
 options:
   plugin:
     description: Marks this as an instance of the P(ispsystem.dcimanager.dcimanager#inventory) plugin.
@@ -68,17 +69,6 @@ options:
     type: path
     env:
       - name: DCIMANAGER_CA_PATH
-  timeout:
-    description:
-      - Seconds to wait for each API request.
-    type: int
-    default: 60
-  use_proxy:
-    description:
-      - Use the proxy that the environment names (E(HTTPS_PROXY), E(HTTP_PROXY), E(NO_PROXY)), as
-        M(ansible.builtin.uri) does. Whom the controller trusts stays decided by O(validate_certs) and O(ca_path).
-    type: bool
-    default: true
   packages:
     description:
       - Only servers of these packages (the server's C(chassis_templ), or its C(type) on older panels; as

@@ -13,7 +13,7 @@ import functools
 import time
 from urllib.parse import urlsplit
 
-from ._http import READ_RETRIES, AnswerLost, NotSent, Retryable, check_status, new_session, post, with_retries
+from ._http import READ_RETRIES, check_status, error_family, new_session, post, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -72,16 +72,8 @@ class DCIError(Exception):
         return {"type": self.error_type, "object": self.error_object, "msg": self.panel_msg}
 
 
-class _RetryableError(DCIError, Retryable):
-    """A failure after which repeating the same request is safe for reading calls."""
-
-
-class _NotSentError(_RetryableError, NotSent):
-    """A failure before the request reached the panel: safe to repeat even for writes."""
-
-
-class LostAnswerError(DCIError, AnswerLost):
-    """A write reached the panel (or may have) and its answer was lost: read back before deciding."""
+# Its transport failures (_http.error_family): reads may repeat the first two; a write, only the second.
+_RetryableError, _NotSentError, LostAnswerError = error_family(DCIError)
 
 
 def normalize_api_url(url):

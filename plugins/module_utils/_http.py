@@ -41,6 +41,19 @@ class AnswerLost(Exception):
     """
 
 
+def error_family(base):
+    """A client's error classes besides its ``base`` error: (retryable, not sent, answer lost).
+
+    Retryable: repeating the same request is safe for a reading call. Not sent: the request never
+    reached the server, so even a write may be repeated. Answer lost: a write reached the server (or
+    may have) and its answer was lost, so the resource layer reads back before deciding.
+    """
+    retryable = type("Retryable" + base.__name__, (base, Retryable), {})
+    not_sent = type("NotSent" + base.__name__, (retryable, NotSent), {})
+    lost = type("LostAnswer" + base.__name__, (base, AnswerLost), {})
+    return retryable, not_sent, lost
+
+
 def with_retries(send, write, retries, backoff, sleep, lost):
     """``send()``, repeated after Retryable failures: reads up to ``retries`` times, writes only when NotSent.
 

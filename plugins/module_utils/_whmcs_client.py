@@ -17,7 +17,7 @@ import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ._http import READ_RETRIES, AnswerLost, NotSent, Retryable, check_status, new_session, post, short_reason, with_retries
+from ._http import READ_RETRIES, check_status, error_family, new_session, post, short_reason, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -75,16 +75,8 @@ class WHMCSError(Exception):
         return {"type": "error", "object": self.action, "msg": self.api_message}
 
 
-class _RetryableError(WHMCSError, Retryable):
-    """A failure after which repeating the same request is safe for reading actions."""
-
-
-class _NotSentError(_RetryableError, NotSent):
-    """A failure before the request reached WHMCS: safe to repeat even for writes."""
-
-
-class LostAnswerError(WHMCSError, AnswerLost):
-    """A write reached WHMCS (or may have) and its answer was lost: read back before deciding."""
+# Its transport failures (_http.error_family): reads may repeat the first two; a write, only the second.
+_RetryableError, _NotSentError, LostAnswerError = error_family(WHMCSError)
 
 
 def api_endpoint(url):
@@ -386,13 +378,16 @@ def config_options(raw):
 
 def custom_fields(raw):
     """``customfields`` as {field name: value}."""
-    return dict((str(field.get("name")), "" if field.get("value") is None else field.get("value"))
-                for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
+    return _by_field_name(raw, lambda field: "" if field.get("value") is None else field.get("value"))
 
 
 def custom_field_ids(raw):
     """``customfields`` of a service or product as {field name: field id}."""
-    return dict((str(field.get("name")), to_int(field.get("id")))
+    return _by_field_name(raw, lambda field: to_int(field.get("id")))
+
+
+def _by_field_name(raw, value_of):
+    return dict((str(field.get("name")), value_of(field))
                 for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
 
 

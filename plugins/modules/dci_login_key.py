@@ -18,6 +18,7 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:

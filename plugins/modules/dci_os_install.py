@@ -33,7 +33,10 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.dcimanager.server
+  - ispsystem.dcimanager.dcimanager.poll
+  - ispsystem.dcimanager.dcimanager.wait
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:
@@ -71,23 +74,12 @@ options:
         such install, and never starts one (so a failed install is never started again behind your back).
     type: bool
     default: true
-  wait:
-    description:
-      - Wait until the install finishes.
-    type: bool
-    default: true
   wait_timeout:
     description:
       - Seconds to wait for the server to power on and for the install to finish.
       - When it runs out the task fails; the install itself goes on in the panel.
     type: int
     default: 720
-  poll_interval:
-    description:
-      - The longest pause, in seconds, between two looks at the server. The first look comes after a
-        second and the pauses grow up to this.
-    type: int
-    default: 15
   settle_time:
     description:
       - Seconds after the start of an install during which a server that has not yet been seen installing
@@ -248,9 +240,9 @@ class DCIOSInstall(DCIResource):
         current = read_record(form.get("notes", ""))
         if current is None or not current.names(record.template, record.recipe) or current.finished is not None:
             return
+        notes = with_record(form.get("notes", ""), current.template, current.recipe, current.started or time.time(), time.time())
         try:
-            self.edit_server(server_id, form=form, notes=with_record(form.get("notes", ""), current.template, current.recipe,
-                                                                    current.started or time.time(), time.time()))
+            self.edit_server(server_id, form=form, notes=notes)
         except DCIError as exc:
             self.module.warn("the install finished, but noting it in server %s's notes failed (%s); a rerun within "
                              "settle_time of the start waits for it again" % (server_id, exc.msg))

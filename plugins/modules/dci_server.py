@@ -27,7 +27,10 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.dcimanager.server
+  - ispsystem.dcimanager.dcimanager.poll
+  - ispsystem.dcimanager.dcimanager.wait
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:
@@ -53,21 +56,11 @@ options:
       - V(on) or V(off) switches the server's switch ports. Refused while the server is blocked.
     type: str
     choices: ['on', 'off']
-  wait:
-    description:
-      - Wait until each change shows in the panel's flags.
-    type: bool
-    default: true
   wait_timeout:
     description:
       - Seconds to wait for each change.
     type: int
     default: 600
-  poll_interval:
-    description:
-      - The longest pause, in seconds, between two looks at the server.
-    type: int
-    default: 15
 """
 
 EXAMPLES = r"""

@@ -31,6 +31,7 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:

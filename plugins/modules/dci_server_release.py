@@ -20,6 +20,8 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
+  - ispsystem.dcimanager.dcimanager.poll
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
 attributes:
@@ -51,11 +53,6 @@ options:
       - Seconds to wait for each step (unblocking, connections, power off).
     type: int
     default: 600
-  poll_interval:
-    description:
-      - The longest pause, in seconds, between two looks at the server.
-    type: int
-    default: 15
 """
 
 EXAMPLES = r"""

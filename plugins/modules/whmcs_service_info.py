@@ -36,6 +36,7 @@ notes:
   - The API credential's role must allow C(GetClientsProducts).
 extends_documentation_fragment:
   - ispsystem.dcimanager.whmcs
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.info_module
   - ispsystem.dcimanager.attributes.actiongroup_whmcs
