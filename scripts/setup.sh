@@ -7,15 +7,30 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd -P)"
-PYTHON="${PYTHON:-python3.11}"
 VENV="$ROOT/.venv"
 
 log() { printf 'setup.sh: %s\n' "$*"; }
 
-# (Re)create the virtualenv when it is missing or not a working Python 3.11.
-if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+# python_between MIN MAX [PREFERRED]: a Python whose version is MIN to MAX (3.x minor numbers), PREFERRED first.
+python_between() {
+    local candidate
+    for candidate in ${3:-} python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c "import sys; sys.exit(not ((3, $1) <= sys.version_info[:2] <= (3, $2)))" 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+# A virtualenv is kept when its Python runs and is MIN to MAX; only a broken or too old one is made anew.
+venv_ok() { "$1/bin/python" -c "import sys; sys.exit(not ((3, $2) <= sys.version_info[:2] <= (3, $3)))" 2>/dev/null; }
+
+# The newest ansible-core (2.19) runs on Python 3.11 to 3.13; PYTHON picks one.
+if ! venv_ok "$VENV" 11 13; then
+    PYTHON="$(python_between 11 13 "${PYTHON:-}")" || { echo "setup.sh: needs Python 3.11 to 3.13 (set PYTHON)" >&2; exit 1; }
     if [ -e "$VENV" ]; then
-        log "existing .venv is not a working Python 3.11 environment; recreating it"
+        log "existing .venv is not a working Python 3.11+ environment; recreating it"
         rm -rf "$VENV"
     fi
     log "creating .venv with $PYTHON"
@@ -41,10 +56,12 @@ install_requirements "$VENV" requirements-dev.txt
 # The oldest supported ansible-core, in a virtualenv of its own inside .venv (so every ignore rule
 # for .venv covers it); scripts/test.sh runs the tests a second time with it.
 OLDEST_VENV="$VENV/ansible-2.16"
-if ! "$OLDEST_VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+# ansible-core 2.16 runs on the controller with Python 3.10 to 3.12.
+if ! venv_ok "$OLDEST_VENV" 10 12; then
+    OLDEST_PYTHON="$(python_between 10 12 "${PYTHON:-}")" || { echo "setup.sh: ansible-core 2.16 needs Python 3.10 to 3.12" >&2; exit 1; }
     rm -rf "$OLDEST_VENV"
-    log "creating .venv/ansible-2.16 with $PYTHON"
-    "$PYTHON" -m venv "$OLDEST_VENV"
+    log "creating .venv/ansible-2.16 with $OLDEST_PYTHON"
+    "$OLDEST_PYTHON" -m venv "$OLDEST_VENV"
 fi
 install_requirements "$OLDEST_VENV" requirements-ansible-2.16.txt
 

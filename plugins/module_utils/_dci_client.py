@@ -13,7 +13,7 @@ import functools
 import time
 from urllib.parse import urlsplit
 
-from ._http import READ_RETRIES, check_status, error_family, new_session, post, with_retries
+from ._http import READ_RETRIES, ClientError, check_status, error_family, new_session, post, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -52,17 +52,15 @@ CONNECTION_FLAGS = ("func_in_progress",)
 MAX_PAGES = 1000
 
 
-class DCIError(Exception):
+class DCIError(ClientError):
     """Any failure talking to DCImanager, with the panel's own error where it gave one."""
 
     def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, func=None, status=None):
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, status)
         self.error_type = error_type
         self.error_object = error_object
         self.panel_msg = panel_msg
         self.func = func
-        self.status = status
 
     @property
     def api_error(self):

@@ -25,6 +25,18 @@ RETRYABLE_STATUS = (429, 500, 502, 503, 504)
 READ_RETRIES = 5
 
 
+class ClientError(Exception):
+    """A failure talking to an API: ``msg`` to show a person, the HTTP ``status`` when there was one, and
+    ``api_error`` (``type``, ``object``, ``msg``) when the API itself refused; each client's error extends it."""
+
+    api_error = None
+
+    def __init__(self, msg, status=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.status = status
+
+
 class Retryable(Exception):
     """Mixed into a client's error: repeating the same request is safe for a reading call."""
 

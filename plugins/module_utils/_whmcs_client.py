@@ -17,7 +17,7 @@ import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ._http import READ_RETRIES, check_status, error_family, new_session, post, short_reason, with_retries
+from ._http import READ_RETRIES, ClientError, check_status, error_family, new_session, post, short_reason, with_retries
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -57,15 +57,13 @@ _INT_RE = re.compile(r"^-?\d+$")
 _ADDRESS_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
-class WHMCSError(Exception):
+class WHMCSError(ClientError):
     """Any failure talking to WHMCS, with WHMCS's own message where it gave one."""
 
     def __init__(self, msg, action=None, api_message=None, status=None):
-        super().__init__(msg)
-        self.msg = msg
+        super().__init__(msg, status)
         self.action = action
         self.api_message = api_message
-        self.status = status
 
     @property
     def api_error(self):
