@@ -134,6 +134,10 @@ def check(original_services, dci_state, whmcs_state, reasons, final):
     return problems
 
 
+# Parameters a problem report leaves out: credentials and passwords.
+SECRET_PARAMS = ("auth", "authinfo", "secret", "passwd", "confirm", "checkpasswd", "password", "servicepassword")
+
+
 def repeated_writes(calls):
     """Writes sent again after a send of the same write took effect with its answer lost (a broken rule).
 
@@ -148,9 +152,8 @@ def repeated_writes(calls):
         params = dict(call["params"])
         key = (call["name"], tuple(sorted((k, str(v)) for k, v in params.items())))
         if key in seen:
-            problems.append("%s sent again after it took effect (its answer lost): %s" % (
-                call["name"], {k: v for k, v in params.items() if k not in ("auth", "authinfo", "secret", "passwd", "confirm",
-                                                                             "checkpasswd", "password", "servicepassword")}))
+            shown = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+            problems.append("%s sent again after it took effect (its answer lost): %s" % (call["name"], shown))
         if call["fault"] and call["fault_after"]:
             seen.add(key)
     return problems

@@ -14,7 +14,7 @@ description:
     C(server.connection), C(server.edit), C(server.operations) and C(iplist.edit)) and reports, for every
     assumption the collection makes about the panel where ISPsystem's API reference is silent, whether the panel
     C(confirmed) it, C(contradicted) it, or shows nothing to tell (C(unknown)), with the evidence.
-  - Run it (or the P(ispsystem.dcimanager.check_panel#playbook) playbook, which prints a table and fails on a
+  - Run it (or the C(ispsystem.dcimanager.check_panel) playbook, which prints a table and fails on a
     contradiction) before using the collection on a production panel, and attach its output to a bug report.
   - It writes nothing, in check mode or not.
 author:
@@ -108,7 +108,9 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
-CONFIRMED, CONTRADICTED, UNKNOWN = "confirmed", "contradicted", "unknown"
+CONFIRMED = "confirmed"
+CONTRADICTED = "contradicted"
+UNKNOWN = "unknown"
 
 
 class DCIPanelInfo(DCIResource):
