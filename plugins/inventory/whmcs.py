@@ -336,7 +336,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return hosts
 
     def _hostname(self, template, hostvars, default_name, taken, strict):
-        self.templar.available_variables = hostvars
+        # Marked unsafe like the host variables themselves: a domain typed by a customer is data, never a template.
+        self.templar.available_variables = wrap_var(hostvars) if _MARK_UNSAFE else hostvars
         try:
             name = to_text(self.templar.template(template)).strip()
         except Exception as exc:  # pylint: disable=broad-exception-caught

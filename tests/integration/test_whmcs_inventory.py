@@ -99,6 +99,15 @@ def test_untrusted_values_are_never_templated(tmp_path, whmcs, whmcs_env):
     assert "INJECTED" not in run.output
 
 
+def test_untrusted_values_are_never_templated_in_host_names(tmp_path, whmcs, whmcs_env):
+    """A domain holding a template names the host as text: the hostname template never runs it."""
+    whmcs.services[1]["domain"] = "{{ lookup('ansible.builtin.pipe', 'echo INJ\"\"ECTED') }}"
+    completed, data = inventory_list(write_source(tmp_path, {"hostname": "{{ whmcs_domain }}"}), whmcs_env)
+    assert completed.returncode == 0, completed.stderr
+    assert whmcs.services[1]["domain"] in data["_meta"]["hostvars"]
+    assert "INJECTED" not in completed.stdout + completed.stderr
+
+
 def test_product_and_status_filters(tmp_path, whmcs, whmcs_env):
     source = write_source(tmp_path, {"product_ids": [2], "statuses": ["suspended", "COMPLETED"]})
     completed, data = inventory_list(source, whmcs_env)
