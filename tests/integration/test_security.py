@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, urlsplit
 import pytest
 import yaml
 
-from harness import REPO, run_ansible_playbook, run_command, run_playbook
+from harness import REPO, run_ansible_playbook, run_inventory, run_playbook
 from simulators._tls import make_tls
 from whmcs_fixtures import inventory_list, whmcs, whmcs_env, write_source  # noqa: F401 pylint: disable=unused-import
 
@@ -246,9 +246,7 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
 
 def inventory_vvv(source, env, output):
     """``ansible-inventory -vvv --list`` with the inventory written to ``output`` (-vvv talks on stdout)."""
-    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.whmcs")
-    completed = run_command(["ansible-inventory", "-vvv", "-i", str(source), "--list", "--output", str(output)],
-                            env=env, cwd=str(Path(source).parent))
+    completed = run_inventory(source, env, "ispsystem.dcimanager.whmcs", ["-vvv", "--list", "--output", str(output)])
     return completed, completed.stdout + completed.stderr
 
 
@@ -733,9 +731,7 @@ def dci_inventory(directory, env, options=None, vvv=False):
     """``ansible-inventory --list`` over a ``dcimanager.yml`` source with ``options``; (completed, its output on one line)."""
     source = Path(directory) / "panel.dcimanager.yml"
     source.write_text(yaml.safe_dump(dict({"plugin": "ispsystem.dcimanager.dcimanager"}, **(options or {}))))
-    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.dcimanager")
-    completed = run_command(["ansible-inventory"] + (["-vvv"] if vvv else []) + ["-i", str(source), "--list"], env=env,
-                            cwd=str(directory))
+    completed = run_inventory(source, env, "ispsystem.dcimanager.dcimanager", (["-vvv"] if vvv else []) + ["--list"])
     return completed, " ".join((completed.stdout + completed.stderr).split())
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from harness import ANSIBLE_CORE, run_command, run_playbook, unwrap
+from harness import check_golden as harness_check_golden
 from simulators.whmcs import make_state
 from whmcs_fixtures import (  # noqa: F401 pylint: disable=unused-import
     GOLDEN,
@@ -29,14 +30,7 @@ DEFAULT_STATUSES = ("Pending", "Active", "Suspended")
 
 
 def check_golden(name, data):
-    path = GOLDEN / name
-    # ansible-core 2.19 names its output format in _meta.profile; older versions do not.
-    data = dict(data, _meta={key: value for key, value in data["_meta"].items() if key != "profile"})
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if os.environ.get("WHMCS_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), "golden file %s is missing (run with WHMCS_UPDATE_GOLDEN=1 and review it)" % path
-    assert json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+    harness_check_golden(GOLDEN / name, data, "WHMCS_UPDATE_GOLDEN")
 
 
 def hostnames(data):
