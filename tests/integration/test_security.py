@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import re
 import socket
-import ssl
 import threading
 import zlib
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, urlsplit
 
@@ -31,7 +30,7 @@ import pytest
 import yaml
 
 from harness import REPO, run_ansible_playbook, run_inventory, run_playbook
-from simulators._tls import make_tls
+from simulators._tls import TLSHTTPServer, server_context
 from whmcs_fixtures import inventory_list, whmcs, whmcs_env, write_source  # noqa: F401 pylint: disable=unused-import
 
 PREFIX = "ispsystem.dcimanager."
@@ -395,25 +394,10 @@ class _HostileHandler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
 
-class _HostileHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _HostileHTTPServer(TLSHTTPServer):
     def __init__(self, hostile, context):
         self.hostile = hostile
-        self.context = context
-        super().__init__(("127.0.0.1", 0), _HostileHandler)
-
-    def finish_request(self, request, client_address):
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except OSError:
-            return
-        try:
-            super().finish_request(tls, client_address)
-        except OSError:
-            pass  # the client hung up mid-answer, as a size limit does
-        finally:
-            tls.close()
+        super().__init__(("127.0.0.1", 0), _HostileHandler, context)
 
 
 class HostileServer:
@@ -425,9 +409,7 @@ class HostileServer:
     """
 
     def __init__(self, directory):
-        self.ca_path, cert_path, key_path = make_tls(str(directory))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
+        self.ca_path, context = server_context(str(directory))
         self.cases = {}
         self.requests = []
         self._lock = threading.Lock()
