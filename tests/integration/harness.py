@@ -147,6 +147,12 @@ def run_inventory(source, env, plugin, args=("--list",), cwd=None):
     return completed
 
 
+def cache_options(directory, timeout=3600, **extra):
+    """Inventory source options for a jsonfile cache in ``directory``, and ``extra`` ones."""
+    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
+                 "cache_timeout": timeout}, **extra)
+
+
 def check_golden(path, data, update_variable):
     """An ansible-inventory listing against the golden file ``path``; with ``update_variable``=1 in the
     environment, the file is rewritten from ``data`` first (then review the diff)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import ANSIBLE_CORE, run_command, run_inventory, run_playbook, unwrap
+from harness import ANSIBLE_CORE, cache_options, run_command, run_inventory, run_playbook, unwrap
 from harness import check_golden as harness_check_golden
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state, new_server
 from whmcs_fixtures import GOLDEN
@@ -239,11 +239,6 @@ def test_untrusted_values_are_never_templated(tmp_path, dci, env):
     assert run.status("show") == "ok", run.output
     assert run.result("show")["msg"] == INJECTION
     assert "INJECTED" not in run.output
-
-
-def cache_options(directory, timeout=3600, **extra):
-    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
-                 "cache_timeout": timeout}, **extra)
 
 
 def test_cache_hit_makes_no_call_and_flush_refreshes(tmp_path, dci, env):

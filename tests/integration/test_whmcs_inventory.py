@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from harness import ANSIBLE_CORE, run_command, run_playbook, unwrap
+from harness import ANSIBLE_CORE, cache_options, run_command, run_playbook, unwrap
 from harness import check_golden as harness_check_golden
 from simulators.whmcs import make_state
 from whmcs_fixtures import (  # noqa: F401 pylint: disable=unused-import
@@ -199,11 +199,6 @@ def test_tls_is_verified_by_default(tmp_path, whmcs, whmcs_env):
     completed, dummy = inventory_list(source, env)
     assert completed.returncode != 0 and "TLS verification" in completed.said and "ca_path" in completed.said
     assert api_calls(whmcs) == []
-
-
-def cache_options(directory, timeout=3600, **extra):
-    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
-                 "cache_timeout": timeout}, **extra)
 
 
 def test_cache_hit_is_not_rewritten_and_flush_refreshes(tmp_path, whmcs, whmcs_env):
