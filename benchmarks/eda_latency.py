@@ -54,51 +54,54 @@ def first_start(rulebook, service_id):
     return starts[0]["time"] if starts else None
 
 
-def measure_push(workdir, samples, deadline):
-    from test_whmcs_hook import run_hook, service_vars  # pylint: disable=import-outside-toplevel
-    shop = Shop(workdir, samples)
-    rulebook = RulebookRun(workdir / "push", shop.env, shop.products, "push")
+def sample_latencies(shop, rulebook, samples, deadline, trigger):
+    """Start ``rulebook``; for each sample service, ``trigger(service_id)`` (which gives the event's time) and
+    the seconds from then to its run's start, once that run has ended. Stops the rulebook and the shop."""
     latencies = []
     try:
         rulebook.start(timeout=deadline.left())
-        hook_config = {"eda_url": rulebook.url, "eda_secret": EDA_SECRET, "allow_http": True, "product_ids": [1]}
         for index in range(samples):
             service_id = 100 + index
-            hook_dir = workdir / ("hook-%d" % service_id)
-            hook_dir.mkdir()
-            shop.whmcs.module_event(service_id, "create")
-            event_time = time.time()
-            # WHMCS runs the hook right after the module action; php-cli's start-up is part of the figure.
-            hook = run_hook(hook_dir, [("AfterModuleCreate", service_vars(service_id=service_id, pid=1, client_id=1))],
-                            config=hook_config)
-            if "posted" not in hook.messages[0]:
-                raise SystemExit("the hook did not post: %s" % hook.messages)
+            event_time = trigger(service_id)
             rulebook.wait_for(lambda s=service_id: rulebook.ended(s), min(300, deadline.left()), "run of %d" % service_id)
             latencies.append(first_start(rulebook, service_id) - event_time)
     finally:
         rulebook.kill()
         shop.close()
     return latencies
+
+
+def measure_push(workdir, samples, deadline):
+    from test_whmcs_hook import run_hook, service_vars  # pylint: disable=import-outside-toplevel
+    shop = Shop(workdir, samples)
+    rulebook = RulebookRun(workdir / "push", shop.env, shop.products, "push")
+
+    def trigger(service_id):
+        hook_dir = workdir / ("hook-%d" % service_id)
+        hook_dir.mkdir()
+        shop.whmcs.module_event(service_id, "create")
+        event_time = time.time()
+        # WHMCS runs the hook right after the module action; php-cli's start-up is part of the figure.
+        hook = run_hook(hook_dir, [("AfterModuleCreate", service_vars(service_id=service_id, pid=1, client_id=1))],
+                        config={"eda_url": rulebook.url, "eda_secret": EDA_SECRET, "allow_http": True, "product_ids": [1]})
+        if "posted" not in hook.messages[0]:
+            raise SystemExit("the hook did not post: %s" % hook.messages)
+        return event_time
+
+    return sample_latencies(shop, rulebook, samples, deadline, trigger)
 
 
 def measure_poll(workdir, samples, interval, deadline):
     shop = Shop(workdir, samples)
     rulebook = RulebookRun(workdir / "poll", shop.env, shop.products, "poll", interval=interval)
-    latencies = []
     rng = random.Random(7)
-    try:
-        rulebook.start(timeout=deadline.left())
-        for index in range(samples):
-            service_id = 100 + index
-            time.sleep(rng.uniform(0, interval))  # a random moment of the poll cycle
-            shop.whmcs.module_event(service_id, "create")
-            event_time = time.time()
-            rulebook.wait_for(lambda s=service_id: rulebook.ended(s), min(300, deadline.left()), "run of %d" % service_id)
-            latencies.append(first_start(rulebook, service_id) - event_time)
-    finally:
-        rulebook.kill()
-        shop.close()
-    return latencies
+
+    def trigger(service_id):
+        time.sleep(rng.uniform(0, interval))  # a random moment of the poll cycle
+        shop.whmcs.module_event(service_id, "create")
+        return time.time()
+
+    return sample_latencies(shop, rulebook, samples, deadline, trigger)
 
 
 def measure_restart(workdir, burst, interval, stop_after, deadline):

@@ -155,15 +155,10 @@ compose:
   ansible_user: "'root'"
 """
 
-import hashlib
-import json
-import re
 from urllib.parse import quote, quote_plus
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.release import __version__ as ansible_version
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
     HAS_LXML,
@@ -180,27 +175,18 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     read_fleet,
     state_of,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
-try:
-    from ansible.utils.unsafe_proxy import wrap_var
-except ImportError:  # pragma: no cover
-    def wrap_var(value):
-        return value
-
-# Before ansible-core 2.19 inventory values are templated unless marked unsafe, and a server's label or
-# hostname is typed by people: mark it. From 2.19 on, data that did not come from a trusted file is
-# never templated, and wrapping would only cost time.
-_MARK_UNSAFE = tuple(int(part) for part in re.findall(r"\d+", ansible_version)[:2]) < (2, 19)
-
-# Bump when the shape of the cached hosts changes, so an old cache entry is not used.
-_CACHE_FORMAT = 1
 STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")
-_GROUP_CHARS_RE = re.compile(r"[^a-z0-9_]")
-_PREFIX = "DCImanager inventory: "
+# The plugin's own groups: (host variable, group name prefix).
+_GROUPED = tuple(("dci_" + kind, "dci_%s_" % kind) for kind in ("state", "package", "rack"))
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+class InventoryModule(CachedInventory):
     NAME = "ispsystem.dcimanager.dcimanager"
+    # Bump when the shape of the cached entry changes, so an old one is not used.
+    CACHE_FORMAT = 1
+    ERROR_PREFIX = "DCImanager inventory: "
 
     def __init__(self):
         super().__init__()
@@ -209,40 +195,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("dcimanager.yml", "dcimanager.yaml"))
 
-    def parse(self, inventory, loader, path, cache=True):
-        super().parse(inventory, loader, path, cache)
-        # Extra variables may be used in the templated options (credentials from a lookup).
-        self.templar.available_variables = self._vars
-        self._read_config_data(path)
-        filters = self._filters()
-
-        fingerprint = self._fingerprint(filters)
-        cache_key = self.get_cache_key(path)
-        entry = None
-        if cache and self.get_option("cache"):
-            entry = self._cached_entry(cache_key, fingerprint)
-        if entry is None:
-            hosts, warnings = self._build_hosts(filters)
-            entry = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "hosts": hosts, "warnings": warnings}
-            if self.get_option("cache"):
-                # Written only after a read of the panel: an entry just read is never rewritten (its age stays true).
-                self._cache[cache_key] = entry
-        else:
-            # The warnings the hosts were built with still hold for them.
-            for warning in entry.get("warnings") or ():
-                self.display.warning(warning)
-        self._populate(entry["hosts"])
-
     # Options ---------------------------------------------------------------------------------
-
-    def _option(self, name):
-        """An option that may be a template or a vaulted value, as text (or None)."""
-        value = self.get_option(name)
-        if value is None:
-            return None
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
-            value = self.templar.template(value)
-        return to_text(value) if value is not None else None
 
     def _filters(self):
         states = sorted(set(str(state).strip().lower() for state in self.get_option("states") or ()))
@@ -256,22 +209,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "states": states,
         }
 
-    def _fingerprint(self, filters):
-        """What the cached hosts depend on, hashed. No credential: the password is never part of it."""
-        settings = [_CACHE_FORMAT, self._option("api_url"), self._option("api_username"), filters,
-                    self.get_option("hostname"), bool(self.get_option("strict")), bool(self.get_option("allow_empty"))]
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-
-    def _cached_entry(self, cache_key, fingerprint):
-        try:
-            entry = self._cache[cache_key]
-        except KeyError:  # no entry, or it expired
-            return None
-        if (not isinstance(entry, dict) or entry.get("format") != _CACHE_FORMAT or entry.get("fingerprint") != fingerprint
-                or not isinstance(entry.get("hosts"), list)):
-            # Built for other settings (another panel, filters or names): read the panel again.
-            return None
-        return entry
+    def _cache_settings(self):
+        # No credential but the user name (hashed with the rest): the password is never part of it.
+        # Unknown states fail here, before the cache is looked at.
+        return [self._option("api_url"), self._option("api_username"), self._filters(),
+                self.get_option("hostname"), bool(self.get_option("strict")), bool(self.get_option("allow_empty"))]
 
     # Reading the panel -----------------------------------------------------------------------
 
@@ -308,8 +250,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         finally:
             client.close()
 
-    def _build_hosts(self, filters):
+    def _build_hosts(self):
         """([[host name, host variables]], warnings) for the servers that pass the filters, by server id."""
+        filters = self._filters()
         rows = self._read_rows()
         states, packages, owners = set(filters["states"]), set(filters["packages"]), set(filters["owners"])
         servers = []
@@ -340,7 +283,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for hostvars in servers:
             server_id = hostvars["dci_server_id"]
             fallback = _fallback(hostvars)
-            name = self._templated_name(template, hostvars, strict) if template else _default_name(hostvars)
+            name = self._templated_name(template, hostvars, "server %s" % server_id, strict) if template else _default_name(hostvars)
             key = hostname_key(name)
             problem = None
             if not name:
@@ -350,59 +293,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             elif key in reserved and reserved[key] != server_id:
                 problem = "server %s has the host name %s, which is server %s's fallback name" % (server_id, name, reserved[key])
             if problem:
-                if strict:
-                    raise AnsibleParserError("DCImanager inventory: %s" % problem)
-                warning = _PREFIX + "%s; naming it %s" % (problem, fallback)
-                self.display.warning(warning)
-                warnings.append(warning)
+                warnings.append(self._fall_back(problem, fallback, strict))
                 name, key = fallback, hostname_key(fallback)
             taken[key] = server_id
             hosts.append([name, hostvars])
         return hosts, warnings
 
-    def _templated_name(self, template, hostvars, strict):
-        self.templar.available_variables = wrap_var(hostvars) if _MARK_UNSAFE else hostvars
-        try:
-            return to_text(self.templar.template(template)).strip()
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if strict:
-                raise AnsibleParserError("DCImanager inventory: the hostname template failed for server %s: %s"
-                                         % (hostvars["dci_server_id"], to_text(exc))) from None
-            return ""
+    # Groups ----------------------------------------------------------------------------------
 
-    # Populating ------------------------------------------------------------------------------
-
-    def _populate(self, hosts):
-        """Add the hosts; the list (possibly the cache's own) is only read, never changed."""
-        inventory = self.inventory
-        compose = self.get_option("compose")
-        groups = self.get_option("groups")
-        keyed_groups = self.get_option("keyed_groups")
-        strict = self.get_option("strict")
-        group_names = {}
-        made = set()
-        for name, hostvars in hosts:
-            inventory.add_host(name)
-            for key, value in hostvars.items():
-                inventory.set_variable(name, key, wrap_var(value) if _MARK_UNSAFE else value)
-            for kind in ("state", "package", "rack"):
-                value = hostvars.get("dci_" + kind)
-                if not value:
-                    continue
-                group = group_names.get((kind, value))
-                if group is None:
-                    group = group_names[(kind, value)] = "dci_%s_%s" % (kind, _GROUP_CHARS_RE.sub("_", value.lower()))
-                if group not in made:
-                    inventory.add_group(group)
-                    made.add(group)
-                inventory.add_child(group, name)
-            # Constructed features only when asked for: get_vars() copies every variable of the host.
-            if compose:
-                self._set_composite_vars(compose, inventory.get_host(name).get_vars(), name, strict=strict)
-            if groups or keyed_groups:
-                host_vars = inventory.get_host(name).get_vars()
-                self._add_host_to_composed_groups(groups, host_vars, name, strict=strict)
-                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict)
+    def _own_groups(self, hostvars):
+        for variable, prefix in _GROUPED:
+            value = hostvars.get(variable)
+            if value:
+                yield group_name(prefix, value)
 
 
 def _id_order(server_id):

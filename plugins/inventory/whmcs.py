@@ -160,15 +160,9 @@ groups:
   unpaid: whmcs_status == 'Suspended'
 """
 
-import hashlib
-import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleParserError
-from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.release import __version__ as ansible_version
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
     WHMCSClient,
@@ -176,57 +170,20 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client
     normalize_service,
     to_int,
 )
-
-try:
-    from ansible.utils.unsafe_proxy import wrap_var
-except ImportError:  # pragma: no cover
-    def wrap_var(value):
-        return value
-
-# Before ansible-core 2.19 inventory values are templated unless marked unsafe, and WHMCS data
-# (notes, custom fields) is written by customers: mark it. From 2.19 on, data that did not come
-# from a trusted file is never templated, and wrapping would only cost time.
-_MARK_UNSAFE = tuple(int(part) for part in re.findall(r"\d+", ansible_version)[:2]) < (2, 19)
-
-# Bump when the shape of the cached hosts changes, so an old cache entry is not used.
-_CACHE_FORMAT = 1
-_GROUP_CHARS_RE = re.compile(r"[^a-z0-9_]")
+from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+class InventoryModule(CachedInventory):
     NAME = "ispsystem.dcimanager.whmcs"
+    # Bump when the shape of the cached entry changes, so an old one is not used
+    # (2: the entry has the shared "warnings" list, always empty here).
+    CACHE_FORMAT = 2
+    ERROR_PREFIX = "WHMCS inventory: "
 
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("whmcs.yml", "whmcs.yaml"))
 
-    def parse(self, inventory, loader, path, cache=True):
-        super().parse(inventory, loader, path, cache)
-        # Extra variables may be used in the templated options (credentials from a lookup).
-        self.templar.available_variables = self._vars
-        self._read_config_data(path)
-
-        fingerprint = self._fingerprint()
-        cache_key = self.get_cache_key(path)
-        hosts = None
-        if cache and self.get_option("cache"):
-            hosts = self._cached_hosts(cache_key, fingerprint)
-        if hosts is None:
-            hosts = self._build_hosts()
-            if self.get_option("cache"):
-                # Written only after a fetch: an entry just read is never rewritten (its age stays true).
-                self._cache[cache_key] = {"format": _CACHE_FORMAT, "fingerprint": fingerprint, "hosts": hosts}
-        self._populate(hosts)
-
     # Options ---------------------------------------------------------------------------------
-
-    def _option(self, name):
-        """An option that may be a template or a vaulted value, as text (or None)."""
-        value = self.get_option(name)
-        if value is None:
-            return None
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
-            value = self.templar.template(value)
-        return to_text(value) if value is not None else None
 
     def _statuses(self):
         return sorted(set(str(status).lower() for status in self.get_option("statuses") or []))
@@ -234,21 +191,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _product_ids(self):
         return sorted(set(int(pid) for pid in self.get_option("product_ids") or []))
 
-    def _fingerprint(self):
-        """What the cached hosts depend on, hashed (the identifier is not put in the cache as is)."""
-        settings = [_CACHE_FORMAT, self._option("url"), self._option("identifier"), self._product_ids(),
-                    self._statuses(), bool(self.get_option("include_secrets")), self.get_option("hostname")]
-        return hashlib.sha256(json.dumps(settings, default=str).encode("utf-8")).hexdigest()
-
-    def _cached_hosts(self, cache_key, fingerprint):
-        try:
-            entry = self._cache[cache_key]
-        except KeyError:  # no entry, or it expired
-            return None
-        if not isinstance(entry, dict) or entry.get("format") != _CACHE_FORMAT or entry.get("fingerprint") != fingerprint:
-            # Built for other settings (another URL, filters or include_secrets): refetch.
-            return None
-        return entry.get("hosts")
+    def _cache_settings(self):
+        return [self._option("url"), self._option("identifier"), self._product_ids(), self._statuses(),
+                bool(self.get_option("include_secrets")), self.get_option("hostname")]
 
     # Fetching --------------------------------------------------------------------------------
 
@@ -304,7 +249,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise
 
     def _build_hosts(self):
-        """[(host name, host variables)] for the services that pass the filters, by service id."""
+        """([[host name, host variables]], no warnings) for the services that pass the filters, by service id.
+
+        The naming warnings are shown when the hosts are built only, not again from the cache.
+        """
         client = self._client()
         try:
             raw_services = self._fetch_services(client)
@@ -333,58 +281,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             name = self._hostname(template, hostvars, default_name, names, strict) if template else default_name
             names.add(name)
             hosts.append([name, hostvars])
-        return hosts
+        return hosts, []
 
     def _hostname(self, template, hostvars, default_name, taken, strict):
-        self.templar.available_variables = hostvars
-        try:
-            name = to_text(self.templar.template(template)).strip()
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if strict:
-                raise AnsibleParserError("WHMCS inventory: the hostname template failed for service %s: %s"
-                                         % (hostvars["whmcs_service_id"], to_text(exc))) from None
-            name = ""
+        name = self._templated_name(template, hostvars, "service %s" % hostvars["whmcs_service_id"], strict)
         if name and name not in taken:
             return name
         problem = "an empty name" if not name else "the name %s, which an earlier service already has" % name
-        if strict:
-            raise AnsibleParserError("WHMCS inventory: the hostname template gives service %s %s"
-                                     % (hostvars["whmcs_service_id"], problem))
-        self.display.warning("WHMCS inventory: the hostname template gives service %s %s; naming it %s"
-                             % (hostvars["whmcs_service_id"], problem, default_name))
+        self._fall_back("the hostname template gives service %s %s" % (hostvars["whmcs_service_id"], problem), default_name, strict)
         return default_name
 
-    # Populating ------------------------------------------------------------------------------
+    # Groups ----------------------------------------------------------------------------------
 
-    def _populate(self, hosts):
-        """Add the hosts; the list (possibly the cache's own) is only read, never changed."""
-        inventory = self.inventory
-        compose = self.get_option("compose")
-        groups = self.get_option("groups")
-        keyed_groups = self.get_option("keyed_groups")
-        strict = self.get_option("strict")
-        made = set()
-        for name, hostvars in hosts:
-            inventory.add_host(name)
-            for key, value in hostvars.items():
-                inventory.set_variable(name, key, wrap_var(value) if _MARK_UNSAFE else value)
-            for group in self._own_groups(hostvars):
-                if group not in made:
-                    inventory.add_group(group)
-                    made.add(group)
-                inventory.add_child(group, name)
-            # Constructed features only when asked for: get_vars() copies every variable of the host.
-            if compose:
-                self._set_composite_vars(compose, inventory.get_host(name).get_vars(), name, strict=strict)
-            if groups or keyed_groups:
-                host_vars = inventory.get_host(name).get_vars()
-                self._add_host_to_composed_groups(groups, host_vars, name, strict=strict)
-                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict)
-
-    @staticmethod
-    def _own_groups(hostvars):
+    def _own_groups(self, hostvars):
         status = hostvars.get("whmcs_status")
         if status:
-            yield "whmcs_status_" + _GROUP_CHARS_RE.sub("_", str(status).lower())
+            yield group_name("whmcs_status_", status)
         if hostvars.get("whmcs_product_id") is not None:
             yield "whmcs_product_%s" % hostvars["whmcs_product_id"]

@@ -133,6 +133,38 @@ def run_command(command, env=None, cwd=None, timeout=600):
     return subprocess.run(command, cwd=cwd, env=ansible_env(env), capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def run_inventory(source, env, plugin, args=("--list",), cwd=None):
+    """Run ``ansible-inventory -i SOURCE ARGS`` with ``plugin`` the only inventory plugin (unless ``env`` names others).
+
+    An unparsable source fails the command, rather than becoming a warning and an empty inventory.
+    ``completed.said`` is stderr on one line: ansible-core 2.16 wraps its warnings at 80 columns.
+    """
+    env = dict(env)
+    env.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+    env.setdefault("ANSIBLE_INVENTORY_ENABLED", plugin)
+    completed = run_command(["ansible-inventory", "-i", str(source)] + list(args), env=env, cwd=str(cwd or Path(source).parent))
+    completed.said = " ".join(completed.stderr.split())
+    return completed
+
+
+def cache_options(directory, timeout=3600, **extra):
+    """Inventory source options for a jsonfile cache in ``directory``, and ``extra`` ones."""
+    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
+                 "cache_timeout": timeout}, **extra)
+
+
+def check_golden(path, data, update_variable):
+    """An ansible-inventory listing against the golden file ``path``; with ``update_variable``=1 in the
+    environment, the file is rewritten from ``data`` first (then review the diff)."""
+    # ansible-core 2.19 names its output format in _meta.profile; older versions do not.
+    data = dict(data, _meta={key: value for key, value in data["_meta"].items() if key != "profile"})
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get(update_variable) == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), "golden file %s is missing (run with %s=1 and review it)" % (path, update_variable)
+    assert json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+
+
 def unwrap(value):
     """ansible-inventory's JSON marks untrusted text ``{"__ansible_unsafe": ...}``: plain values."""
     if isinstance(value, dict):

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import ANSIBLE_CORE, run_command, run_playbook, unwrap
+from harness import ANSIBLE_CORE, cache_options, run_command, run_inventory, run_playbook, unwrap
+from harness import check_golden as harness_check_golden
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state, new_server
 from whmcs_fixtures import GOLDEN
 
@@ -88,12 +89,7 @@ def write_source(directory, options, name="servers.dcimanager.yml"):
 
 def inventory(source, env, args=("--list",), extra_args=()):
     """Run ``ansible-inventory -i SOURCE --list`` (or ``args``); returns (completed process, parsed JSON or None)."""
-    env = dict(env)
-    env.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
-    env.setdefault("ANSIBLE_INVENTORY_ENABLED", PLUGIN)
-    completed = run_command(["ansible-inventory", "-i", str(source)] + list(args) + list(extra_args), env=env,
-                            cwd=str(Path(source).parent))
-    completed.said = " ".join(completed.stderr.split())
+    completed = run_inventory(source, env, PLUGIN, list(args) + list(extra_args))
     data = None
     if completed.returncode == 0 and "--list" in args and completed.stdout.strip():
         data = unwrap(json.loads(completed.stdout))
@@ -105,14 +101,7 @@ def funcs(sim):
 
 
 def check_golden(name, data):
-    path = GOLDEN / name
-    # ansible-core 2.19 names its output format in _meta.profile; older versions do not.
-    data = dict(data, _meta={key: value for key, value in data["_meta"].items() if key != "profile"})
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if os.environ.get("DCI_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), "golden file %s is missing (run with DCI_UPDATE_GOLDEN=1 and review it)" % path
-    assert json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+    harness_check_golden(GOLDEN / name, data, "DCI_UPDATE_GOLDEN")
 
 
 def hosts(data):
@@ -250,11 +239,6 @@ def test_untrusted_values_are_never_templated(tmp_path, dci, env):
     assert run.status("show") == "ok", run.output
     assert run.result("show")["msg"] == INJECTION
     assert "INJECTED" not in run.output
-
-
-def cache_options(directory, timeout=3600, **extra):
-    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
-                 "cache_timeout": timeout}, **extra)
 
 
 def test_cache_hit_makes_no_call_and_flush_refreshes(tmp_path, dci, env):

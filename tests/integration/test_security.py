@@ -19,19 +19,18 @@ from __future__ import annotations
 import json
 import re
 import socket
-import ssl
 import threading
 import zlib
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, quote, quote_plus, urlsplit
 
 import pytest
 import yaml
 
-from harness import REPO, run_ansible_playbook, run_command, run_playbook
-from simulators._tls import make_tls
+from harness import REPO, run_ansible_playbook, run_inventory, run_playbook
+from simulators._tls import TLSHTTPServer, server_context
 from whmcs_fixtures import inventory_list, whmcs, whmcs_env, write_source  # noqa: F401 pylint: disable=unused-import
 
 PREFIX = "ispsystem.dcimanager."
@@ -246,9 +245,7 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
 
 def inventory_vvv(source, env, output):
     """``ansible-inventory -vvv --list`` with the inventory written to ``output`` (-vvv talks on stdout)."""
-    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.whmcs")
-    completed = run_command(["ansible-inventory", "-vvv", "-i", str(source), "--list", "--output", str(output)],
-                            env=env, cwd=str(Path(source).parent))
+    completed = run_inventory(source, env, "ispsystem.dcimanager.whmcs", ["-vvv", "--list", "--output", str(output)])
     return completed, completed.stdout + completed.stderr
 
 
@@ -397,25 +394,10 @@ class _HostileHandler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
 
-class _HostileHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _HostileHTTPServer(TLSHTTPServer):
     def __init__(self, hostile, context):
         self.hostile = hostile
-        self.context = context
-        super().__init__(("127.0.0.1", 0), _HostileHandler)
-
-    def finish_request(self, request, client_address):
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except OSError:
-            return
-        try:
-            super().finish_request(tls, client_address)
-        except OSError:
-            pass  # the client hung up mid-answer, as a size limit does
-        finally:
-            tls.close()
+        super().__init__(("127.0.0.1", 0), _HostileHandler, context)
 
 
 class HostileServer:
@@ -427,9 +409,7 @@ class HostileServer:
     """
 
     def __init__(self, directory):
-        self.ca_path, cert_path, key_path = make_tls(str(directory))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_path, key_path)
+        self.ca_path, context = server_context(str(directory))
         self.cases = {}
         self.requests = []
         self._lock = threading.Lock()
@@ -733,9 +713,7 @@ def dci_inventory(directory, env, options=None, vvv=False):
     """``ansible-inventory --list`` over a ``dcimanager.yml`` source with ``options``; (completed, its output on one line)."""
     source = Path(directory) / "panel.dcimanager.yml"
     source.write_text(yaml.safe_dump(dict({"plugin": "ispsystem.dcimanager.dcimanager"}, **(options or {}))))
-    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.dcimanager")
-    completed = run_command(["ansible-inventory"] + (["-vvv"] if vvv else []) + ["-i", str(source), "--list"], env=env,
-                            cwd=str(directory))
+    completed = run_inventory(source, env, "ispsystem.dcimanager.dcimanager", (["-vvv"] if vvv else []) + ["--list"])
     return completed, " ".join((completed.stdout + completed.stderr).split())
 
 

@@ -20,16 +20,15 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from simulators._tls import make_tls
+from simulators._tls import TLSHTTPServer, server_context
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / "extras" / "whmcs" / "hooks" / "ispsystem_dcimanager_awx.php"
@@ -94,24 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(TLSHTTPServer):
     def __init__(self, awx, context):
         self.awx = awx
-        self.context = context
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake runs in the connection's thread; a client that rejects our
-        # certificate only ends its own connection.
-        if self.context is not None:
-            try:
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                self.awx.failed_handshakes += 1
-                return
-        super().finish_request(request, client_address)
+        super().__init__(("127.0.0.1", 0), _Handler, context)
 
 
 class FakeAWX:
@@ -125,13 +110,10 @@ class FakeAWX:
         self.requests = []
         self.answers = {}
         self.delay = 0.0
-        self.failed_handshakes = 0
         self.ca_path = None
         context = None
         if tls_dir is not None:
-            self.ca_path, cert_path, key_path = make_tls(str(tls_dir))
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(cert_path, key_path)
+            self.ca_path, context = server_context(str(tls_dir))
         self.scheme = "https" if context else "http"
         self._server = _Server(self, context)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -139,6 +121,11 @@ class FakeAWX:
     @property
     def url(self):
         return "%s://127.0.0.1:%d" % (self.scheme, self._server.server_address[1])
+
+    @property
+    def failed_handshakes(self):
+        """Clients that refused the certificate."""
+        return self._server.failed_handshakes
 
     def start(self):
         self._thread.start()

@@ -14,7 +14,8 @@ import os
 import time
 from pathlib import Path
 
-from harness import ANSIBLE_CORE, run_command, run_playbook, unwrap
+from harness import ANSIBLE_CORE, cache_options, run_command, run_playbook, unwrap
+from harness import check_golden as harness_check_golden
 from simulators.whmcs import make_state
 from whmcs_fixtures import (  # noqa: F401 pylint: disable=unused-import
     GOLDEN,
@@ -29,14 +30,7 @@ DEFAULT_STATUSES = ("Pending", "Active", "Suspended")
 
 
 def check_golden(name, data):
-    path = GOLDEN / name
-    # ansible-core 2.19 names its output format in _meta.profile; older versions do not.
-    data = dict(data, _meta={key: value for key, value in data["_meta"].items() if key != "profile"})
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if os.environ.get("WHMCS_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), "golden file %s is missing (run with WHMCS_UPDATE_GOLDEN=1 and review it)" % path
-    assert json.loads(text) == json.loads(path.read_text(encoding="utf-8"))
+    harness_check_golden(GOLDEN / name, data, "WHMCS_UPDATE_GOLDEN")
 
 
 def hostnames(data):
@@ -97,6 +91,15 @@ def test_untrusted_values_are_never_templated(tmp_path, whmcs, whmcs_env):
     assert run.status("show") == "ok", run.output
     assert run.result("show")["msg"] == "{{ lookup('ansible.builtin.pipe', 'echo INJ\"\"ECTED') }}"
     assert "INJECTED" not in run.output
+
+
+def test_untrusted_values_are_never_templated_in_host_names(tmp_path, whmcs, whmcs_env):
+    """A domain holding a template names the host as text: the hostname template never runs it."""
+    whmcs.services[1]["domain"] = "{{ lookup('ansible.builtin.pipe', 'echo INJ\"\"ECTED') }}"
+    completed, data = inventory_list(write_source(tmp_path, {"hostname": "{{ whmcs_domain }}"}), whmcs_env)
+    assert completed.returncode == 0, completed.stderr
+    assert whmcs.services[1]["domain"] in data["_meta"]["hostvars"]
+    assert "INJECTED" not in completed.stdout + completed.stderr
 
 
 def test_product_and_status_filters(tmp_path, whmcs, whmcs_env):
@@ -196,11 +199,6 @@ def test_tls_is_verified_by_default(tmp_path, whmcs, whmcs_env):
     completed, dummy = inventory_list(source, env)
     assert completed.returncode != 0 and "TLS verification" in completed.said and "ca_path" in completed.said
     assert api_calls(whmcs) == []
-
-
-def cache_options(directory, timeout=3600, **extra):
-    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
-                 "cache_timeout": timeout}, **extra)
 
 
 def test_cache_hit_is_not_rewritten_and_flush_refreshes(tmp_path, whmcs, whmcs_env):

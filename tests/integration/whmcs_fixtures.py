@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import run_command
+from harness import run_inventory
 from simulators.whmcs import WHMCSSimulator
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -57,17 +57,8 @@ def write_source(directory, options, name="billing.whmcs.yml"):
 
 
 def inventory_list(source, env, extra_args=(), cwd=None):
-    """Run ``ansible-inventory -i SOURCE --list``; returns (completed process, parsed JSON or None).
-
-    ``completed.said`` is stderr on one line: ansible-core 2.16 wraps its warnings at 80 columns.
-    """
-    env = dict(env)
-    # An unparsable source must fail the command, not become a warning and an empty inventory.
-    env.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
-    env.setdefault("ANSIBLE_INVENTORY_ENABLED", "ispsystem.dcimanager.whmcs")
-    completed = run_command(["ansible-inventory", "-i", str(source), "--list"] + list(extra_args), env=env,
-                            cwd=str(cwd or Path(source).parent))
-    completed.said = " ".join(completed.stderr.split())
+    """Run ``ansible-inventory -i SOURCE --list``; returns (completed process, parsed JSON or None)."""
+    completed = run_inventory(source, env, "ispsystem.dcimanager.whmcs", ["--list"] + list(extra_args), cwd=cwd)
     data = None
     if completed.returncode == 0 and completed.stdout.strip():
         data = json.loads(completed.stdout)

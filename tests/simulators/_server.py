@@ -26,16 +26,15 @@ import json
 import random
 import signal
 import socket
-import ssl
 import sys
 import tempfile
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
-from ._tls import make_tls
+from ._tls import TLSHTTPServer, server_context
 
 FAULT_KINDS = ("http500", "stall", "badbody", "drop", "truncate")
 DEFAULT_FAULT_KINDS = ("http500", "stall", "badbody", "drop")
@@ -154,47 +153,12 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class _TLSHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _TLSHTTPServer(TLSHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address, simulator, context):
         self.simulator = simulator
-        self.context = context
-        self.connections = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def finish_request(self, request, client_address):
-        # The TLS handshake happens here, in the connection's own thread, so a slow or
-        # rejecting client never blocks accept().
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        with self.connections_lock:
-            self.connections.add(tls)
-        try:
-            super().finish_request(tls, client_address)
-        except (ssl.SSLError, OSError):
-            pass
-        finally:
-            with self.connections_lock:
-                self.connections.discard(tls)
-            try:
-                tls.close()
-            except OSError:
-                pass
-
-    def close_connections(self):
-        """Cut every open keep-alive connection, so a stopped simulator really stops answering."""
-        with self.connections_lock:
-            connections = list(self.connections)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        super().__init__(address, _Handler, context)
 
 
 class SimulatorServer:
@@ -222,9 +186,7 @@ class SimulatorServer:
         if tls_dir is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="dci-sim-tls-")  # pylint: disable=consider-using-with
             tls_dir = self._tmpdir.name
-        self._ca_path, cert_path, key_path = make_tls(tls_dir)
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.load_cert_chain(cert_path, key_path)
+        self._ca_path, self._context = server_context(tls_dir)
         self._port = int(port)
         self._httpd = None
         self._thread = None

@@ -1,4 +1,5 @@
-"""A throwaway certificate authority and a server certificate for the simulators.
+"""A throwaway certificate authority and a server certificate for the simulators, and the HTTPS server
+the simulators and the tests' other fake endpoints (hostile answers, AWX, the EDA source) serve with.
 
 The CA is self-signed, so a client rejects the simulator unless it is given ``ca_path``:
 that is how tests prove ``validate_certs`` is really on by default.
@@ -7,6 +8,10 @@ that is how tests prove ``validate_certs`` is really on by default.
 import datetime
 import ipaddress
 import os
+import socket
+import ssl
+import threading
+from http.server import ThreadingHTTPServer
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -78,3 +83,64 @@ def make_tls(directory):
     with open(ca_path, "wb") as handle:
         handle.write(ca_cert.public_bytes(serialization.Encoding.PEM))
     return ca_path, cert_path, key_path
+
+
+def server_context(directory):
+    """``make_tls`` in ``directory``, and a server-side SSL context with its certificate: (CA file path, context)."""
+    ca_path, cert_path, key_path = make_tls(directory)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return ca_path, context
+
+
+class TLSHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that speaks TLS with ``context`` (plain HTTP when it is None).
+
+    It keeps its open connections (``close_connections()`` cuts the keep-alive ones, so a stopped
+    server really stops answering) and counts the clients that refused its certificate.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, context):
+        self.context = context
+        self.connections = set()
+        self.connections_lock = threading.Lock()
+        self.failed_handshakes = 0
+        super().__init__(address, handler)
+
+    def finish_request(self, request, client_address):
+        if self.context is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS handshake happens here, in the connection's own thread, so a slow or
+        # rejecting client never blocks accept().
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except OSError:  # ssl.SSLError is one
+            with self.connections_lock:
+                self.failed_handshakes += 1
+            return
+        with self.connections_lock:
+            self.connections.add(tls)
+        try:
+            super().finish_request(tls, client_address)
+        except OSError:
+            pass  # the client hung up mid-answer, as a size limit does
+        finally:
+            with self.connections_lock:
+                self.connections.discard(tls)
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def close_connections(self):
+        """Cut every open keep-alive connection."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
