@@ -321,3 +321,38 @@ def test_the_consistent_shop_with_every_drift(tmp_path, variant):
             expected[entry["other_service_id"]] = ("conflict", "hostname_shared")
     assert said == expected
     assert made["in_sync"] == 42 - len(expected) and made["problems"] == []
+
+
+# --- the filter's host variables read ---------------------------------------------------------------
+
+class FakeHostVars:
+    """``hostvars``: raw_get() gives the variables as stored, [] templates them (here: marks them)."""
+
+    def __init__(self, hosts):
+        self.hosts = hosts
+        self.templated = []
+
+    def raw_get(self, name):
+        return self.hosts[name]
+
+    def __getitem__(self, name):
+        host = self
+
+        class Templated(dict):
+            def __getitem__(self, key):
+                host.templated.append((name, key))
+                value = dict.__getitem__(self, key)
+                return value.replace("{{ whmcs_domain }}", host.hosts[name]["whmcs_domain"]) if isinstance(value, str) else value
+        return Templated(self.hosts[name])
+
+
+def test_the_filter_reads_host_names_through_hostvars():
+    hosts = {"a": service("Active", service_id=1, domain="a.example", dedicated_server_products=PRODUCTS),
+             "b": service("Active", service_id=2, domain="b.example", dedicated_server_products=PRODUCTS,
+                          dedicated_server_hostname="srv.{{ whmcs_domain }}")}
+    hostvars = FakeHostVars(hosts)
+    made = drift_plan(["a", "b"], [server("1", hostname="a.example"), server("2", hostname="srv.b.example", blocked=True)],
+                      hostvars=hostvars)
+    assert made["in_sync"] == 1 and made["hosts"] == ["b"]
+    # Only the value that may be a template was read templated.
+    assert hostvars.templated == [("b", "dedicated_server_hostname")]
