@@ -22,7 +22,11 @@ project's 2-core machine: reconcile <= 2 x listing + the drifted services' own w
 minus plan), and in-sync services cost 0 API calls and 0 module runs each. Exit status 1 when a
 check or the goal fails.
 
-    .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3]
+``--full`` also runs ``-e reconcile_full=true`` (every service through the role, the pass before
+the plan existed) on a second fresh shop of the round, for comparison; at 10,000 services it takes
+hours, so use it with a few hundred.
+
+    .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3] [--full] [--forks 5]
 """
 
 from __future__ import annotations
@@ -93,11 +97,28 @@ def tasks_run(figures, hosts):
 
 
 def module_runs(figures, hosts):
-    """The module runs among them (a module's result carries its invocation, or is censored by no_log)."""
-    return [r for r in tasks_run(figures, hosts) if r["status"] != "skipped" and ("invocation" in r["result"] or "censored" in r["result"])]
+    """The runs of the collection's modules among them."""
+    return [r for r in tasks_run(figures, hosts) if r["status"] != "skipped" and r.get("action", "").startswith(MODULE_PREFIX)]
 
 
-def one_round(workdir, services, seed, timeout):
+def full_pass(workdir, services, seed, forks, timeout):
+    """``reconcile -e reconcile_full=true`` on a fresh shop: wall time and the calls per in-sync service."""
+    states, drifted = shop(services, seed)
+    in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
+    with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
+        (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+        command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml",
+                   "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5",
+                   "-e", "reconcile_full=true", "-f", str(forks)]
+        figures = run(fleet, command, "full", timeout)
+        statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
+        figures["in_sync_calls"] = len(naming(figures, in_sync, statuses))
+        figures["in_sync_runs"] = len(module_runs(figures, set("whmcs-%s" % sid for sid in in_sync)))
+        figures["in_sync"] = len(in_sync)
+        return figures
+
+
+def one_round(workdir, services, seed, timeout, forks):
     states, drifted = shop(services, seed)
     all_ids = [s["id"] for s in states[1]["services"]]
     statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
@@ -108,7 +129,7 @@ def one_round(workdir, services, seed, timeout):
         listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"],
                       "listing", timeout)
         playbook = [str(bindir / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml", "-e", "@products.yml",
-                    "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5"]
+                    "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5", "-f", str(forks)]
         plan = run(fleet, playbook + ["--check"], "plan", timeout)
         reconcile = run(fleet, playbook, "reconcile", timeout)
         problems = []
@@ -149,6 +170,8 @@ def main():
     parser.add_argument("--services", type=int, default=10000, help="provisioned services (4 drift) plus 1 Pending")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--forks", type=int, default=5)
+    parser.add_argument("--full", action="store_true", help="also run reconcile_full=true on a fresh shop each round")
     parser.add_argument("--run-timeout", type=float, default=1800.0)
     args = parser.parse_args()
 
@@ -158,7 +181,9 @@ def main():
     for index in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
             started = time.monotonic()
-            result = one_round(Path(tmp), args.services, args.seed + index, args.run_timeout)
+            result = one_round(Path(tmp), args.services, args.seed + index, args.run_timeout, args.forks)
+            if args.full:
+                result["full"] = full_pass(Path(tmp) / "full", args.services, args.seed + index, args.forks, args.run_timeout)
             rounds.append(result)
             print("round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s; %s" % (
                 index + 1, time.monotonic() - started, os.getloadavg()[0], result["listing"]["seconds"], result["plan"]["seconds"],
@@ -168,11 +193,11 @@ def main():
     print()
     print("| run | wall s (median) | wall s (min) | CPU s (median) | peak RSS MiB (largest process) | peak PSS MiB (all processes) |")
     print("|---|---:|---:|---:|---:|---:|")
-    for label in ("listing", "plan", "reconcile"):
+    for label in ("listing", "plan", "reconcile") + (("full",) if args.full else ()):
         walls = [r[label]["seconds"] for r in rounds]
         print("| %s | %.2f | %.2f | %.2f | %.0f | %.0f |" % (
             {"listing": "`ansible-inventory --list`", "plan": "`reconcile --check` (the plan only)",
-             "reconcile": "`reconcile`"}[label], statistics.median(walls), min(walls),
+             "reconcile": "`reconcile`", "full": "`reconcile -e reconcile_full=true`"}[label], statistics.median(walls), min(walls),
             statistics.median(r[label]["cpu"] for r in rounds), max(r[label]["maxrss_mib"] for r in rounds),
             max(r[label]["pss_mib"] for r in rounds)))
     listing = statistics.median(r["listing"]["seconds"] for r in rounds)
@@ -193,6 +218,11 @@ def main():
           "(the plan's run once, for all)" % (sum(r["in_sync_calls"] for r in rounds), sum(r["in_sync_runs"] for r in rounds),
                                              sum(r["in_sync_tasks"] for r in rounds)))
     print("module runs for the 5 drifted services: %d; writes: %d" % (first["drifted_runs"], first["writes"]))
+    if args.full:
+        full = first["full"]
+        print("reconcile_full: %s, %.2f per service; per in-sync service %.2f API calls naming it or its server, %.2f module runs"
+              % (calls_line(full), (len(full["dci_calls"]) + len(full["whmcs_calls"])) / first["services"],
+                 full["in_sync_calls"] / full["in_sync"], full["in_sync_runs"] / full["in_sync"]))
     failed = [p for r in rounds for p in r["problems"]]
     if reconcile > 2 * listing + own_work or reconcile > 60:
         failed.append("goal missed")
