@@ -9,9 +9,9 @@ name: server_action
 short_description: What the dedicated_server role does to one service's server
 version_added: 0.2.0
 description:
-  - The drift function for one service, the way the P(ispsystem.dcimanager.dedicated_server#role) role takes its
+  - "The drift function for one service, the way the P(ispsystem.dcimanager.dedicated_server#role) role takes its
     decisions: given the service's settings (P(ispsystem.dcimanager.service_settings#filter)), the role's state and
-    the servers that carry the service's hostname, it says what to do (RV(_value.action)) and why (RV(_value.reason)).
+    the servers that carry the service's hostname, it says what to do (RV(_value.action)) and why (RV(_value.reason))."
   - "Actions: V(provision) (C(active), the service Pending or without WHMCS), V(unblock) (C(active), the service
     Active or Suspended, its server blocked), V(block) (C(suspended), the server not blocked), V(release)
     (C(terminated), a server still carries the hostname), V(clear_ip) (C(terminated), no server, WHMCS still shows

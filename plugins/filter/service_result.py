@@ -11,9 +11,9 @@ version_added: 0.2.0
 description:
   - Makes C(dedicated_server_result), what the P(ispsystem.dcimanager.dedicated_server#role) role leaves on each host
     for the playbooks' summary, from the service's settings and the results of the tasks that acted.
-  - The server is taken from the result of the task the decision (P(ispsystem.dcimanager.server_action#filter)) ran:
+  - "The server is taken from the result of the task the decision (P(ispsystem.dcimanager.server_action#filter)) ran:
     the allocation for V(provision), the state change for V(unblock) / V(block), the release for V(release) /
-    V(clear_ip); else the server the role found. A terminated service shows no address and no owner.
+    V(clear_ip); else the server the role found. A terminated service shows no address and no owner."
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 options:

@@ -9,9 +9,9 @@ name: service_settings
 short_description: The settings of one dedicated-server service, by the precedence of ISPsystem's module
 version_added: 0.2.0
 description:
-  - Works out what the P(ispsystem.dcimanager.dedicated_server#role) role needs to act on one WHMCS service:
+  - "Works out what the P(ispsystem.dcimanager.dedicated_server#role) role needs to act on one WHMCS service:
     owner account (reused from the client's other server, as ISPsystem's module does), hostname (the domain
-    template), package, OS template, recipe, extra addresses, address group.
+    template), package, OS template, recipe, extra addresses, address group."
   - "Precedence: an explicit C(dedicated_server_*) variable (the keyword arguments), then the service's configurable
     options (C(os) / C(OS) / C(ostemplate), C(recipe), C(IP), C(IPv6); a dropdown value C(value|Friendly name) gives
     C(value)), then O(products[product id]) (keys written as numbers or strings)."
@@ -98,7 +98,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The settings (secrets included: use C(no_log)).
+  description: The settings (secrets included, so use C(no_log)).
   type: dict
   contains:
     service_id:
