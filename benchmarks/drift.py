@@ -155,8 +155,8 @@ def one_round(workdir, services, seed, timeout, forks):
         writes = [c for c in reconcile["dci_calls"] + reconcile["whmcs_calls"] if c["write"]]
         return {"services": len(all_ids), "in_sync": len(in_sync), "listing": listing, "plan": plan, "reconcile": reconcile,
                 "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
-                "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)), "in_sync_tasks": len(runs), "in_sync_calls": len(naming(reconcile, in_sync, statuses)), "writes": len(writes),
-                "problems": problems}
+                "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)), "in_sync_tasks": len(runs),
+                "in_sync_calls": len(naming(reconcile, in_sync, statuses)), "writes": len(writes), "problems": problems}
 
 
 def calls_line(figures):
@@ -214,9 +214,9 @@ def main():
         calls_line(first["reconcile"]),
         dict(sorted(_count(first["reconcile"]["dci_calls"]).items())), dict(sorted(_count(first["reconcile"]["whmcs_calls"]).items()))))
     print("plan (--check) API calls: %s" % calls_line(first["plan"]))
+    totals = tuple(sum(r[key] for r in rounds) for key in ("in_sync_calls", "in_sync_runs", "in_sync_tasks"))
     print("in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "
-          "(the plan's run once, for all)" % (sum(r["in_sync_calls"] for r in rounds), sum(r["in_sync_runs"] for r in rounds),
-                                             sum(r["in_sync_tasks"] for r in rounds)))
+          "(the plan's run once, for all)" % totals)
     print("module runs for the 5 drifted services: %d; writes: %d" % (first["drifted_runs"], first["writes"]))
     if args.full:
         full = first["full"]

@@ -84,7 +84,7 @@ def managed_product_ids(products, product_id):
 
 def option_value(value):
     """A dropdown option may be written ``value|Friendly name``: the part before ``|``, trimmed."""
-    return text(value).split("|")[0].strip()
+    return text(value).split("|", maxsplit=1)[0].strip()
 
 
 def os_option(options):
