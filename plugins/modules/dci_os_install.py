@@ -250,7 +250,7 @@ class DCIOSInstall(DCIResource):
             return
         try:
             self.edit_server(server_id, form=form, notes=with_record(form.get("notes", ""), current.template, current.recipe,
-                                                                    current.started or time.time(), time.time()))
+                                                                     current.started or time.time(), time.time()))
         except DCIError as exc:
             self.module.warn("the install finished, but noting it in server %s's notes failed (%s); a rerun within "
                              "settle_time of the start waits for it again" % (server_id, exc.msg))

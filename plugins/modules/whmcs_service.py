@@ -164,6 +164,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
 
+
 def whole_mb(value):
     """A bandwidth figure as WHMCS keeps it: a whole number of MB."""
     try:

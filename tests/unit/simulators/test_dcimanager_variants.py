@@ -305,4 +305,3 @@ def test_list_documents_are_byte_identical_to_elementtree(empty_cells, flag_text
         for columns, row_flags in sample:
             doc.row(columns, row_flags)
         assert doc.to_bytes() == _reference(sample, empty_cells, flag_text, path, head)
-
