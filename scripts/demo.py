@@ -111,7 +111,12 @@ def main():
             if args.verbose or completed.returncode != 0:
                 print(output)
             else:
-                # The summary and the recap: what a job template's log would end with.
+                # The plan, then the summary and the recap: what a job template's log starts and ends with.
+                plan_at = output.find('"msg": [', output.find("Show the plan]"))
+                if plan_at >= 0:
+                    print("The plan:")
+                    print(output[plan_at:output.find("\n    ]", plan_at) + 6].strip())
+                    print()
                 print(output[output.rfind("PLAY [Summary]"):].strip())
             print()
             print("After:")

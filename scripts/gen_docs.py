@@ -51,6 +51,7 @@ def plain(text):
 def plugins():
     found = [("module", path.stem) for path in sorted((ROOT / "plugins" / "modules").glob("*.py"))]
     found += [("inventory", path.stem) for path in sorted((ROOT / "plugins" / "inventory").glob("*.py"))]
+    found += [("filter", path.stem) for path in sorted((ROOT / "plugins" / "filter").glob("*.py"))]
     return found
 
 

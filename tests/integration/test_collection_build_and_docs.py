@@ -35,6 +35,7 @@ def _plugin_names(kind):
 
 MODULES = _plugin_names("modules")
 INVENTORY_PLUGINS = _plugin_names("inventory")
+FILTERS = _plugin_names("filter")
 
 
 def _collection_resolves_here(collections_path):
@@ -118,6 +119,24 @@ def test_module_doc_renders(module):
 @pytest.mark.parametrize("plugin", INVENTORY_PLUGINS)
 def test_inventory_doc_renders(plugin):
     _assert_doc_renders("inventory", plugin)
+
+
+@pytest.mark.parametrize("plugin", FILTERS)
+def test_filter_doc_renders(plugin):
+    entry = _assert_doc_renders("filter", plugin)
+    assert entry["doc"]["name"] == plugin
+    assert entry["return"]["_value"]["description"], "no RETURN _value in %s" % plugin
+
+
+def test_role_doc_renders_every_entry_point():
+    text = _run(["ansible-doc", "-t", "role", "--json", FQCN_PREFIX + "dedicated_server"])
+    assert text.returncode == 0, text.stdout + text.stderr
+    entry_points = json.loads(text.stdout)[FQCN_PREFIX + "dedicated_server"]["entry_points"]
+    assert sorted(entry_points) == ["main", "plan", "usage"]
+    for name in entry_points:  # the connection variables, typed, on every entry point
+        options = entry_points[name]["options"]
+        assert options["dcimanager_password"]["no_log"] and options["whmcs_secret"]["no_log"], name
+        assert options["dcimanager_validate_certs"]["type"] == "bool", name
 
 
 def _action_groups():

@@ -307,6 +307,7 @@ def test_role_keeps_service_passwords_out_of_vvv_output(shop, tmp_path):
 # --- TLS ---------------------------------------------------------------------------------------------
 
 MODULE_ARGS = {
+    "dci_fleet_info": {},
     "dci_login_key": {},
     "dci_os_install": {"server_id": "1", "os_template": "ISPsystem__Debian-12-amd64", "root_password": "not-used-1"},
     "dci_os_template_info": {},

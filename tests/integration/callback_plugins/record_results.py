@@ -11,7 +11,7 @@ name: record_results
 type: aggregate
 short_description: Record task results for the collection's integration tests
 description:
-  - Writes each task's name, host, status and result to the JSON file named by E(RECORD_RESULTS_FILE).
+  - Writes each task's name, action, host, status and result to the JSON file named by E(RECORD_RESULTS_FILE).
 requirements:
   - enabled in C(callbacks_enabled)
 """
@@ -35,6 +35,7 @@ class CallbackModule(CallbackBase):
     def _record(self, status, result):
         self.records.append({
             "task": result._task.get_name(),  # pylint: disable=protected-access
+            "action": result._task.action,  # pylint: disable=protected-access
             "host": result._host.get_name(),  # pylint: disable=protected-access
             "status": status,
             "result": result._result,  # pylint: disable=protected-access

@@ -1,0 +1,244 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Benchmark: the reconcile of N in-sync services and 5 drifted ones, against ansible-inventory --list.
+
+Each round loads a fresh shop into both simulators (tests/simulators/fleet.py's consistent shop:
+``--services`` provisioned services, of which one Active server is blocked, one Suspended server
+is not, one Terminated service's server is still allocated and one still shows its address in
+WHMCS, plus one Pending order: 5 services to change, the rest in sync), then runs, one after the
+other against the same WHMCS source:
+
+* ``ansible-inventory -i drift.whmcs.yml --list`` (the plugin reads WHMCS, no cache);
+* ``ansible-playbook ispsystem.dcimanager.reconcile --check`` (the plan only);
+* ``ansible-playbook ispsystem.dcimanager.reconcile`` (the plan, then the role for the 5).
+
+It checks that the 5 were converged, that no API call named an in-sync service or its server, that
+no task but the plan's ran for an in-sync service, and that the run changed nothing else; then
+reports wall, CPU and peak memory of each command (os.wait4) and the API calls. The goal on the
+project's 2-core machine: reconcile <= 2 x listing + the drifted services' own work (reconcile
+minus plan), and in-sync services cost 0 API calls and 0 module runs each. Exit status 1 when a
+check or the goal fails.
+
+``--full`` also runs ``-e reconcile_full=true`` (every service through the role, the pass before
+the plan existed) on a second fresh shop of the round, for comparison; at 10,000 services it takes
+hours, so use it with a few hundred.
+
+    .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3] [--full] [--forks 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet import Fleet, measure  # noqa: E402  pylint: disable=wrong-import-position
+from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
+from simulators.fleet import drift_plan, make_consistent_shop  # noqa: E402  pylint: disable=wrong-import-position
+
+DRIFT = {"active_blocked": 1, "suspended_unblocked": 1, "terminated_allocated": 1, "terminated_ip_left": 1}
+STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
+# The tasks of the plan: they run once (run_once) on the play's first host, for every service.
+PLAN_TASKS = ("Plan from one read of DCImanager's server list", "Validating arguments against arg spec 'plan'",
+              "Read DCImanager's server list once", "Compare every service with the panel", "Show the plan",
+              "Stop when DCImanager's server list cannot be trusted", "Group the services to change and those in conflict")
+MODULE_PREFIX = "ispsystem.dcimanager."
+# The goal "reconcile <= 2 x listing + the drifted services' own work" is set for this many services.
+GOAL_SERVICES = 10000
+
+
+def shop(services, seed):
+    """The states and the drifted services: ``services`` provisioned, 4 of them drifted, and 1 Pending."""
+    args = dict(n=services, pending=1, drift=DRIFT, seed=seed)
+    states = make_consistent_shop(**args)
+    drifted = {entry["service_id"]: entry["drift"] for entry in drift_plan(**args)}
+    drifted[1000] = "pending"
+    return states, drifted
+
+
+def run(fleet, command, name, timeout):
+    records = fleet.workdir / ("records-%s.json" % name)
+    env = ansible_env({**fleet.env(), "RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(fleet.workdir),
+                       "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    fleet.clear_calls()
+    figures = measure(command, env, fleet.workdir, fleet.workdir / ("output-%s.txt" % name), timeout)
+    figures["records"] = json.loads(records.read_text()) if records.exists() else []
+    figures["dci_calls"], figures["whmcs_calls"] = fleet.dci.calls, fleet.whmcs.calls
+    return figures
+
+
+def task_name(record):
+    return record["task"].split(" : ", 1)[-1]
+
+
+def naming(figures, service_ids, statuses):
+    """The API calls that name one of these services, or the server of an Active or Suspended one (service
+    1000 + i has server 5000 + i; a Terminated service's old server is free, any allocation may take it)."""
+    servers = set(str(sid + 4000) for sid in service_ids if statuses[sid] in ("Active", "Suspended"))
+    services = set(str(sid) for sid in service_ids)
+    calls = [c for c in figures["dci_calls"] if str(c["params"].get("elid", "")) in servers or str(c["params"].get("plid", "")) in servers]
+    return calls + [c for c in figures["whmcs_calls"] if str(c["params"].get("serviceid", "")) in services]
+
+
+def tasks_run(figures, hosts):
+    """Every task result of these hosts but the plan's (which runs once, on the play's first host, for all)."""
+    return [r for r in figures["records"] if r["host"] in hosts and not task_name(r).startswith(PLAN_TASKS)]
+
+
+def module_runs(figures, hosts):
+    """The runs of the collection's modules among them."""
+    return [r for r in tasks_run(figures, hosts) if r["status"] != "skipped" and r.get("action", "").startswith(MODULE_PREFIX)]
+
+
+def full_pass(workdir, services, seed, forks, timeout):
+    """``reconcile -e reconcile_full=true`` on a fresh shop: wall time and the calls per in-sync service."""
+    states, drifted = shop(services, seed)
+    in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
+    with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
+        (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+        command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml",
+                   "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5",
+                   "-e", "reconcile_full=true", "-f", str(forks)]
+        figures = run(fleet, command, "full", timeout)
+        statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
+        figures["in_sync_calls"] = len(naming(figures, in_sync, statuses))
+        figures["in_sync_runs"] = len(module_runs(figures, set("whmcs-%s" % sid for sid in in_sync)))
+        figures["in_sync"] = len(in_sync)
+        return figures
+
+
+def one_round(workdir, services, seed, timeout, forks):
+    states, drifted = shop(services, seed)
+    all_ids = [s["id"] for s in states[1]["services"]]
+    statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
+    in_sync = set(all_ids) - set(drifted)
+    with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
+        (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+        bindir = Path(sys.executable).parent
+        listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"],
+                      "listing", timeout)
+        playbook = [str(bindir / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml", "-e", "@products.yml",
+                    "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5", "-f", str(forks)]
+        plan = run(fleet, playbook + ["--check"], "plan", timeout)
+        reconcile = run(fleet, playbook, "reconcile", timeout)
+        problems = []
+        for label, figures in (("listing", listing), ("plan", plan), ("reconcile", reconcile)):
+            if figures["rc"] != 0:
+                problems.append("%s exited %s:\n%s" % (label, figures["rc"], figures["output"][-3000:]))
+        if "%d in sync, 5 to change, 0 in conflict" % len(in_sync) not in plan["output"]:
+            problems.append("the plan does not say %d in sync, 5 to change" % len(in_sync))
+        for label, figures in (("plan", plan), ("reconcile", reconcile)):
+            named = naming(figures, in_sync, statuses)
+            if named:
+                problems.append("%s: %d calls name in-sync services: %s" % (label, len(named), named[:3]))
+        in_sync_hosts = set("whmcs-%s" % sid for sid in in_sync)
+        runs = tasks_run(reconcile, in_sync_hosts)
+        if runs:
+            problems.append("tasks ran for in-sync services: %s" % [(r["host"], r["task"]) for r in runs[:5]])
+        done = set(r["host"] for r in reconcile["records"] if task_name(r) == "Record the result" and r["status"] == "ok")
+        if done != set("whmcs-%s" % sid for sid in drifted):
+            problems.append("the role recorded a result for %s, not for the drifted %s" % (sorted(done), sorted(drifted)))
+        whmcs_now = dict((s["id"], s) for s in fleet.whmcs.dump_state()["services"])
+        if whmcs_now[1000]["status"] != "Active" or not whmcs_now[1000]["dedicatedip"]:
+            problems.append("the Pending service was not provisioned")
+        writes = [c for c in reconcile["dci_calls"] + reconcile["whmcs_calls"] if c["write"]]
+        return {"services": len(all_ids), "in_sync": len(in_sync), "listing": listing, "plan": plan, "reconcile": reconcile,
+                "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
+                "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)), "in_sync_tasks": len(runs),
+                "in_sync_calls": len(naming(reconcile, in_sync, statuses)), "writes": len(writes), "problems": problems}
+
+
+def calls_line(figures):
+    dci, whmcs = figures["dci_calls"], figures["whmcs_calls"]
+    return "DCImanager %d (%d writes), WHMCS %d (%d writes)" % (len(dci), sum(1 for c in dci if c["write"]),
+                                                                len(whmcs), sum(1 for c in whmcs if c["write"]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--services", type=int, default=10000, help="provisioned services (4 drift) plus 1 Pending")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--forks", type=int, default=5)
+    parser.add_argument("--full", action="store_true", help="also run reconcile_full=true on a fresh shop each round")
+    parser.add_argument("--run-timeout", type=float, default=1800.0)
+    args = parser.parse_args()
+
+    print("Drift reconcile: Python %s, %s, %d CPUs, load average %s" % (
+        platform.python_version(), platform.machine(), os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg())))
+    rounds = []
+    for index in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
+            started = time.monotonic()
+            result = one_round(Path(tmp), args.services, args.seed + index, args.run_timeout, args.forks)
+            if args.full:
+                result["full"] = full_pass(Path(tmp) / "full", args.services, args.seed + index, args.forks, args.run_timeout)
+            rounds.append(result)
+            print("round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s; %s" % (
+                index + 1, time.monotonic() - started, os.getloadavg()[0], result["listing"]["seconds"], result["plan"]["seconds"],
+                result["reconcile"]["seconds"], calls_line(result["reconcile"]), "; ".join(result["problems"]) or "checks hold"),
+                flush=True)
+    first = rounds[0]
+    print()
+    print("| run | wall s (median) | wall s (min) | CPU s (median) | peak RSS MiB (largest process) | peak PSS MiB (all processes) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label in ("listing", "plan", "reconcile") + (("full",) if args.full else ()):
+        walls = [r[label]["seconds"] for r in rounds]
+        print("| %s | %.2f | %.2f | %.2f | %.0f | %.0f |" % (
+            {"listing": "`ansible-inventory --list`", "plan": "`reconcile --check` (the plan only)",
+             "reconcile": "`reconcile`", "full": "`reconcile -e reconcile_full=true`"}[label], statistics.median(walls), min(walls),
+            statistics.median(r[label]["cpu"] for r in rounds), max(r[label]["maxrss_mib"] for r in rounds),
+            max(r[label]["pss_mib"] for r in rounds)))
+    listing = statistics.median(r["listing"]["seconds"] for r in rounds)
+    plan = statistics.median(r["plan"]["seconds"] for r in rounds)
+    reconcile = statistics.median(r["reconcile"]["seconds"] for r in rounds)
+    own_work = reconcile - plan
+    print()
+    print("%d services (%d in sync, 5 drifted), %d rounds" % (first["services"], first["in_sync"], len(rounds)))
+    print("reconcile %.2f s = plan %.2f s + the drifted services' own work %.2f s; listing %.2f s" % (reconcile, plan, own_work, listing))
+    judged = first["services"] >= GOAL_SERVICES
+    print("plan / listing: %.2fx; reconcile vs 2 x listing + own work (%.2f s): %s" % (
+        plan / listing, 2 * listing + own_work, ("met" if reconcile <= 2 * listing + own_work else "MISSED") if judged else
+        "not judged below %d services (fixed start-up costs dominate)" % GOAL_SERVICES))
+    print("reconcile <= 60 s: %s" % ("met" if reconcile <= 60 else "MISSED"))
+    print("reconcile API calls: %s; by function: DCImanager %s, WHMCS %s" % (
+        calls_line(first["reconcile"]),
+        dict(sorted(_count(first["reconcile"]["dci_calls"]).items())), dict(sorted(_count(first["reconcile"]["whmcs_calls"]).items()))))
+    print("plan (--check) API calls: %s" % calls_line(first["plan"]))
+    totals = tuple(sum(r[key] for r in rounds) for key in ("in_sync_calls", "in_sync_runs", "in_sync_tasks"))
+    print("in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "
+          "(the plan's run once, for all)" % totals)
+    print("module runs for the 5 drifted services: %d; writes: %d" % (first["drifted_runs"], first["writes"]))
+    if args.full:
+        full = first["full"]
+        print("reconcile_full: %s, %.2f per service; per in-sync service %.2f API calls naming it or its server, %.2f module runs"
+              % (calls_line(full), (len(full["dci_calls"]) + len(full["whmcs_calls"])) / first["services"],
+                 full["in_sync_calls"] / full["in_sync"], full["in_sync_runs"] / full["in_sync"]))
+    failed = [p for r in rounds for p in r["problems"]]
+    if (judged and reconcile > 2 * listing + own_work) or reconcile > 60:
+        failed.append("goal missed")
+    return 1 if failed else 0
+
+
+def _count(calls):
+    counts = {}
+    for call in calls:
+        counts[call["name"]] = counts.get(call["name"], 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    sys.exit(main())
