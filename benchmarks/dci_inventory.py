@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks" / "_lib"))
 
 from inventory_bench import clean_up, environment, report, run_rounds  # noqa: E402 pylint: disable=wrong-import-position
+
 from simulators.dcimanager import DCImanagerSimulator  # noqa: E402 pylint: disable=wrong-import-position
 from simulators.fleet import make_consistent_shop  # noqa: E402 pylint: disable=wrong-import-position
 

@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 from simulators.dcimanager import DCImanagerSimulator  # noqa: E402  pylint: disable=wrong-import-position
+
 # hostname_of is re-exported: benchmarks/fault_soak.py and tests/integration/test_fault_soak.py import it from here.
 from simulators.fleet import hostname_of, make_consistent_shop  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 from simulators.whmcs import WHMCSSimulator  # noqa: E402  pylint: disable=wrong-import-position

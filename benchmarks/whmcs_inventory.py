@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks" / "_lib"))
 
 from inventory_bench import clean_up, environment, report, run_rounds  # noqa: E402 pylint: disable=wrong-import-position
+
 from simulators.whmcs import WHMCSSimulator, make_state  # noqa: E402 pylint: disable=wrong-import-position
 
 

@@ -281,7 +281,7 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
             continue
         services.append((item, service))
     accounts_of_client = collections.defaultdict(list)
-    for item, service in services:
+    for dummy, service in services:
         accounts_of_client[service["client_id"]].append(service)
     accounts_of_client = dict((client, client_accounts(group)) for client, group in accounts_of_client.items())
 

@@ -13,7 +13,6 @@ from simulators.dcimanager import DCImanagerSimulator, default_state
 from simulators.shop import make_shop
 from simulators.whmcs import WHMCSSimulator
 
-
 # Fast timings: the waits are real, only shorter than on a real panel.
 FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from inprocess import ModuleRunner, connection_args
-
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state
 
 pytestmark = pytest.mark.quick

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import ANSIBLE_CORE, cache_options, run_command, run_inventory, run_playbook, unwrap
-from harness import check_golden as harness_check_golden
+from harness import ANSIBLE_CORE, cache_options, check_golden as harness_check_golden, run_command, run_inventory, run_playbook, unwrap
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state, new_server
 from whmcs_fixtures import GOLDEN
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from harness import run_playbook
-
 from simulators.dcimanager import make_state
 
 PREFIX = "ispsystem.dcimanager."

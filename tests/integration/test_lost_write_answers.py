@@ -16,7 +16,6 @@ from __future__ import annotations
 import pytest
 
 from inprocess import ModuleRunner, VirtualClock, connection_args
-
 from simulators.dcimanager import DCImanagerSimulator, default_state
 from simulators.whmcs import WHMCSSimulator, make_state as whmcs_state
 

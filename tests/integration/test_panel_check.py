@@ -10,7 +10,6 @@ import pytest
 
 from harness import run_ansible_playbook
 from inprocess import ModuleRunner, connection_args
-
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state
 
 # The assumption a variant flips, and what the check must then say of it.

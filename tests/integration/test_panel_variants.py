@@ -17,7 +17,6 @@ from __future__ import annotations
 import pytest
 
 from inprocess import ModuleRunner, VirtualClock, connection_args
-
 from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state
 
 pytestmark = pytest.mark.quick

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from harness import run_ansible_playbook
-
 from simulators.dcimanager import DCImanagerSimulator
 from simulators.fleet import drift_plan, make_consistent_shop
 from simulators.whmcs import WHMCSSimulator

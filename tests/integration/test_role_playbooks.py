@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from harness import run_ansible_playbook
-
 from simulators.shop import PACKAGE
 
 

@@ -14,8 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from harness import ANSIBLE_CORE, cache_options, run_command, run_playbook, unwrap
-from harness import check_golden as harness_check_golden
+from harness import ANSIBLE_CORE, cache_options, check_golden as harness_check_golden, run_command, run_playbook, unwrap
 from simulators.whmcs import make_state
 from whmcs_fixtures import (  # noqa: F401 pylint: disable=unused-import
     GOLDEN,
