@@ -44,8 +44,9 @@ def main(argv=None):
     parser.add_argument("--servers", type=int, default=10000, help="customers' servers (a few spare free ones are added)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every API request (default 0.02)")
-    parser.add_argument("--owner-column", choices=("login", "id"), default="login",
-                        help="what the panel's owner cells hold; with id the plugin also reads the user list")
+    parser.add_argument(
+        "--owner-column", choices=("login", "id"), default="login", help="what the panel's owner cells hold; with id the plugin also reads the user list"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, outputs, cache)")
     args = parser.parse_args(argv)
@@ -54,8 +55,7 @@ def main(argv=None):
     workdir = Path(tempfile.mkdtemp(prefix="dci-inventory-bench-"))
     state, dummy_whmcs, dummy_products = make_consistent_shop(args.servers, extra_ips=False)
     servers = len(state["servers"])
-    sim = DCImanagerSimulator(state=state, latency=args.latency, tls_dir=str(workdir / "tls"),
-                              owner_column=args.owner_column).start()
+    sim = DCImanagerSimulator(state=state, latency=args.latency, tls_dir=str(workdir / "tls"), owner_column=args.owner_column).start()
     wanted = {"static": [], "cold": ["auth", "server"] + (["user"] if args.owner_column == "id" else []), "cached": []}
 
     def check_hosts(hosts):
@@ -68,17 +68,24 @@ def main(argv=None):
             raise SystemExit("%s made the API calls %s, expected %s" % (name, calls, wanted[name]))
 
     try:
-        env = environment(workdir, "DCIMANAGER_", {"DCIMANAGER_URL": sim.url, "DCIMANAGER_USERNAME": sim.admin_user,
-                                                   "DCIMANAGER_PASSWORD": sim.admin_password, "DCIMANAGER_CA_PATH": sim.ca_path})
+        env = environment(
+            workdir,
+            "DCIMANAGER_",
+            {"DCIMANAGER_URL": sim.url, "DCIMANAGER_USERNAME": sim.admin_user, "DCIMANAGER_PASSWORD": sim.admin_password, "DCIMANAGER_CA_PATH": sim.ca_path},
+        )
         source = ("bench.dcimanager.yml", {"plugin": "ispsystem.dcimanager.dcimanager"}, "dci_state_")
         results, hosts = run_rounds(workdir, env, sim, source, args.rounds, check_hosts, check_calls)
     finally:
         sim.stop()
         clean_up(workdir, args.keep)
 
-    return report("DCImanager inventory benchmark: %d servers -> %d hosts, %d rounds (medians), %d ms latency per API request, "
-                  "owner column: %s" % (servers, hosts, args.rounds, args.latency * 1000, args.owner_column),
-                  results, load_before, args)
+    return report(
+        "DCImanager inventory benchmark: %d servers -> %d hosts, %d rounds (medians), %d ms latency per API request, "
+        "owner column: %s" % (servers, hosts, args.rounds, args.latency * 1000, args.owner_column),
+        results,
+        load_before,
+        args,
+    )
 
 
 if __name__ == "__main__":

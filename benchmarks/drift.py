@@ -52,9 +52,15 @@ from simulators.fleet import drift_plan, make_consistent_shop  # noqa: E402  pyl
 DRIFT = {"active_blocked": 1, "suspended_unblocked": 1, "terminated_allocated": 1, "terminated_ip_left": 1}
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
 # The tasks of the plan: they run once (run_once) on the play's first host, for every service.
-PLAN_TASKS = ("Plan from one read of DCImanager's server list", "Validating arguments against arg spec 'plan'",
-              "Read DCImanager's server list once", "Compare every service with the panel", "Show the plan",
-              "Stop when DCImanager's server list cannot be trusted", "Group the services to change and those in conflict")
+PLAN_TASKS = (
+    "Plan from one read of DCImanager's server list",
+    "Validating arguments against arg spec 'plan'",
+    "Read DCImanager's server list once",
+    "Compare every service with the panel",
+    "Show the plan",
+    "Stop when DCImanager's server list cannot be trusted",
+    "Group the services to change and those in conflict",
+)
 MODULE_PREFIX = "ispsystem.dcimanager."
 # The goal "reconcile <= 2 x listing + the drifted services' own work" is set for this many services.
 GOAL_SERVICES = 10000
@@ -71,8 +77,9 @@ def shop(services, seed):
 
 def run(fleet, command, name, timeout):
     records = fleet.workdir / ("records-%s.json" % name)
-    env = ansible_env({**fleet.env(), "RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(fleet.workdir),
-                       "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"})
+    env = ansible_env(
+        {**fleet.env(), "RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(fleet.workdir), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
+    )
     fleet.clear_calls()
     figures = measure(command, env, fleet.workdir, fleet.workdir / ("output-%s.txt" % name), timeout)
     figures["records"] = json.loads(records.read_text()) if records.exists() else []
@@ -109,9 +116,22 @@ def full_pass(workdir, services, seed, forks, timeout):
     in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
     with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
         (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
-        command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml",
-                   "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5",
-                   "-e", "reconcile_full=true", "-f", str(forks)]
+        command = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "ispsystem.dcimanager.reconcile",
+            "-i",
+            "drift.whmcs.yml",
+            "-e",
+            "@products.yml",
+            "-e",
+            "dedicated_server_poll_interval=2",
+            "-e",
+            "dedicated_server_install_settle_time=5",
+            "-e",
+            "reconcile_full=true",
+            "-f",
+            str(forks),
+        ]
         figures = run(fleet, command, "full", timeout)
         statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
         figures["in_sync_calls"] = len(naming(figures, in_sync, statuses))
@@ -128,10 +148,21 @@ def one_round(workdir, services, seed, timeout, forks):
     with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
         (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
         bindir = Path(sys.executable).parent
-        listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"],
-                      "listing", timeout)
-        playbook = [str(bindir / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "drift.whmcs.yml", "-e", "@products.yml",
-                    "-e", "dedicated_server_poll_interval=2", "-e", "dedicated_server_install_settle_time=5", "-f", str(forks)]
+        listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"], "listing", timeout)
+        playbook = [
+            str(bindir / "ansible-playbook"),
+            "ispsystem.dcimanager.reconcile",
+            "-i",
+            "drift.whmcs.yml",
+            "-e",
+            "@products.yml",
+            "-e",
+            "dedicated_server_poll_interval=2",
+            "-e",
+            "dedicated_server_install_settle_time=5",
+            "-f",
+            str(forks),
+        ]
         plan = run(fleet, playbook + ["--check"], "plan", timeout)
         reconcile = run(fleet, playbook, "reconcile", timeout)
         problems = []
@@ -155,16 +186,24 @@ def one_round(workdir, services, seed, timeout, forks):
         if whmcs_now[1000]["status"] != "Active" or not whmcs_now[1000]["dedicatedip"]:
             problems.append("the Pending service was not provisioned")
         writes = [c for c in reconcile["dci_calls"] + reconcile["whmcs_calls"] if c["write"]]
-        return {"services": len(all_ids), "in_sync": len(in_sync), "listing": listing, "plan": plan, "reconcile": reconcile,
-                "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
-                "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)), "in_sync_tasks": len(runs),
-                "in_sync_calls": len(naming(reconcile, in_sync, statuses)), "writes": len(writes), "problems": problems}
+        return {
+            "services": len(all_ids),
+            "in_sync": len(in_sync),
+            "listing": listing,
+            "plan": plan,
+            "reconcile": reconcile,
+            "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
+            "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)),
+            "in_sync_tasks": len(runs),
+            "in_sync_calls": len(naming(reconcile, in_sync, statuses)),
+            "writes": len(writes),
+            "problems": problems,
+        }
 
 
 def calls_line(figures):
     dci, whmcs = figures["dci_calls"], figures["whmcs_calls"]
-    return "DCImanager %d (%d writes), WHMCS %d (%d writes)" % (len(dci), sum(1 for c in dci if c["write"]),
-                                                                len(whmcs), sum(1 for c in whmcs if c["write"]))
+    return "DCImanager %d (%d writes), WHMCS %d (%d writes)" % (len(dci), sum(1 for c in dci if c["write"]), len(whmcs), sum(1 for c in whmcs if c["write"]))
 
 
 def main():
@@ -177,8 +216,10 @@ def main():
     parser.add_argument("--run-timeout", type=float, default=1800.0)
     args = parser.parse_args()
 
-    print("Drift reconcile: Python %s, %s, %d CPUs, load average %s" % (
-        platform.python_version(), platform.machine(), os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg())))
+    print(
+        "Drift reconcile: Python %s, %s, %d CPUs, load average %s"
+        % (platform.python_version(), platform.machine(), os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg()))
+    )
     rounds = []
     for index in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
@@ -187,21 +228,42 @@ def main():
             if args.full:
                 result["full"] = full_pass(Path(tmp) / "full", args.services, args.seed + index, args.forks, args.run_timeout)
             rounds.append(result)
-            print("round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s; %s" % (
-                index + 1, time.monotonic() - started, os.getloadavg()[0], result["listing"]["seconds"], result["plan"]["seconds"],
-                result["reconcile"]["seconds"], calls_line(result["reconcile"]), "; ".join(result["problems"]) or "checks hold"),
-                flush=True)
+            print(
+                "round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s; %s"
+                % (
+                    index + 1,
+                    time.monotonic() - started,
+                    os.getloadavg()[0],
+                    result["listing"]["seconds"],
+                    result["plan"]["seconds"],
+                    result["reconcile"]["seconds"],
+                    calls_line(result["reconcile"]),
+                    "; ".join(result["problems"]) or "checks hold",
+                ),
+                flush=True,
+            )
     first = rounds[0]
     print()
     print("| run | wall s (median) | wall s (min) | CPU s (median) | peak RSS MiB (largest process) | peak PSS MiB (all processes) |")
     print("|---|---:|---:|---:|---:|---:|")
     for label in ("listing", "plan", "reconcile") + (("full",) if args.full else ()):
         walls = [r[label]["seconds"] for r in rounds]
-        print("| %s | %.2f | %.2f | %.2f | %.0f | %.0f |" % (
-            {"listing": "`ansible-inventory --list`", "plan": "`reconcile --check` (the plan only)",
-             "reconcile": "`reconcile`", "full": "`reconcile -e reconcile_full=true`"}[label], statistics.median(walls), min(walls),
-            statistics.median(r[label]["cpu"] for r in rounds), max(r[label]["maxrss_mib"] for r in rounds),
-            max(r[label]["pss_mib"] for r in rounds)))
+        print(
+            "| %s | %.2f | %.2f | %.2f | %.0f | %.0f |"
+            % (
+                {
+                    "listing": "`ansible-inventory --list`",
+                    "plan": "`reconcile --check` (the plan only)",
+                    "reconcile": "`reconcile`",
+                    "full": "`reconcile -e reconcile_full=true`",
+                }[label],
+                statistics.median(walls),
+                min(walls),
+                statistics.median(r[label]["cpu"] for r in rounds),
+                max(r[label]["maxrss_mib"] for r in rounds),
+                max(r[label]["pss_mib"] for r in rounds),
+            )
+        )
     listing = statistics.median(r["listing"]["seconds"] for r in rounds)
     plan = statistics.median(r["plan"]["seconds"] for r in rounds)
     reconcile = statistics.median(r["reconcile"]["seconds"] for r in rounds)
@@ -210,23 +272,43 @@ def main():
     print("%d services (%d in sync, 5 drifted), %d rounds" % (first["services"], first["in_sync"], len(rounds)))
     print("reconcile %.2f s = plan %.2f s + the drifted services' own work %.2f s; listing %.2f s" % (reconcile, plan, own_work, listing))
     judged = first["services"] >= GOAL_SERVICES
-    print("plan / listing: %.2fx; reconcile vs 2 x listing + own work (%.2f s): %s" % (
-        plan / listing, 2 * listing + own_work, ("met" if reconcile <= 2 * listing + own_work else "MISSED") if judged else
-        "not judged below %d services (fixed start-up costs dominate)" % GOAL_SERVICES))
+    print(
+        "plan / listing: %.2fx; reconcile vs 2 x listing + own work (%.2f s): %s"
+        % (
+            plan / listing,
+            2 * listing + own_work,
+            ("met" if reconcile <= 2 * listing + own_work else "MISSED")
+            if judged
+            else "not judged below %d services (fixed start-up costs dominate)" % GOAL_SERVICES,
+        )
+    )
     print("reconcile <= 60 s: %s" % ("met" if reconcile <= 60 else "MISSED"))
-    print("reconcile API calls: %s; by function: DCImanager %s, WHMCS %s" % (
-        calls_line(first["reconcile"]),
-        dict(sorted(_count(first["reconcile"]["dci_calls"]).items())), dict(sorted(_count(first["reconcile"]["whmcs_calls"]).items()))))
+    print(
+        "reconcile API calls: %s; by function: DCImanager %s, WHMCS %s"
+        % (
+            calls_line(first["reconcile"]),
+            dict(sorted(_count(first["reconcile"]["dci_calls"]).items())),
+            dict(sorted(_count(first["reconcile"]["whmcs_calls"]).items())),
+        )
+    )
     print("plan (--check) API calls: %s" % calls_line(first["plan"]))
     totals = tuple(sum(r[key] for r in rounds) for key in ("in_sync_calls", "in_sync_runs", "in_sync_tasks"))
-    print("in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "
-          "(the plan's run once, for all)" % totals)
+    print(
+        "in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "
+        "(the plan's run once, for all)" % totals
+    )
     print("module runs for the 5 drifted services: %d; writes: %d" % (first["drifted_runs"], first["writes"]))
     if args.full:
         full = first["full"]
-        print("reconcile_full: %s, %.2f per service; per in-sync service %.2f API calls naming it or its server, %.2f module runs"
-              % (calls_line(full), (len(full["dci_calls"]) + len(full["whmcs_calls"])) / first["services"],
-                 full["in_sync_calls"] / full["in_sync"], full["in_sync_runs"] / full["in_sync"]))
+        print(
+            "reconcile_full: %s, %.2f per service; per in-sync service %.2f API calls naming it or its server, %.2f module runs"
+            % (
+                calls_line(full),
+                (len(full["dci_calls"]) + len(full["whmcs_calls"])) / first["services"],
+                full["in_sync_calls"] / full["in_sync"],
+                full["in_sync_runs"] / full["in_sync"],
+            )
+        )
     failed = [p for r in rounds for p in r["problems"]]
     if (judged and reconcile > 2 * listing + own_work) or reconcile > 60:
         failed.append("goal missed")

@@ -73,6 +73,7 @@ def sample_latencies(shop, rulebook, samples, deadline, trigger):
 
 def measure_push(workdir, samples, deadline):
     from test_whmcs_hook import run_hook, service_vars  # pylint: disable=import-outside-toplevel
+
     shop = Shop(workdir, samples)
     rulebook = RulebookRun(workdir / "push", shop.env, shop.products, "push")
 
@@ -82,8 +83,11 @@ def measure_push(workdir, samples, deadline):
         shop.whmcs.module_event(service_id, "create")
         event_time = time.time()
         # WHMCS runs the hook right after the module action; php-cli's start-up is part of the figure.
-        hook = run_hook(hook_dir, [("AfterModuleCreate", service_vars(service_id=service_id, pid=1, client_id=1))],
-                        config={"eda_url": rulebook.url, "eda_secret": EDA_SECRET, "allow_http": True, "product_ids": [1]})
+        hook = run_hook(
+            hook_dir,
+            [("AfterModuleCreate", service_vars(service_id=service_id, pid=1, client_id=1))],
+            config={"eda_url": rulebook.url, "eda_secret": EDA_SECRET, "allow_http": True, "product_ids": [1]},
+        )
         if "posted" not in hook.messages[0]:
             raise SystemExit("the hook did not post: %s" % hook.messages)
         return event_time
@@ -121,8 +125,9 @@ def measure_restart(workdir, burst, interval, stop_after, deadline):
         started_before = {r["service_id"] for r in rulebook.runs() if r["what"] == "start"}
         pending_at_stop = len(rulebook.state()["pending"])
         rulebook.start(timeout=deadline.left())
-        rulebook.wait_for(lambda: {r["service_id"] for r in rulebook.ended()} >= set(services), deadline.left(),
-                          "every service of the burst to have a finished run")
+        rulebook.wait_for(
+            lambda: {r["service_id"] for r in rulebook.ended()} >= set(services), deadline.left(), "every service of the burst to have a finished run"
+        )
         rulebook.wait_for(lambda: rulebook.state()["pending"] == [], min(60, deadline.left()), "every event acknowledged")
         total = time.monotonic() - started
         time.sleep(3)  # anything that would start late

@@ -47,8 +47,12 @@ from fleet import Fleet, hostname_of, make_fleet  # noqa: E402  pylint: disable=
 KINDS = ("http500", "badbody", "drop", "stall", "truncate")
 FREE_DOMAIN = "free.ds"
 # What each WHMCS status of the shop should end as: (WHMCS status, server allocated, server blocked).
-WANTED = {"Pending": ("Active", True, False), "Active": ("Active", True, False),
-          "Suspended": ("Suspended", True, True), "Terminated": ("Terminated", False, None)}
+WANTED = {
+    "Pending": ("Active", True, False),
+    "Active": ("Active", True, False),
+    "Suspended": ("Suspended", True, True),
+    "Terminated": ("Terminated", False, None),
+}
 
 
 def failures(records):
@@ -104,14 +108,15 @@ def check(original_services, dci_state, whmcs_state, reasons, final):
         server = servers[0] if len(servers) == 1 else None
         done = service["status"] == status and bool(server) == allocated
         if done and server is not None:
-            done = (server["blocked"] == blocked and logins.get(server["owner"]) == before["username"]
-                    and service["dedicatedip"] == server["main_ip"])
+            done = server["blocked"] == blocked and logins.get(server["owner"]) == before["username"] and service["dedicatedip"] == server["main_ip"]
         if done:
             continue
         label = "service %s (%s, was %s)" % (sid, hostname, before["status"])
         if final:
-            problems.append("%s: not done: WHMCS %s %r, server %s" % (
-                label, service["status"], service["dedicatedip"], server and (server["id"], server["blocked"], server["owner"])))
+            problems.append(
+                "%s: not done: WHMCS %s %r, server %s"
+                % (label, service["status"], service["dedicatedip"], server and (server["id"], server["blocked"], server["owner"]))
+            )
         elif not reasons.get(host):
             problems.append("%s: neither done nor reported failed" % label)
         elif service["status"] != before["status"]:
@@ -126,8 +131,9 @@ def check(original_services, dci_state, whmcs_state, reasons, final):
             else:
                 extra = sorted(a["ip"] for a in servers[0]["addresses"] if a["ip"] != service["dedicatedip"])
                 if sorted(service["assignedips"].split()) != extra:
-                    problems.append("service %s: WHMCS assigned IPs %s, server %s has %s" % (
-                        service["id"], service["assignedips"].split(), servers[0]["id"], extra))
+                    problems.append(
+                        "service %s: WHMCS assigned IPs %s, server %s has %s" % (service["id"], service["assignedips"].split(), servers[0]["id"], extra)
+                    )
     problems.extend(half.values())
     for domain, servers in by_domain.items():
         problems.append("hostname %s on server %s belongs to no service of the shop" % (domain, servers[0]["id"]))
@@ -194,8 +200,9 @@ def soak(workdir, rate, seed, pending, forks, max_runs=3, after=0.5, stall_secon
             problems += repeated_writes(fleet.dci.calls) + repeated_writes(fleet.whmcs.calls)
             if run["rc"] not in (0, 2) and run["records"]:  # 2: some hosts failed, which the checks judge
                 problems.append("ansible-playbook exited %s:\n%s" % (run["rc"], run["output"][-3000:]))
-            figures["runs"].append({"seconds": run["seconds"], "calls": run["dci_calls"] + run["whmcs_calls"], "faults": faults,
-                                    "failed": failed, "rc": run["rc"]})
+            figures["runs"].append(
+                {"seconds": run["seconds"], "calls": run["dci_calls"] + run["whmcs_calls"], "faults": faults, "failed": failed, "rc": run["rc"]}
+            )
             figures["problems"] += ["%s: %s" % (label, problem) for problem in problems]
             for problem in problems + fleet.dci.errors + fleet.whmcs.errors:
                 print("  %s: %s" % (label, problem), flush=True)
@@ -227,22 +234,45 @@ def main():
         if left <= 0:
             skipped.append(rate)
             continue
-        print("rate %.0f %% (%.0f %% after handling), seed %d, %d Pending + 6 others, forks %d"
-              % (rate * 100, args.after * 100, args.seed, args.pending, args.forks), flush=True)
+        print(
+            "rate %.0f %% (%.0f %% after handling), seed %d, %d Pending + 6 others, forks %d"
+            % (rate * 100, args.after * 100, args.seed, args.pending, args.forks),
+            flush=True,
+        )
         with tempfile.TemporaryDirectory(prefix="fault-soak-") as tmp:
             # The budget only decides whether a round starts: a run cut short would look like damage.
-            results.append(soak(Path(tmp), rate, args.seed, args.pending, args.forks, max_runs=args.max_runs, after=args.after,
-                                stall_seconds=args.stall_seconds, install_seconds=args.install_seconds))
+            results.append(
+                soak(
+                    Path(tmp),
+                    rate,
+                    args.seed,
+                    args.pending,
+                    args.forks,
+                    max_runs=args.max_runs,
+                    after=args.after,
+                    stall_seconds=args.stall_seconds,
+                    install_seconds=args.install_seconds,
+                )
+            )
     print()
-    print("| fault rate | services | runs to converge | first run s | calls | faults injected | services failed (reported) "
-          "| later runs s | invariants |")
+    print("| fault rate | services | runs to converge | first run s | calls | faults injected | services failed (reported) | later runs s | invariants |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for res in results:
         first, later = res["runs"][0], res["runs"][1:]
-        print("| %.0f %% | %d | %s | %.0f | %d | %d | %d | %s | %s |" % (
-            res["rate"] * 100, res["services"], res["converged"] or "not in %d" % len(res["runs"]), first["seconds"],
-            first["calls"], first["faults"], len(first["failed"]), " + ".join("%.0f" % run["seconds"] for run in later) or "-",
-            "hold" if not res["problems"] else "%d broken" % len(res["problems"])))
+        print(
+            "| %.0f %% | %d | %s | %.0f | %d | %d | %d | %s | %s |"
+            % (
+                res["rate"] * 100,
+                res["services"],
+                res["converged"] or "not in %d" % len(res["runs"]),
+                first["seconds"],
+                first["calls"],
+                first["faults"],
+                len(first["failed"]),
+                " + ".join("%.0f" % run["seconds"] for run in later) or "-",
+                "hold" if not res["problems"] else "%d broken" % len(res["problems"]),
+            )
+        )
     for res in results:
         for number, run in enumerate(res["runs"], 1):
             for host, reason in sorted(run["failed"].items()):

@@ -52,6 +52,7 @@ STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"
 
 # --- the fleet ------------------------------------------------------------------------------
 
+
 def make_fleet(pending, active=0, suspended=0, terminated=0, clients=None, spare_servers=5):
     """``(dcimanager_state, whmcs_state, products)`` for a shop of one product, both sides agreeing.
 
@@ -64,13 +65,20 @@ def make_fleet(pending, active=0, suspended=0, terminated=0, clients=None, spare
     It is the consistent shop of tests/simulators/fleet.py with every provisioned service drifted
     the way that leaves the reconcile work to do, and servers with their main address only.
     """
-    return make_consistent_shop(active + suspended + terminated, pending, suspended=suspended, terminated=terminated,
-                                drift={"active_blocked": active, "suspended_unblocked": suspended,
-                                       "terminated_allocated": terminated},
-                                clients=clients, spare_servers=spare_servers, extra_ips=False)
+    return make_consistent_shop(
+        active + suspended + terminated,
+        pending,
+        suspended=suspended,
+        terminated=terminated,
+        drift={"active_blocked": active, "suspended_unblocked": suspended, "terminated_allocated": terminated},
+        clients=clients,
+        spare_servers=spare_servers,
+        extra_ips=False,
+    )
 
 
 # --- running the reconcile ------------------------------------------------------------------
+
 
 class Fleet:
     """Both simulators with a fleet loaded, the files a playbook run needs, and the call logs."""
@@ -79,8 +87,14 @@ class Fleet:
         dci_state, whmcs_state, products = states
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.dci = DCImanagerSimulator(state=dci_state, tls_dir=str(self.workdir / "dci-tls"), install_seconds=install_seconds,
-                                       poweron_seconds=poweron_seconds, poweroff_seconds=1.0, enable_seconds=0.5)
+        self.dci = DCImanagerSimulator(
+            state=dci_state,
+            tls_dir=str(self.workdir / "dci-tls"),
+            install_seconds=install_seconds,
+            poweron_seconds=poweron_seconds,
+            poweroff_seconds=1.0,
+            enable_seconds=0.5,
+        )
         self.whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(self.workdir / "whmcs-tls"))
         (self.workdir / "products.yml").write_text(yaml.safe_dump({"dedicated_server_products": products}))
         (self.workdir / "fleet.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
@@ -102,9 +116,13 @@ class Fleet:
 
     def env(self):
         return {
-            "DCIMANAGER_URL": self.dci.url, "DCIMANAGER_USERNAME": self.dci.admin_user, "DCIMANAGER_PASSWORD": self.dci.admin_password,
+            "DCIMANAGER_URL": self.dci.url,
+            "DCIMANAGER_USERNAME": self.dci.admin_user,
+            "DCIMANAGER_PASSWORD": self.dci.admin_password,
             "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url, "WHMCS_API_IDENTIFIER": self.whmcs.identifier, "WHMCS_API_SECRET": self.whmcs.secret,
+            "WHMCS_URL": self.whmcs.url,
+            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
+            "WHMCS_API_SECRET": self.whmcs.secret,
             "WHMCS_CA_PATH": self.whmcs.ca_path,
         }
 
@@ -116,10 +134,19 @@ class Fleet:
         # An inventory that cannot be read must fail the run, not leave it with no hosts and rc 0.
         extra = {"RECORD_RESULTS_FILE": str(records), "DCIMANAGER_LOCK_DIR": str(self.workdir), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
         if profile:
-            extra.update({"ANSIBLE_CALLBACKS_ENABLED": "record_results,ansible.builtin.junit", "JUNIT_OUTPUT_DIR": str(junit_dir),
-                          "JUNIT_TASK_CLASS": "true"})
-        command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile", "-i", "fleet.whmcs.yml",
-                   "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-f", str(forks)]
+            extra.update({"ANSIBLE_CALLBACKS_ENABLED": "record_results,ansible.builtin.junit", "JUNIT_OUTPUT_DIR": str(junit_dir), "JUNIT_TASK_CLASS": "true"})
+        command = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "ispsystem.dcimanager.reconcile",
+            "-i",
+            "fleet.whmcs.yml",
+            "-e",
+            "@products.yml",
+            "-e",
+            "dedicated_server_poll_interval=2",
+            "-f",
+            str(forks),
+        ]
         for assignment in self.extra_vars:
             command += ["-e", assignment]
         self.clear_calls()
@@ -171,6 +198,7 @@ def measure(command, env, cwd, output, timeout):
             # ru_maxrss only tells the biggest single process; with 50 forks the sum matters too.
             while not done.wait(0.5):
                 peak[0] = max(peak[0], _tree_pss_kib(proc.pid))
+
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         timer = threading.Timer(timeout, proc.kill)
@@ -183,13 +211,17 @@ def measure(command, env, cwd, output, timeout):
             sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
     return {
-        "rc": proc.returncode, "seconds": time.monotonic() - started, "cpu": usage.ru_utime + usage.ru_stime,
-        "maxrss_mib": usage.ru_maxrss / 1024.0, "pss_mib": peak[0] / 1024.0,
+        "rc": proc.returncode,
+        "seconds": time.monotonic() - started,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "maxrss_mib": usage.ru_maxrss / 1024.0,
+        "pss_mib": peak[0] / 1024.0,
         "output": Path(output).read_text(encoding="utf-8", errors="replace"),
     }
 
 
 # --- reporting ------------------------------------------------------------------------------
+
 
 def per_task(junit_dir):
     """Task name -> (host runs, wall seconds of the task) from the junit callback's report.
@@ -210,10 +242,17 @@ def per_task(junit_dir):
 
 def row(label, services, figures):
     return "| %s | %.1f | %.2f | %.2f / %.2f | %.2f / %.2f | %.0f | %.0f | %.0f |" % (
-        label, figures["seconds"], figures["seconds"] / services,
-        (figures["dci_calls"] - figures["dci_writes"]) / services, figures["dci_writes"] / services,
-        (figures["whmcs_calls"] - figures["whmcs_writes"]) / services, figures["whmcs_writes"] / services,
-        figures["cpu"], figures["maxrss_mib"], figures["pss_mib"])
+        label,
+        figures["seconds"],
+        figures["seconds"] / services,
+        (figures["dci_calls"] - figures["dci_writes"]) / services,
+        figures["dci_writes"] / services,
+        (figures["whmcs_calls"] - figures["whmcs_writes"]) / services,
+        figures["whmcs_writes"] / services,
+        figures["cpu"],
+        figures["maxrss_mib"],
+        figures["pss_mib"],
+    )
 
 
 def check_first_run(fleet, figures, services):
@@ -228,25 +267,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--services", type=int, default=200, help="Pending services in the shop")
     parser.add_argument("--forks", default="1,10,50", help="comma-separated fork counts, one run each")
-    parser.add_argument("--services-forks-1", type=int, default=None,
-                        help="services for the forks=1 run (default --services; a serial run of 200 takes long)")
+    parser.add_argument("--services-forks-1", type=int, default=None, help="services for the forks=1 run (default --services; a serial run of 200 takes long)")
     parser.add_argument("--install-seconds", type=float, default=4.0)
     parser.add_argument("--poweron-seconds", type=float, default=1.0)
     parser.add_argument("--profile", action="store_true", help="time every task with ansible-core's junit callback")
     parser.add_argument("--run-timeout", type=float, default=7200.0, help="seconds before one playbook run is killed")
     args = parser.parse_args()
 
-    print("Fleet reconcile: Python %s, %s, %d CPUs, load average %s" % (
-        platform.python_version(), platform.machine(), os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg())))
+    print(
+        "Fleet reconcile: Python %s, %s, %d CPUs, load average %s"
+        % (platform.python_version(), platform.machine(), os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg()))
+    )
     print()
-    print("| run | wall s | wall s / service | DCI reads / writes per service | WHMCS reads / writes per service "
-          "| CPU s | peak RSS MiB (largest process) | peak PSS MiB (all processes) |")
+    print(
+        "| run | wall s | wall s / service | DCI reads / writes per service | WHMCS reads / writes per service "
+        "| CPU s | peak RSS MiB (largest process) | peak PSS MiB (all processes) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     profiles = []
     for forks in [int(f) for f in args.forks.split(",") if f.strip()]:
         services = args.services_forks_1 if forks == 1 and args.services_forks_1 else args.services
-        with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp, \
-                Fleet(tmp, make_fleet(services), args.install_seconds, args.poweron_seconds) as fleet:
+        with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp, Fleet(tmp, make_fleet(services), args.install_seconds, args.poweron_seconds) as fleet:
             first = fleet.reconcile(forks, profile=args.profile, timeout=args.run_timeout)
             check_first_run(fleet, first, services)
             print(row("%d services, forks %d" % (services, forks), services, first), flush=True)
@@ -260,13 +301,19 @@ def main():
             profiles.append((forks, services, first, again, per_task(first["junit"]) if args.profile else None))
     print()
     for forks, services, first, again, tasks in profiles:
-        print("forks %d, calls by function, first run: DCImanager %s; WHMCS %s" % (
-            forks, dict(sorted(first["dci_by_name"].items())), dict(sorted(first["whmcs_by_name"].items()))))
-        print("forks %d, calls by function, rerun: DCImanager %s; WHMCS %s" % (
-            forks, dict(sorted(again["dci_by_name"].items())), dict(sorted(again["whmcs_by_name"].items()))))
+        print(
+            "forks %d, calls by function, first run: DCImanager %s; WHMCS %s"
+            % (forks, dict(sorted(first["dci_by_name"].items())), dict(sorted(first["whmcs_by_name"].items())))
+        )
+        print(
+            "forks %d, calls by function, rerun: DCImanager %s; WHMCS %s"
+            % (forks, dict(sorted(again["dci_by_name"].items())), dict(sorted(again["whmcs_by_name"].items())))
+        )
         if tasks:
-            print("forks %d, %d services: wall seconds per task, all hosts (top 15 of %.0f s in all)"
-                  % (forks, services, sum(seconds for dummy, seconds in tasks.values())))
+            print(
+                "forks %d, %d services: wall seconds per task, all hosts (top 15 of %.0f s in all)"
+                % (forks, services, sum(seconds for dummy, seconds in tasks.values()))
+            )
             for name, (runs, seconds) in sorted(tasks.items(), key=lambda item: -item[1][1])[:15]:
                 print("  %7.1f s  %4d hosts  %5.2f s/host  %s" % (seconds, runs, seconds / runs, name))
 

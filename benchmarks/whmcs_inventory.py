@@ -63,18 +63,22 @@ def main(argv=None):
             raise SystemExit("%s made %d API calls, expected %d" % (name, calls, wanted))
 
     try:
-        env = environment(workdir, "WHMCS_", {"WHMCS_URL": sim.url, "WHMCS_API_IDENTIFIER": sim.identifier,
-                                              "WHMCS_API_SECRET": sim.secret, "WHMCS_CA_PATH": sim.ca_path})
-        source = ("bench.whmcs.yml", {"plugin": "ispsystem.dcimanager.whmcs", "page_size": args.page_size,
-                                      "concurrency": args.concurrency}, "whmcs_status_")
+        env = environment(
+            workdir, "WHMCS_", {"WHMCS_URL": sim.url, "WHMCS_API_IDENTIFIER": sim.identifier, "WHMCS_API_SECRET": sim.secret, "WHMCS_CA_PATH": sim.ca_path}
+        )
+        source = ("bench.whmcs.yml", {"plugin": "ispsystem.dcimanager.whmcs", "page_size": args.page_size, "concurrency": args.concurrency}, "whmcs_status_")
         results, hosts = run_rounds(workdir, env, sim, source, args.rounds, check_hosts, check_calls)
     finally:
         sim.close()
         clean_up(workdir, args.keep)
 
-    return report("WHMCS inventory benchmark: %d services -> %d hosts, %d rounds (medians), %d ms latency per API request, "
-                  "page_size %d, concurrency %d" % (args.services, hosts, args.rounds, args.latency * 1000, args.page_size,
-                                                    args.concurrency), results, load_before, args)
+    return report(
+        "WHMCS inventory benchmark: %d services -> %d hosts, %d rounds (medians), %d ms latency per API request, "
+        "page_size %d, concurrency %d" % (args.services, hosts, args.rounds, args.latency * 1000, args.page_size, args.concurrency),
+        results,
+        load_before,
+        args,
+    )
 
 
 if __name__ == "__main__":

@@ -56,16 +56,20 @@ def snapshot(dci, whmcs):
     rows = []
     for service in sorted(whmcs.dump_state()["services"], key=lambda item: int(item["id"])):
         server = by_ip.get(service.get("dedicatedip") or "")
-        rows.append([
-            service["id"], service["username"], service["status"],
-            server["id"] if server else "-",
-            server["addresses"][0]["domain"] if server else "-",
-            service.get("dedicatedip") or "-",
-            ", ".join(line for line in (service.get("assignedips") or "").split() if line) or "-",
-            (logins.get(server["owner"]) or "-") if server else "-",
-            ("blocked" if server["blocked"] else "running") if server else "-",
-            (server["installed_template"] or "-").replace("ISPsystem__", "") if server else "-",
-        ])
+        rows.append(
+            [
+                service["id"],
+                service["username"],
+                service["status"],
+                server["id"] if server else "-",
+                server["addresses"][0]["domain"] if server else "-",
+                service.get("dedicatedip") or "-",
+                ", ".join(line for line in (service.get("assignedips") or "").split() if line) or "-",
+                (logins.get(server["owner"]) or "-") if server else "-",
+                ("blocked" if server["blocked"] else "running") if server else "-",
+                (server["installed_template"] or "-").replace("ISPsystem__", "") if server else "-",
+            ]
+        )
     return rows
 
 
@@ -78,33 +82,49 @@ def main():
     dci_state, whmcs_state, products = make_shop()
     with tempfile.TemporaryDirectory(prefix="dcimanager-demo-") as tmp:
         workdir = Path(tmp)
-        dci = DCImanagerSimulator(state=dci_state, tls_dir=str(workdir / "dci-tls"), install_seconds=args.install_seconds,
-                                  poweron_seconds=1, poweroff_seconds=1, enable_seconds=0.5)
+        dci = DCImanagerSimulator(
+            state=dci_state, tls_dir=str(workdir / "dci-tls"), install_seconds=args.install_seconds, poweron_seconds=1, poweroff_seconds=1, enable_seconds=0.5
+        )
         whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(workdir / "whmcs-tls"))
         with dci, whmcs:
             print("DCImanager simulator: %s (%d servers)" % (dci.url, len(dci_state["servers"])))
             print("WHMCS simulator:      %s (%d services)" % (whmcs.url, len(whmcs_state["services"])))
             print()
             print("Before:")
-            headers = ["service", "client", "WHMCS status", "server", "hostname", "dedicated IP", "assigned IPs",
-                       "owner", "server state", "OS"]
+            headers = ["service", "client", "WHMCS status", "server", "hostname", "dedicated IP", "assigned IPs", "owner", "server state", "OS"]
             print(table(snapshot(dci, whmcs), headers))
             print()
 
             (workdir / "products.yml").write_text(yaml.safe_dump({"dedicated_server_products": products}))
             (workdir / "shop.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
             env = dict(os.environ)
-            env.update({
-                "ANSIBLE_COLLECTIONS_PATH": collections_path(workdir),
-                "ANSIBLE_NOCOLOR": "1",
-                "ANSIBLE_LOCALHOST_WARNING": "false",
-                "DCIMANAGER_URL": dci.url, "DCIMANAGER_USERNAME": dci.admin_user, "DCIMANAGER_PASSWORD": dci.admin_password,
-                "DCIMANAGER_CA_PATH": dci.ca_path,
-                "WHMCS_URL": whmcs.url, "WHMCS_API_IDENTIFIER": whmcs.identifier, "WHMCS_API_SECRET": whmcs.secret,
-                "WHMCS_CA_PATH": whmcs.ca_path,
-            })
-            command = [str(Path(sys.executable).parent / "ansible-playbook"), "ispsystem.dcimanager.reconcile",
-                       "-i", "shop.whmcs.yml", "-e", "@products.yml", "-e", "dedicated_server_poll_interval=2", "-f", "10"]
+            env.update(
+                {
+                    "ANSIBLE_COLLECTIONS_PATH": collections_path(workdir),
+                    "ANSIBLE_NOCOLOR": "1",
+                    "ANSIBLE_LOCALHOST_WARNING": "false",
+                    "DCIMANAGER_URL": dci.url,
+                    "DCIMANAGER_USERNAME": dci.admin_user,
+                    "DCIMANAGER_PASSWORD": dci.admin_password,
+                    "DCIMANAGER_CA_PATH": dci.ca_path,
+                    "WHMCS_URL": whmcs.url,
+                    "WHMCS_API_IDENTIFIER": whmcs.identifier,
+                    "WHMCS_API_SECRET": whmcs.secret,
+                    "WHMCS_CA_PATH": whmcs.ca_path,
+                }
+            )
+            command = [
+                str(Path(sys.executable).parent / "ansible-playbook"),
+                "ispsystem.dcimanager.reconcile",
+                "-i",
+                "shop.whmcs.yml",
+                "-e",
+                "@products.yml",
+                "-e",
+                "dedicated_server_poll_interval=2",
+                "-f",
+                "10",
+            ]
             print("$ " + " ".join(command[1:]))
             completed = subprocess.run(command, cwd=str(workdir), env=env, capture_output=True, text=True, check=False)
             output = completed.stdout + completed.stderr
@@ -115,16 +135,15 @@ def main():
                 plan_at = output.find('"msg": [', output.find("Show the plan]"))
                 if plan_at >= 0:
                     print("The plan:")
-                    print(output[plan_at:output.find("\n    ]", plan_at) + 6].strip())
+                    print(output[plan_at : output.find("\n    ]", plan_at) + 6].strip())
                     print()
-                print(output[output.rfind("PLAY [Summary]"):].strip())
+                print(output[output.rfind("PLAY [Summary]") :].strip())
             print()
             print("After:")
             print(table(snapshot(dci, whmcs), headers))
             print()
             calls = dci.calls + whmcs.calls
-            print("API calls: DCImanager %d (%d writes), WHMCS %d (%d writes)" % (
-                len(dci.calls), len(dci.writes()), len(whmcs.calls), len(whmcs.writes())))
+            print("API calls: DCImanager %d (%d writes), WHMCS %d (%d writes)" % (len(dci.calls), len(dci.writes()), len(whmcs.calls), len(whmcs.writes())))
             if completed.returncode != 0:
                 print("reconcile failed (exit code %d)" % completed.returncode)
             return completed.returncode if calls else 1

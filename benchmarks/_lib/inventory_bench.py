@@ -48,13 +48,15 @@ def collections_path(workdir):
 def environment(workdir, own_prefix, connection):
     """The runs' environment: no ANSIBLE_* or ``own_prefix`` variable of the caller's, the ``connection`` ones."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", own_prefix))}
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": collections_path(workdir),
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-    })
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(workdir),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        }
+    )
     env.update(connection)
     return env
 
@@ -86,8 +88,14 @@ def write_static(listing, path, vars_group_prefix):
         else:
             children[group] = {"hosts": {host: None for host in body["hosts"]}}
     with open(path, "w", encoding="utf-8") as handle:
-        yaml.dump({"all": {"children": children}}, handle, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                  default_flow_style=False, sort_keys=False, allow_unicode=True)
+        yaml.dump(
+            {"all": {"children": children}},
+            handle,
+            Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+            default_flow_style=False,
+            sort_keys=False,
+            allow_unicode=True,
+        )
     return len(hostvars)
 
 
@@ -101,8 +109,9 @@ def run_rounds(workdir, env, sim, source, rounds, check_hosts, check_calls):
     """
     name, options, vars_group_prefix = source
     path = workdir / name
-    path.write_text(yaml.safe_dump(dict(options, cache=True, cache_plugin="ansible.builtin.jsonfile",
-                                        cache_connection=str(workdir / "cache"), cache_timeout=86400)))
+    path.write_text(
+        yaml.safe_dump(dict(options, cache=True, cache_plugin="ansible.builtin.jsonfile", cache_connection=str(workdir / "cache"), cache_timeout=86400))
+    )
     inventory = str(Path(sys.executable).parent / "ansible-inventory")
     # The static file gets its best case: only the yaml plugin is enabled (by default the auto
     # plugin parses the whole file first, looking for a plugin name).
@@ -144,13 +153,13 @@ def clean_up(workdir, keep):
 
 def report(headline, results, load_before, args):
     """Print ``headline``, the machine and the table of medians; write ``args.json``; the exit status (1: a target missed)."""
-    summary = {run: {key: statistics.median(figures[key] for figures in runs) for key in ("wall", "cpu", "rss_mib")}
-               for run, runs in results.items()}
+    summary = {run: {key: statistics.median(figures[key] for figures in runs) for key in ("wall", "cpu", "rss_mib")} for run, runs in results.items()}
     base = summary["static"]["wall"]
     print(headline)
-    print("python %s, ansible-core %s, %s, %d CPUs, load average before: %.2f, after: %.2f"
-          % (platform.python_version(), _ansible_version(), platform.machine(), os.cpu_count() or 0, load_before,
-             os.getloadavg()[0]))
+    print(
+        "python %s, ansible-core %s, %s, %d CPUs, load average before: %.2f, after: %.2f"
+        % (platform.python_version(), _ansible_version(), platform.machine(), os.cpu_count() or 0, load_before, os.getloadavg()[0])
+    )
     print()
     print("| run | wall s (median) | wall s (min) | CPU s | peak RSS MiB | vs static (wall) | target |")
     print("|---|---|---|---|---|---|---|")
@@ -162,8 +171,10 @@ def report(headline, results, load_before, args):
         verdict = "" if target is None else ("<= %.1fx %s" % (target, "met" if ratio <= target else "MISSED"))
         if target is not None:
             verdicts.append(ratio <= target)
-        print("| %s | %.2f | %.2f | %.2f | %.0f | %.2fx | %s |" % (
-            run, row["wall"], min(r["wall"] for r in results[run]), row["cpu"], row["rss_mib"], ratio, verdict))
+        print(
+            "| %s | %.2f | %.2f | %.2f | %.0f | %.2fx | %s |"
+            % (run, row["wall"], min(r["wall"] for r in results[run]), row["cpu"], row["rss_mib"], ratio, verdict)
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "runs": results, "summary": summary}, indent=2))
     return 0 if all(verdicts) else 1
@@ -171,4 +182,5 @@ def report(headline, results, load_before, args):
 
 def _ansible_version():
     from ansible.release import __version__  # pylint: disable=import-outside-toplevel
+
     return __version__

@@ -201,8 +201,7 @@ class InventoryModule(CachedInventory):
         states = sorted(set(str(state).strip().lower() for state in self.get_option("states") or ()))
         unknown = [state for state in states if state not in STATES]
         if unknown:
-            raise AnsibleParserError("DCImanager inventory: unknown states %s; a server's state is one of %s"
-                                     % (", ".join(unknown), ", ".join(STATES)))
+            raise AnsibleParserError("DCImanager inventory: unknown states %s; a server's state is one of %s" % (", ".join(unknown), ", ".join(STATES)))
         return {
             "packages": sorted(set(str(package) for package in self.get_option("packages") or ())),
             "owners": sorted(set(str(owner) for owner in self.get_option("owners") or ())),
@@ -212,24 +211,38 @@ class InventoryModule(CachedInventory):
     def _cache_settings(self):
         # No credential but the user name (hashed with the rest): the password is never part of it.
         # Unknown states fail here, before the cache is looked at.
-        return [self._option("api_url"), self._option("api_username"), self._filters(),
-                self.get_option("hostname"), bool(self.get_option("strict")), bool(self.get_option("allow_empty"))]
+        return [
+            self._option("api_url"),
+            self._option("api_username"),
+            self._filters(),
+            self.get_option("hostname"),
+            bool(self.get_option("strict")),
+            bool(self.get_option("allow_empty")),
+        ]
 
     # Reading the panel -----------------------------------------------------------------------
 
     def _client(self):
         if not (HAS_REQUESTS and HAS_LXML):
-            raise AnsibleParserError("DCImanager inventory: the Python libraries requests and lxml are required to talk to DCImanager; "
-                                     "install the collection's requirements.txt into the Python that runs Ansible")
+            raise AnsibleParserError(
+                "DCImanager inventory: the Python libraries requests and lxml are required to talk to DCImanager; "
+                "install the collection's requirements.txt into the Python that runs Ansible"
+            )
         password = self._option("api_password")
         if password:
             self._secrets.add(password)
         try:
             # The session id is a credential too: it is kept out of every message, like the password.
-            return DCIClient(self._option("api_url"), self._option("api_username"), password,
-                             validate_certs=self.get_option("validate_certs"), ca_path=self.get_option("ca_path"),
-                             timeout=self.get_option("timeout"), on_session=self._secrets.add,
-                             use_proxy=self.get_option("use_proxy"))
+            return DCIClient(
+                self._option("api_url"),
+                self._option("api_username"),
+                password,
+                validate_certs=self.get_option("validate_certs"),
+                ca_path=self.get_option("ca_path"),
+                timeout=self.get_option("timeout"),
+                on_session=self._secrets.add,
+                use_proxy=self.get_option("use_proxy"),
+            )
         except DCIError as exc:
             raise AnsibleParserError("DCImanager inventory: %s" % self._scrub(exc.msg)) from None
 
@@ -263,9 +276,16 @@ class InventoryModule(CachedInventory):
             if (states and state not in states) or (packages and package not in packages) or (owners and owner not in owners):
                 continue
             hostvars = {
-                "dci_server_id": row["id"], "dci_name": row["name"], "dci_hostname": row["hostname"], "dci_owner": owner,
-                "dci_package": package, "dci_rack": row["rack"], "dci_main_ip": row["ip"], "dci_blocked": is_suspended(row),
-                "dci_power": power_of(row), "dci_state": state,
+                "dci_server_id": row["id"],
+                "dci_name": row["name"],
+                "dci_hostname": row["hostname"],
+                "dci_owner": owner,
+                "dci_package": package,
+                "dci_rack": row["rack"],
+                "dci_main_ip": row["ip"],
+                "dci_blocked": is_suspended(row),
+                "dci_power": power_of(row),
+                "dci_state": state,
             }
             if row["ip"]:
                 hostvars["ansible_host"] = row["ip"]

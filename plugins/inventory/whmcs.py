@@ -192,17 +192,30 @@ class InventoryModule(CachedInventory):
         return sorted(set(int(pid) for pid in self.get_option("product_ids") or []))
 
     def _cache_settings(self):
-        return [self._option("url"), self._option("identifier"), self._product_ids(), self._statuses(),
-                bool(self.get_option("include_secrets")), self.get_option("hostname")]
+        return [
+            self._option("url"),
+            self._option("identifier"),
+            self._product_ids(),
+            self._statuses(),
+            bool(self.get_option("include_secrets")),
+            self.get_option("hostname"),
+        ]
 
     # Fetching --------------------------------------------------------------------------------
 
     def _client(self):
         try:
-            return WHMCSClient(self._option("url"), self._option("identifier"), self._option("secret"),
-                               access_key=self._option("access_key"), validate_certs=self.get_option("validate_certs"),
-                               ca_path=self.get_option("ca_path"), timeout=self.get_option("timeout"),
-                               pool_size=self._concurrency(), use_proxy=self.get_option("use_proxy"))
+            return WHMCSClient(
+                self._option("url"),
+                self._option("identifier"),
+                self._option("secret"),
+                access_key=self._option("access_key"),
+                validate_certs=self.get_option("validate_certs"),
+                ca_path=self.get_option("ca_path"),
+                timeout=self.get_option("timeout"),
+                pool_size=self._concurrency(),
+                use_proxy=self.get_option("use_proxy"),
+            )
         except WHMCSError as exc:
             raise AnsibleParserError("WHMCS inventory: %s" % exc.msg) from None
 
@@ -239,8 +252,7 @@ class InventoryModule(CachedInventory):
     @staticmethod
     def _gather(pool, client, pages):
         """Read the pages [(offset, limit, filters)] in the pool; the first error is raised here, in the main thread."""
-        futures = [pool.submit(client.get_clients_products_page, offset, limit, **filters)
-                   for offset, limit, filters in pages]
+        futures = [pool.submit(client.get_clients_products_page, offset, limit, **filters) for offset, limit, filters in pages]
         try:
             return [future.result() for future in futures]
         except BaseException:

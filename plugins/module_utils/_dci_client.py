@@ -18,6 +18,7 @@ from ._http import READ_RETRIES, ClientError, check_status, error_family, new_se
 REQUESTS_IMPORT_ERROR = None
 try:
     import requests
+
     HAS_REQUESTS = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
@@ -26,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
 LXML_IMPORT_ERROR = None
 try:
     from lxml import etree
+
     HAS_LXML = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_LXML = False
@@ -43,8 +45,15 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 # form-style checkbox in a list must not read as set.
 FALSE_WORDS = ("off", "no", "false", "0")
 SERVER_FLAGS = (
-    "blocked", "hwproblem", "diag_in_progress", "disabled", "poweron", "poweroff",
-    "powererror", "install_in_progress", "operation_failed",
+    "blocked",
+    "hwproblem",
+    "diag_in_progress",
+    "disabled",
+    "poweron",
+    "poweroff",
+    "powererror",
+    "install_in_progress",
+    "operation_failed",
 )
 CONNECTION_FLAGS = ("func_in_progress",)
 
@@ -109,8 +118,13 @@ def _hardened_parser():
     # The panel never sends a DTD. Refuse entity expansion, network access and huge trees so a
     # hostile or broken endpoint cannot make the controller read files or exhaust memory.
     return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_comments=True, remove_pis=True,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
     )
 
 
@@ -120,7 +134,9 @@ def parse_document(body, func=None):
     if stripped.startswith(b"<!doctype html") or stripped.startswith(b"<html"):
         raise DCIError(
             "DCImanager answered %s with a web page instead of API XML; check that api_url points to the "
-            "API endpoint (https://HOST:1500/dcimgr)" % (func or "the request"), func=func)
+            "API endpoint (https://HOST:1500/dcimgr)" % (func or "the request"),
+            func=func,
+        )
     if b"<!doctype" in stripped or b"<!entity" in stripped:
         raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, func=func)
     try:
@@ -140,7 +156,11 @@ def parse_document(body, func=None):
         error_object = error.get("object", "")
         raise DCIError(
             "DCImanager refused %s: %s (type %s, object %s)" % (func, panel_msg or "no message", error_type, error_object),
-            error_type=error_type, error_object=error_object, panel_msg=panel_msg, func=func)
+            error_type=error_type,
+            error_object=error_object,
+            panel_msg=panel_msg,
+            func=func,
+        )
     return root
 
 
@@ -173,8 +193,20 @@ class DCIClient:
     ``authinfo`` with every call.
     """
 
-    def __init__(self, url, username, password, validate_certs=True, ca_path=None, timeout=60,
-                 retries=READ_RETRIES, backoff=0.5, sleep=time.sleep, on_session=None, use_proxy=True):
+    def __init__(
+        self,
+        url,
+        username,
+        password,
+        validate_certs=True,
+        ca_path=None,
+        timeout=60,
+        retries=READ_RETRIES,
+        backoff=0.5,
+        sleep=time.sleep,
+        on_session=None,
+        use_proxy=True,
+    ):
         self.url = normalize_api_url(url)
         self.username = username
         self._password = password
@@ -212,16 +244,18 @@ class DCIClient:
         page = _count(root.findtext("p_num")) or 1
         while len(rows) < total and per_page and page < min(MAX_PAGES, total // per_page + 2):
             page += 1
-            more = [element_to_dict(elem, flags)
-                    for elem in self.call(func, dict(params, p_num=page, p_cnt=per_page)).iter("elem")]
+            more = [element_to_dict(elem, flags) for elem in self.call(func, dict(params, p_num=page, p_cnt=per_page)).iter("elem")]
             new = [row for row in more if row.get("id") not in seen]
             if not new:
                 break
             seen.update(row.get("id") for row in new)
             rows.extend(new)
         if len(rows) != total:
-            raise DCIError("DCImanager's %s list says it has %d rows, but %d could be read page by page (p_num/p_cnt); "
-                           "the collection needs the whole list to decide anything" % (func, total, len(rows)), func=func)
+            raise DCIError(
+                "DCImanager's %s list says it has %d rows, but %d could be read page by page (p_num/p_cnt); "
+                "the collection needs the whole list to decide anything" % (func, total, len(rows)),
+                func=func,
+            )
         return rows
 
     def document(self, func, **params):
@@ -282,8 +316,11 @@ class DCIClient:
         self.call_count += 1
         if session_of(root):
             return True
-        raise DCIError("cannot tell whether %s's password is right: DCImanager answered func=auth with neither a session "
-                       "nor an error (this panel gives no sessions; run the check_panel playbook)" % login, func="auth")
+        raise DCIError(
+            "cannot tell whether %s's password is right: DCImanager answered func=auth with neither a session "
+            "nor an error (this panel gives no sessions; run the check_panel playbook)" % login,
+            func="auth",
+        )
 
     @property
     def uses_sessions(self):
@@ -349,8 +386,9 @@ class DCIClient:
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, func, params, write, login=False):
-        return with_retries(lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep,
-                            functools.partial(LostAnswerError, func=func))
+        return with_retries(
+            lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep, functools.partial(LostAnswerError, func=func)
+        )
 
     def _post(self, func, params, login=False):
         data = dict(params)
@@ -358,15 +396,20 @@ class DCIClient:
         data["out"] = "xml"
         errors = tuple(functools.partial(cls, func=func) for cls in (DCIError, _RetryableError, _NotSentError))
         response, body = post(self.http, self.url, data, self.timeout, self.verify, func, errors, MAX_BODY_BYTES, "DCImanager")
-        check_status(response, func, self.url, "DCImanager", (errors[0], errors[1]),
-                     "the controller's address may be blocked in the panel's or a proxy's access list")
+        check_status(
+            response, func, self.url, "DCImanager", (errors[0], errors[1]), "the controller's address may be blocked in the panel's or a proxy's access list"
+        )
         try:
             return parse_document(body, func)
         except DCIError as exc:
             if login and exc.error_type is not None:
                 raise DCIError(
                     "DCImanager at %s rejected the login of api_username %r: %s" % (self.url, self.username, exc.panel_msg),
-                    error_type=exc.error_type, error_object=exc.error_object, panel_msg=exc.panel_msg, func=func) from None
+                    error_type=exc.error_type,
+                    error_object=exc.error_object,
+                    panel_msg=exc.panel_msg,
+                    func=func,
+                ) from None
             raise
 
 

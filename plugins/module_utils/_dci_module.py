@@ -82,9 +82,16 @@ class DCIResource(APIResource):
         if not HAS_LXML:
             self.module.fail_json(msg=missing_required_lib("lxml"), exception=str(LXML_IMPORT_ERROR))
         # The session id is a credential too: keep it out of every output, like the password.
-        return DCIClient(params["api_url"], params["api_username"], params["api_password"],
-                         validate_certs=params["validate_certs"], ca_path=params["ca_path"], timeout=params["timeout"],
-                         on_session=self.module.no_log_values.add, use_proxy=params["use_proxy"])
+        return DCIClient(
+            params["api_url"],
+            params["api_username"],
+            params["api_password"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            timeout=params["timeout"],
+            on_session=self.module.no_log_values.add,
+            use_proxy=params["use_proxy"],
+        )
 
     # Lookups shared by the modules ----------------------------------------------------------
 
@@ -129,8 +136,10 @@ class DCIResource(APIResource):
             if not matches:
                 self.module.fail_json(msg="DCImanager has no server with hostname %s" % hostname)
             if len(matches) > 1:
-                self.module.fail_json(msg="hostname %s is set on %d servers (ids %s); name the server with server_id"
-                                      % (hostname, len(matches), ", ".join(row["id"] for row in matches)))
+                self.module.fail_json(
+                    msg="hostname %s is set on %d servers (ids %s); name the server with server_id"
+                    % (hostname, len(matches), ", ".join(row["id"] for row in matches))
+                )
         return matches[0]
 
     def server_row(self, server_id):
@@ -161,9 +170,11 @@ class DCIResource(APIResource):
 
     def wait_server(self, server_id, predicate, what, timeout):
         """Poll the server's row until ``predicate(row)`` is true; returns that row."""
+
         def check():
             row = self.server_row(server_id)
             return row if predicate(row) else None
+
         return poll(check, timeout, self.module.params.get("poll_interval") or 15, "on server %s, %s" % (server_id, what))
 
     # Writes shared by the modules -------------------------------------------------------------
@@ -185,8 +196,12 @@ class DCIResource(APIResource):
             if all(saved(key, now.get(key)) == saved(key, value) for key, value in changes.items()):
                 return {}
             return NOT_SHOWN
-        self.change(lambda: self.client.write("server.edit", sok="ok", elid=server_id, **values), read_back,
-                    "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))))
+
+        self.change(
+            lambda: self.client.write("server.edit", sok="ok", elid=server_id, **values),
+            read_back,
+            "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))),
+        )
 
     def set_domain(self, server_id, domain, addresses=None, main_ip=None):
         """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
@@ -205,6 +220,7 @@ class DCIResource(APIResource):
     def set_address_domain(self, server_id, address, domain, main_ip=None):
         """Set ``domain`` on one address. After a lost answer the address's domain is read back or,
         where the panel does not show it, the server list's ``hostname`` for the main address."""
+
         def read_back():
             for row in self.addresses(server_id, with_domains=True):
                 if row.get("id") == address["id"] and "domain" in row:
@@ -212,15 +228,21 @@ class DCIResource(APIResource):
             if main_ip and address.get("ip") == main_ip:
                 return {} if same_hostname(self.server_row(server_id).get("hostname"), domain) else NOT_SHOWN
             return CANNOT_TELL
-        self.change(lambda: self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain),
-                    read_back, "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id))
+
+        self.change(
+            lambda: self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain),
+            read_back,
+            "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
+        )
         address["domain"] = domain
 
     def delete_address(self, server_id, address):
         """Give an extra address back to the pool (``iplist.delete``); read back: it is no longer listed."""
-        self.change(lambda: self.client.write("iplist.delete", plid=server_id, elid=address["id"]),
-                    lambda: NOT_SHOWN if any(a.get("id") == address["id"] for a in self.addresses(server_id)) else {},
-                    "the removal of address %s from server %s" % (address["ip"], server_id))
+        self.change(
+            lambda: self.client.write("iplist.delete", plid=server_id, elid=address["id"]),
+            lambda: NOT_SHOWN if any(a.get("id") == address["id"] for a in self.addresses(server_id)) else {},
+            "the removal of address %s from server %s" % (address["ip"], server_id),
+        )
 
     def server_call(self, server_id, func, shows, busy=None, what=None):
         """Send ``func`` (``server.enable``, ``server.poweron`` ...) for the server.
@@ -229,17 +251,18 @@ class DCIResource(APIResource):
         one may be an earlier operation's, which proves nothing of this one), for at most
         ``wait_timeout``: the call took effect when the row ``shows(row)`` its result.
         """
+
         def read_back():
             row = self.settled_row(server_id, busy)
             return {} if shows(row) else NOT_SHOWN
+
         self.change(lambda: self.client.write(func, elid=server_id), read_back, what or "%s on server %s" % (func, server_id))
 
     def settled_row(self, server_id, busy=None):
         """The server's row once ``busy(row)`` is false (at once without ``busy``)."""
         if busy is None:
             return self.server_row(server_id)
-        return self.wait_server(server_id, lambda row: not busy(row), "the operation under way ending",
-                                self.module.params.get("wait_timeout") or 600)
+        return self.wait_server(server_id, lambda row: not busy(row), "the operation under way ending", self.module.params.get("wait_timeout") or 600)
 
     def switch_ports_busy(self, server_id):
         return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))
@@ -247,8 +270,13 @@ class DCIResource(APIResource):
     def unblock(self, server_id, timeout, wait=True):
         """``server.enable`` and (with ``wait``) the wait for it, as ISPsystem's module does before a
         termination: until the row shows neither ``disabled`` nor ``blocked``. The row after it, or None."""
-        self.server_call(server_id, "server.enable", lambda r: not is_suspended(r), lambda r: self.switch_ports_busy(server_id),
-                         "unblocking server %s (server.enable)" % server_id)
+        self.server_call(
+            server_id,
+            "server.enable",
+            lambda r: not is_suspended(r),
+            lambda r: self.switch_ports_busy(server_id),
+            "unblocking server %s (server.enable)" % server_id,
+        )
         if not wait:
             return None
         return self.wait_server(server_id, lambda r: not is_suspended(r), "unblocking", timeout)
@@ -256,8 +284,9 @@ class DCIResource(APIResource):
     def power(self, server_id, target, timeout, wait=True):
         """Power the server on or off and (with ``wait``) wait for the flag; the row after it, or None."""
         flag = "poweron" if target == "on" else "poweroff"
-        self.server_call(server_id, "server." + flag, lambda r: r[flag] or r["powererror"], lambda r: power_of(r) == "unknown",
-                         "powering server %s %s" % (server_id, target))
+        self.server_call(
+            server_id, "server." + flag, lambda r: r[flag] or r["powererror"], lambda r: power_of(r) == "unknown", "powering server %s %s" % (server_id, target)
+        )
         if not wait:
             return None
         return self.wait_server(server_id, lambda r: r[flag] or r["powererror"], "powering %s" % target, timeout)
@@ -291,8 +320,7 @@ class DCIResource(APIResource):
             "hwproblem": row["hwproblem"],
         }
         # The main address first: it is the one that stays with the box.
-        ips = sorted((a["ip"] for a in (self.addresses(server_id) if addresses is None else addresses)),
-                     key=lambda ip: ip != server["main_ip"])
+        ips = sorted((a["ip"] for a in (self.addresses(server_id) if addresses is None else addresses)), key=lambda ip: ip != server["main_ip"])
         server["ipv4"] = [ip for ip in ips if not is_ipv6(ip)]
         server["ipv6"] = [ip for ip in ips if is_ipv6(ip)]
         if details:

@@ -41,12 +41,16 @@ def read_servers(client, allow_empty=False):
         for column in SERVER_COLUMNS:
             row.setdefault(column, "")
     if not rows and not allow_empty:
-        raise DCIError("DCImanager's server list came back empty; the API user may lack the right to see servers, "
-                       "or a proxy answered instead of the panel. Nothing was changed", func="server")
+        raise DCIError(
+            "DCImanager's server list came back empty; the API user may lack the right to see servers, "
+            "or a proxy answered instead of the panel. Nothing was changed",
+            func="server",
+        )
     ids = [row["id"] for row in rows]
     if "" in ids or len(set(ids)) != len(ids):
-        raise DCIError("DCImanager's server list has rows without an id or the same id twice; refused, since the "
-                       "collection decides from the whole list", func="server")
+        raise DCIError(
+            "DCImanager's server list has rows without an id or the same id twice; refused, since the collection decides from the whole list", func="server"
+        )
     return rows
 
 
@@ -93,8 +97,13 @@ def is_suspended(row):
 
 def is_free(row):
     """The panel's (and ISPsystem's module's) definition of a free server, from a ``server`` row [H]."""
-    return (not row.get("owner") and same_hostname(row.get("hostname"), FREE_HOSTNAME) and not row["blocked"]
-            and not row["hwproblem"] and not row["diag_in_progress"])
+    return (
+        not row.get("owner")
+        and same_hostname(row.get("hostname"), FREE_HOSTNAME)
+        and not row["blocked"]
+        and not row["hwproblem"]
+        and not row["diag_in_progress"]
+    )
 
 
 def why_busy(row):

@@ -125,8 +125,7 @@ def sibling_account(service, client_services, products):
     for other in client_services or ():
         if other.get("service_id") == service.get("service_id") and service.get("service_id") is not None:
             continue
-        if (other.get("status") in ACCOUNT_STATUSES and given(other.get("username"))
-                and text(other.get("product_id")).strip() in managed):
+        if other.get("status") in ACCOUNT_STATUSES and given(other.get("username")) and text(other.get("product_id")).strip() in managed:
             return other
     return None
 
@@ -153,9 +152,26 @@ def account_logins(service, owner, products, accounts):
     return sorted(logins)
 
 
-def settings(whmcs=None, state=None, service_id=None, products=None, owner=None, owner_password=None, root_password=None,
-             hostname=None, domain_template=None, package=None, os_template=None, recipe=None, ipv4_count=None,
-             ipv6_count=None, ip_group="public", wait_for_install=True, accounts=None, new_service=False):
+def settings(
+    whmcs=None,
+    state=None,
+    service_id=None,
+    products=None,
+    owner=None,
+    owner_password=None,
+    root_password=None,
+    hostname=None,
+    domain_template=None,
+    package=None,
+    os_template=None,
+    recipe=None,
+    ipv4_count=None,
+    ipv6_count=None,
+    ip_group="public",
+    wait_for_install=True,
+    accounts=None,
+    new_service=False,
+):
     """Everything the role needs to act on one service, by the precedence of ISPsystem's module:
     an explicit ``dedicated_server_*`` variable (the keyword arguments), then the service's
     configurable options, then ``products[product id]``.
@@ -211,8 +227,7 @@ def result_record(settings_, state, server=None, traffic=None):
     ``server``: the service's server as a dci_* module returned it (None when it has none).
     ``traffic``: for ``usage``, the ``traffic`` list of ``dci_traffic_info``.
     """
-    record = {"service_id": settings_.get("service_id"), "state": state, "hostname": settings_.get("hostname"),
-              "server_id": "", "main_ip": "", "owner": ""}
+    record = {"service_id": settings_.get("service_id"), "state": state, "hostname": settings_.get("hostname"), "server_id": "", "main_ip": "", "owner": ""}
     if state == "usage":
         first = (traffic or [{}])[0]
         record.update(server_id=first.get("server_id", ""), main_ip="burst %s" % first.get("burst", 0))

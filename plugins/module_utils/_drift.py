@@ -26,8 +26,7 @@ from ._dci_panel import FREE_HOSTNAME, hostname_key, is_free, is_suspended, pack
 from ._dedicated_server import client_accounts, settings, text
 
 # What the role makes of a service in each WHMCS status, when the status is the source of truth.
-STATE_OF_STATUS = {"Pending": "active", "Active": "active", "Suspended": "suspended", "Terminated": "terminated",
-                   "Cancelled": "terminated"}
+STATE_OF_STATUS = {"Pending": "active", "Active": "active", "Suspended": "suspended", "Terminated": "terminated", "Cancelled": "terminated"}
 ACTIVE_STATUSES = ("Active", "Suspended")
 
 # Actions, in the order the role's states take them.
@@ -52,13 +51,21 @@ SHORT_LIST_MIN_MISSING = 3
 
 # --- the panel's servers ---------------------------------------------------------------------
 
+
 def fleet_server(row):
     """A ``read_fleet`` row as the plan (and ``dci_fleet_info``) shows it: the fields of the
     ``dcimanager`` inventory plugin's host variables, plus ``free``."""
     return {
-        "id": row["id"], "name": row.get("name", ""), "hostname": row.get("hostname", ""),
-        "owner": row.get("owner_login", row.get("owner", "")), "package": package_of(row), "main_ip": row.get("ip", ""),
-        "rack": row.get("rack", ""), "blocked": is_suspended(row), "power": power_of(row), "state": state_of(row),
+        "id": row["id"],
+        "name": row.get("name", ""),
+        "hostname": row.get("hostname", ""),
+        "owner": row.get("owner_login", row.get("owner", "")),
+        "package": package_of(row),
+        "main_ip": row.get("ip", ""),
+        "rack": row.get("rack", ""),
+        "blocked": is_suspended(row),
+        "power": power_of(row),
+        "state": state_of(row),
         "free": is_free(row),
     }
 
@@ -67,8 +74,7 @@ def is_free_server(server):
     """Whether a server (a ``fleet_server`` dict, or a dci_* module's ``server``) is free."""
     if "free" in server:
         return bool(server["free"])
-    return (not server.get("owner") and hostname_key(server.get("hostname")) == FREE_HOSTNAME and not server.get("blocked")
-            and not server.get("hwproblem"))
+    return not server.get("owner") and hostname_key(server.get("hostname")) == FREE_HOSTNAME and not server.get("blocked") and not server.get("hwproblem")
 
 
 def panel_state(servers):
@@ -86,11 +92,11 @@ def panel_state(servers):
 
 
 def _describe(server):
-    return "server %s (hostname %s, owner %s)" % (server.get("id"), server.get("hostname") or "(none)",
-                                                  server.get("owner") or "(none)")
+    return "server %s (hostname %s, owner %s)" % (server.get("id"), server.get("hostname") or "(none)", server.get("owner") or "(none)")
 
 
 # --- one service ---------------------------------------------------------------------------------
+
 
 def subject_of(settings_):
     """What ``decide()`` needs of one service, from the role's settings (``_dedicated_server.settings``)."""
@@ -109,8 +115,13 @@ def subject_of(settings_):
 
 def decision(action, reason, servers=(), conflict=None):
     servers = list(servers)
-    return {"action": action, "conflict": conflict, "reason": reason, "panel": panel_state(servers),
-            "server_id": servers[0].get("id") if len(servers) == 1 else None}
+    return {
+        "action": action,
+        "conflict": conflict,
+        "reason": reason,
+        "panel": panel_state(servers),
+        "server_id": servers[0].get("id") if len(servers) == 1 else None,
+    }
 
 
 def _owner_conflict(subject, server, allow_none):
@@ -125,13 +136,15 @@ def _owner_conflict(subject, server, allow_none):
     if not owner:
         if allow_none:
             return None
-        return ("%s carries hostname %s but shows no owner, so it cannot be told to be the service's; set its owner in "
-                "DCImanager (%s), or release it if it is left over" % (_describe(server), subject["hostname"],
-                                                                       " or ".join(accounts) or "the service's account"))
+        return (
+            "%s carries hostname %s but shows no owner, so it cannot be told to be the service's; set its owner in "
+            "DCImanager (%s), or release it if it is left over" % (_describe(server), subject["hostname"], " or ".join(accounts) or "the service's account")
+        )
     if accounts and owner not in accounts:
-        return ("%s carries hostname %s but is owned by %s, not by the service's account %s; find out whose server it is, "
-                "then correct its owner in DCImanager or the username in WHMCS" % (
-                    _describe(server), subject["hostname"], owner, " or ".join(accounts)))
+        return (
+            "%s carries hostname %s but is owned by %s, not by the service's account %s; find out whose server it is, "
+            "then correct its owner in DCImanager or the username in WHMCS" % (_describe(server), subject["hostname"], owner, " or ".join(accounts))
+        )
     return None
 
 
@@ -147,11 +160,16 @@ def _ip_conflict(subject, server, by_ip):
     if not others:
         return None
     if server is None:
-        return ("no server carries hostname %s, but WHMCS's dedicated IP %s is the main address of %s, which is not free; "
-                "if that is this service's server, release it by server_id; if it is another service's, clear the address "
-                "in WHMCS" % (subject["hostname"], address, _describe(others[0])))
-    return ("WHMCS's dedicated IP %s is the main address of %s, not of the service's %s; correct the dedicated IP in WHMCS"
-            % (address, _describe(others[0]), _describe(server)))
+        return (
+            "no server carries hostname %s, but WHMCS's dedicated IP %s is the main address of %s, which is not free; "
+            "if that is this service's server, release it by server_id; if it is another service's, clear the address "
+            "in WHMCS" % (subject["hostname"], address, _describe(others[0]))
+        )
+    return "WHMCS's dedicated IP %s is the main address of %s, not of the service's %s; correct the dedicated IP in WHMCS" % (
+        address,
+        _describe(others[0]),
+        _describe(server),
+    )
 
 
 def decide(state, subject, servers, by_ip=None):
@@ -166,15 +184,23 @@ def decide(state, subject, servers, by_ip=None):
     hostname = subject["hostname"]
     if not hostname:
         template = subject.get("domain_template")
-        return decision(CONFLICT, "no hostname: %s; give the order a domain in WHMCS, or set a domain_template with @ID@ "
-                                  "for its product, or dedicated_server_hostname for the service" % (
-                                      "the domain template %s needs a value the service does not have" % template
-                                      if template else "the service has neither a domain nor a service id"),
-                        conflict=NO_HOSTNAME)
+        return decision(
+            CONFLICT,
+            "no hostname: %s; give the order a domain in WHMCS, or set a domain_template with @ID@ "
+            "for its product, or dedicated_server_hostname for the service"
+            % (
+                "the domain template %s needs a value the service does not have" % template if template else "the service has neither a domain nor a service id"
+            ),
+            conflict=NO_HOSTNAME,
+        )
     if len(servers) > 1:
-        return decision(CONFLICT, "hostname %s is on %d servers (ids %s); release or rename the extra ones in DCImanager, "
-                                  "then run again" % (hostname, len(servers), ", ".join(text(s.get("id")) for s in servers)),
-                        servers, conflict=HOSTNAME_ON_TWO_SERVERS)
+        return decision(
+            CONFLICT,
+            "hostname %s is on %d servers (ids %s); release or rename the extra ones in DCImanager, "
+            "then run again" % (hostname, len(servers), ", ".join(text(s.get("id")) for s in servers)),
+            servers,
+            conflict=HOSTNAME_ON_TWO_SERVERS,
+        )
     server = servers[0] if servers else None
 
     if state == "active" and (status not in ACTIVE_STATUSES or subject.get("new_service")):
@@ -182,20 +208,26 @@ def decide(state, subject, servers, by_ip=None):
             reason = _owner_conflict(subject, server, allow_none=True)
             if reason:
                 return decision(CONFLICT, reason, servers, conflict=FOREIGN_OWNER)
-        return decision(PROVISION, "%s: the role makes or reuses the client's account, allocates a free server%s, installs "
-                                   "the OS and marks the service Active in WHMCS%s" % (
-                                       ("%s in WHMCS (just created)" if subject.get("new_service") else "%s in WHMCS") % status
-                                       if status else "no WHMCS service",
-                                       " of package %s" % subject["package"] if subject.get("package") else "",
-                                       "; server %s already carries its hostname (an earlier activation), which it finishes"
-                                       % server.get("id") if server is not None else ""), servers)
+        return decision(
+            PROVISION,
+            "%s: the role makes or reuses the client's account, allocates a free server%s, installs "
+            "the OS and marks the service Active in WHMCS%s"
+            % (
+                ("%s in WHMCS (just created)" if subject.get("new_service") else "%s in WHMCS") % status if status else "no WHMCS service",
+                " of package %s" % subject["package"] if subject.get("package") else "",
+                "; server %s already carries its hostname (an earlier activation), which it finishes" % server.get("id") if server is not None else "",
+            ),
+            servers,
+        )
 
     if state in ("active", "suspended"):
         if server is None:
-            return decision(CONFLICT, "%s, but no DCImanager server carries hostname %s; check the domain template, or set "
-                                      "the service Pending to provision it again" % (
-                                          "%s in WHMCS" % status if status else "to be %s" % state, hostname),
-                            conflict=NO_SERVER)
+            return decision(
+                CONFLICT,
+                "%s, but no DCImanager server carries hostname %s; check the domain template, or set "
+                "the service Pending to provision it again" % ("%s in WHMCS" % status if status else "to be %s" % state, hostname),
+                conflict=NO_SERVER,
+            )
         reason = _owner_conflict(subject, server, allow_none=False)
         if reason:
             return decision(CONFLICT, reason, servers, conflict=FOREIGN_OWNER)
@@ -203,11 +235,19 @@ def decide(state, subject, servers, by_ip=None):
         if reason:
             return decision(CONFLICT, reason, servers, conflict=IP_ON_OTHER_SERVER)
         if state == "active" and server.get("blocked"):
-            return decision(UNBLOCK, "%s in WHMCS, but its server is blocked: the role unblocks it (server.enable)%s" % (
-                status, " and marks the service Active" if status != "Active" else ""), servers)
+            return decision(
+                UNBLOCK,
+                "%s in WHMCS, but its server is blocked: the role unblocks it (server.enable)%s"
+                % (status, " and marks the service Active" if status != "Active" else ""),
+                servers,
+            )
         if state == "suspended" and not server.get("blocked"):
-            return decision(BLOCK, "%s, but its server is not blocked: the role blocks it (server.disable)" % (
-                "Suspended in WHMCS" if status == "Suspended" else "to be suspended"), servers)
+            return decision(
+                BLOCK,
+                "%s, but its server is not blocked: the role blocks it (server.disable)"
+                % ("Suspended in WHMCS" if status == "Suspended" else "to be suspended"),
+                servers,
+            )
         return decision(None, "in sync", servers)
 
     # terminated
@@ -215,22 +255,33 @@ def decide(state, subject, servers, by_ip=None):
         reason = _owner_conflict(subject, server, allow_none=True)
         if reason:
             return decision(CONFLICT, reason, servers, conflict=FOREIGN_OWNER)
-        return decision(RELEASE, "%s, but server %s still carries its hostname: the role releases it (owner cleared, extra "
-                                 "addresses deleted, free.ds, powered off) and clears the addresses in WHMCS" % (
-                                     "%s in WHMCS" % status if status else "to be terminated", server.get("id")), servers)
+        return decision(
+            RELEASE,
+            "%s, but server %s still carries its hostname: the role releases it (owner cleared, extra "
+            "addresses deleted, free.ds, powered off) and clears the addresses in WHMCS"
+            % ("%s in WHMCS" % status if status else "to be terminated", server.get("id")),
+            servers,
+        )
     reason = _ip_conflict(subject, None, by_ip)
     if reason:
         return decision(CONFLICT, reason, servers, conflict=IP_ON_OTHER_SERVER)
     if subject["dedicated_ip"] or subject["assigned_ips"]:
-        return decision(CLEAR_IP, "%s and no server carries hostname %s, but WHMCS still shows %s: the role clears the "
-                                  "addresses in WHMCS" % (
-                                      "%s in WHMCS" % status if status else "to be terminated", hostname,
-                                      ", ".join(([subject["dedicated_ip"]] if subject["dedicated_ip"] else [])
-                                                + subject["assigned_ips"])), servers)
+        return decision(
+            CLEAR_IP,
+            "%s and no server carries hostname %s, but WHMCS still shows %s: the role clears the "
+            "addresses in WHMCS"
+            % (
+                "%s in WHMCS" % status if status else "to be terminated",
+                hostname,
+                ", ".join(([subject["dedicated_ip"]] if subject["dedicated_ip"] else []) + subject["assigned_ips"]),
+            ),
+            servers,
+        )
     return decision(None, "in sync", servers)
 
 
 # --- the whole inventory -------------------------------------------------------------------------
+
 
 def _field(item, name, default=None):
     """A service's field from the WHMCS inventory's host variables (``whmcs_`` prefix) or a normalised service."""
@@ -242,9 +293,12 @@ def _field(item, name, default=None):
 def _service(item):
     """The normalised service (``whmcs_service_info``'s keys) of one input item."""
     return {
-        "service_id": _field(item, "service_id"), "client_id": _field(item, "client_id"),
-        "product_id": _field(item, "product_id"), "status": _field(item, "status") or "",
-        "domain": _field(item, "domain") or "", "dedicated_ip": (_field(item, "dedicated_ip") or "").strip(),
+        "service_id": _field(item, "service_id"),
+        "client_id": _field(item, "client_id"),
+        "product_id": _field(item, "product_id"),
+        "status": _field(item, "status") or "",
+        "domain": _field(item, "domain") or "",
+        "dedicated_ip": (_field(item, "dedicated_ip") or "").strip(),
         "assigned_ips": [ip for ip in (_field(item, "assigned_ips") or ()) if ip],
         "username": _field(item, "username") or "",
     }
@@ -290,13 +344,23 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
         host_products = _host_setting(item, "products", products)
         explicit_owner = _host_setting(item, "owner", owner)
         template = _host_setting(item, "domain_template", domain_template)
-        found = settings({"service": service}, products=host_products, owner=explicit_owner,
-                         hostname=_host_setting(item, "hostname", hostname), domain_template=template,
-                         accounts=accounts_of_client.get(service["client_id"]))
+        found = settings(
+            {"service": service},
+            products=host_products,
+            owner=explicit_owner,
+            hostname=_host_setting(item, "hostname", hostname),
+            domain_template=template,
+            accounts=accounts_of_client.get(service["client_id"]),
+        )
         subject = subject_of(found)
-        entry = {"host": item.get("inventory_hostname") or "whmcs-%s" % service["service_id"], "service_id": service["service_id"],
-                 "status": service["status"], "state": STATE_OF_STATUS[service["status"]], "hostname": subject["hostname"],
-                 "subject": subject}
+        entry = {
+            "host": item.get("inventory_hostname") or "whmcs-%s" % service["service_id"],
+            "service_id": service["service_id"],
+            "status": service["status"],
+            "state": STATE_OF_STATUS[service["status"]],
+            "hostname": subject["hostname"],
+            "subject": subject,
+        }
         entries.append(entry)
         if subject["hostname"]:
             claims[hostname_key(subject["hostname"])].append(entry)
@@ -304,42 +368,64 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
     for key, group in claims.items():
         # Two services, one hostname: the role would find one server for both. Only services that are
         # done and hold nothing (terminated, no address in WHMCS, no server) may share a name.
-        live = [e for e in group if e["state"] != "terminated" or by_hostname.get(key) or e["subject"]["dedicated_ip"]
-                or e["subject"]["assigned_ips"]]
+        live = [e for e in group if e["state"] != "terminated" or by_hostname.get(key) or e["subject"]["dedicated_ip"] or e["subject"]["assigned_ips"]]
         if len(group) > 1 and live:
             for entry in group:
                 others = ", ".join("%s (%s)" % (o["service_id"], o["status"]) for o in group if o is not entry)
                 entry["decision"] = decision(
-                    CONFLICT, "hostname %s is also the hostname of service %s; one hostname must name one service: change "
-                              "the domain of one of them in WHMCS, or use a domain_template with @ID@" % (entry["hostname"], others),
-                    by_hostname.get(key, ()), conflict=HOSTNAME_SHARED)
+                    CONFLICT,
+                    "hostname %s is also the hostname of service %s; one hostname must name one service: change "
+                    "the domain of one of them in WHMCS, or use a domain_template with @ID@" % (entry["hostname"], others),
+                    by_hostname.get(key, ()),
+                    conflict=HOSTNAME_SHARED,
+                )
 
     for entry in entries:
         if "decision" not in entry:
-            entry["decision"] = decide(entry["state"], entry["subject"], by_hostname.get(hostname_key(entry["hostname"]), []),
-                                       by_ip)
+            entry["decision"] = decide(entry["state"], entry["subject"], by_hostname.get(hostname_key(entry["hostname"]), []), by_ip)
     return _assemble(entries, servers, left_alone)
 
 
 def _assemble(entries, servers, left_alone):
     problems = []
     if not servers:
-        problems.append({"problem": SERVER_LIST_EMPTY, "reason": (
-            "DCImanager's server list came back empty; the API user may lack the right to see servers, or a proxy "
-            "answered instead of the panel. Nothing is changed: check the API user's rights, then run again")})
+        problems.append(
+            {
+                "problem": SERVER_LIST_EMPTY,
+                "reason": (
+                    "DCImanager's server list came back empty; the API user may lack the right to see servers, or a proxy "
+                    "answered instead of the panel. Nothing is changed: check the API user's rights, then run again"
+                ),
+            }
+        )
     live = [e for e in entries if e["status"] in ACTIVE_STATUSES]
     missing = [e for e in live if e["decision"]["conflict"] == NO_SERVER]
     if servers and len(missing) >= SHORT_LIST_MIN_MISSING and 2 * len(missing) > len(live):
-        problems.append({"problem": SERVER_LIST_SHORT, "reason": (
-            "%d of the %d Active and Suspended services have no server in DCImanager's server list (%d servers): the list "
-            "looks cut short (the API user's rights, a proxy, the panel's paging). Nothing is changed: check with "
-            "dci_server_info what the API user sees, then run again" % (len(missing), len(live), len(servers)))})
+        problems.append(
+            {
+                "problem": SERVER_LIST_SHORT,
+                "reason": (
+                    "%d of the %d Active and Suspended services have no server in DCImanager's server list (%d servers): the list "
+                    "looks cut short (the API user's rights, a proxy, the panel's paging). Nothing is changed: check with "
+                    "dci_server_info what the API user sees, then run again" % (len(missing), len(live), len(servers))
+                ),
+            }
+        )
     changes, conflicts, in_sync = [], [], 0
     for entry in entries:
         made = entry["decision"]
-        row = {"host": entry["host"], "service_id": entry["service_id"], "status": entry["status"], "state": entry["state"],
-               "hostname": entry["hostname"], "panel": made["panel"], "action": made["action"], "conflict": made["conflict"],
-               "reason": made["reason"], "server_id": made["server_id"]}
+        row = {
+            "host": entry["host"],
+            "service_id": entry["service_id"],
+            "status": entry["status"],
+            "state": entry["state"],
+            "hostname": entry["hostname"],
+            "panel": made["panel"],
+            "action": made["action"],
+            "conflict": made["conflict"],
+            "reason": made["reason"],
+            "server_id": made["server_id"],
+        }
         if made["action"] == CONFLICT:
             conflicts.append(row)
         elif made["action"]:
@@ -351,9 +437,15 @@ def _assemble(entries, servers, left_alone):
         # list every Active service would show as a conflict): the problem is the whole plan.
         changes, conflicts = [], []
     return {
-        "services": len(entries) + left_alone, "in_sync": in_sync, "left_alone": left_alone, "servers": len(servers),
-        "changes": changes, "conflicts": conflicts, "problems": problems,
-        "hosts": [row["host"] for row in changes], "conflict_hosts": [row["host"] for row in conflicts],
+        "services": len(entries) + left_alone,
+        "in_sync": in_sync,
+        "left_alone": left_alone,
+        "servers": len(servers),
+        "changes": changes,
+        "conflicts": conflicts,
+        "problems": problems,
+        "hosts": [row["host"] for row in changes],
+        "conflict_hosts": [row["host"] for row in conflicts],
         "table": table(changes, conflicts, problems, in_sync, left_alone, len(entries) + left_alone, len(servers)),
     }
 
@@ -364,12 +456,21 @@ COLUMNS = ("service", "WHMCS status", "panel state", "action", "reason")
 def table(changes, conflicts, problems, in_sync, left_alone, total, servers):
     """The plan as lines of text: a count line, then one line per service to change or in conflict
     (in-sync services are only counted), columns separated by `` | ``."""
-    lines = ["%d services, %d servers in DCImanager: %d in sync, %d to change, %d in conflict, %d left alone (status not "
-             "reconciled)" % (total, servers, in_sync, len(changes), len(conflicts), left_alone)]
+    lines = [
+        "%d services, %d servers in DCImanager: %d in sync, %d to change, %d in conflict, %d left alone (status not "
+        "reconciled)" % (total, servers, in_sync, len(changes), len(conflicts), left_alone)
+    ]
     lines += ["PANEL (%s): %s" % (problem["problem"], problem["reason"]) for problem in problems]
-    rows = [("%s (%s)" % (row["service_id"], row["hostname"] or "no hostname"), row["status"], row["panel"],
-             row["action"] if row["action"] != CONFLICT else "conflict: %s" % row["conflict"], row["reason"])
-            for row in changes + conflicts]
+    rows = [
+        (
+            "%s (%s)" % (row["service_id"], row["hostname"] or "no hostname"),
+            row["status"],
+            row["panel"],
+            row["action"] if row["action"] != CONFLICT else "conflict: %s" % row["conflict"],
+            row["reason"],
+        )
+        for row in changes + conflicts
+    ]
     if rows:
         widths = [max(len(text(cells[i])) for cells in rows + [COLUMNS]) for i in range(len(COLUMNS) - 1)]
         for cells in [COLUMNS] + rows:

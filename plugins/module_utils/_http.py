@@ -137,19 +137,22 @@ def post(session, url, data, timeout, verify, what, errors, limit, service, show
     fatal, retryable, not_sent = errors
     shown_url = shown_url or url
     try:
-        response = session.post(url, data=data, timeout=timeout, verify=verify, allow_redirects=False, stream=True,
-                                proxies=proxies_for(session, url))
+        response = session.post(url, data=data, timeout=timeout, verify=verify, allow_redirects=False, stream=True, proxies=proxies_for(session, url))
         try:
             body = read_limited(response, limit)
         finally:
             response.close()
     except requests.exceptions.SSLError as exc:
-        raise fatal("TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
-                    "only if you accept an unauthenticated connection" % (shown_url, reason(exc))) from None
+        raise fatal(
+            "TLS verification of %s failed (%s). Give the CA certificate in ca_path, or set validate_certs: false "
+            "only if you accept an unauthenticated connection" % (shown_url, reason(exc))
+        ) from None
     except requests.exceptions.ProxyError as exc:
         # The proxy refused or could not reach the server: nothing reached it.
-        raise not_sent("cannot reach %s at %s through the proxy from the environment (%s); check HTTPS_PROXY / "
-                       "NO_PROXY, or set use_proxy: false" % (service, shown_url, reason(exc))) from None
+        raise not_sent(
+            "cannot reach %s at %s through the proxy from the environment (%s); check HTTPS_PROXY / "
+            "NO_PROXY, or set use_proxy: false" % (service, shown_url, reason(exc))
+        ) from None
     except requests.exceptions.ConnectTimeout:
         raise not_sent("cannot connect to %s at %s: timed out after %ss" % (service, shown_url, timeout)) from None
     except requests.exceptions.ConnectionError as exc:
@@ -176,9 +179,11 @@ def check_status(response, what, shown_url, service, errors, hint_403, shown_loc
     fatal, retryable = errors
     status = response.status_code
     if response.is_redirect:
-        raise fatal("%s at %s answered %s with a redirect to %s, which is not followed (it would turn the POST into a GET); "
-                    "set the URL to the final address"
-                    % (service, shown_url, what, shown_location(response.headers.get("Location", "?"))), status=status)
+        raise fatal(
+            "%s at %s answered %s with a redirect to %s, which is not followed (it would turn the POST into a GET); "
+            "set the URL to the final address" % (service, shown_url, what, shown_location(response.headers.get("Location", "?"))),
+            status=status,
+        )
     if status in RETRYABLE_STATUS:
         raise retryable("%s at %s answered %s with HTTP %d" % (service, shown_url, what, status), status=status)
     if status == 403:

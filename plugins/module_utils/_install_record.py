@@ -21,8 +21,7 @@ import re
 import time
 
 MARKER = "ansible-dcimanager:"
-MARKER_LINE = re.compile(r"^ansible-dcimanager: os_template=(\S+) recipe=(\S+)(?: started=(\S+))?(?: finished=(\S+))?\s*$",
-                         re.MULTILINE)
+MARKER_LINE = re.compile(r"^ansible-dcimanager: os_template=(\S+) recipe=(\S+)(?: started=(\S+))?(?: finished=(\S+))?\s*$", re.MULTILINE)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 

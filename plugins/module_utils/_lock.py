@@ -37,8 +37,7 @@ def controller_lock(name, timeout=300):
     try:
         handle = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
     except OSError as exc:
-        raise DCIError("cannot open the allocation lock %s (%s); set DCIMANAGER_LOCK_DIR to a writable directory"
-                       % (path, exc.strerror or exc)) from None
+        raise DCIError("cannot open the allocation lock %s (%s); set DCIMANAGER_LOCK_DIR to a writable directory" % (path, exc.strerror or exc)) from None
     with handle:
         while True:
             try:
@@ -48,8 +47,7 @@ def controller_lock(name, timeout=300):
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 if time.monotonic() >= deadline:
-                    raise WaitTimeout("another task on this controller held the allocation lock %s for over %d seconds"
-                                      % (path, timeout)) from None
+                    raise WaitTimeout("another task on this controller held the allocation lock %s for over %d seconds" % (path, timeout)) from None
                 time.sleep(0.05)
         try:
             yield

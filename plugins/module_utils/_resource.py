@@ -84,8 +84,10 @@ class APIResource:
                 lost = exc
             shown = read_back() if read_back is not None else CANNOT_TELL
             if shown is CANNOT_TELL:
-                raise self._unresolved(lost, "the answer was lost and nothing the panel shows tells whether %s was made, "
-                                             "so it was not repeated: check it, then re-run the task" % what)
+                raise self._unresolved(
+                    lost,
+                    "the answer was lost and nothing the panel shows tells whether %s was made, so it was not repeated: check it, then re-run the task" % what,
+                )
             if shown is not NOT_SHOWN:
                 self.module.warn("%s; read back: %s was made" % (lost.msg, what))
                 return shown

@@ -23,6 +23,7 @@ REQUESTS_IMPORT_ERROR = None
 try:
     import requests  # noqa: F401  pylint: disable=unused-import
     from requests.adapters import HTTPAdapter
+
     HAS_REQUESTS = True
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
@@ -83,8 +84,10 @@ def api_endpoint(url):
         raise WHMCSError("the WHMCS URL is empty; set it to the WHMCS base URL, e.g. https://billing.example.com/")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise WHMCSError("the WHMCS URL %r is not an http(s) URL; set it to the WHMCS base URL, "
-                         "e.g. https://billing.example.com/ or https://example.com/whmcs" % _display_url(url))
+        raise WHMCSError(
+            "the WHMCS URL %r is not an http(s) URL; set it to the WHMCS base URL, "
+            "e.g. https://billing.example.com/ or https://example.com/whmcs" % _display_url(url)
+        )
     path = parts.path.rstrip("/")
     if not path.endswith("/" + API_PATH) and path != API_PATH:
         path = path + "/" + API_PATH
@@ -111,13 +114,25 @@ class WHMCSClient:
     shared by all calls, including concurrent ones from the inventory plugin's threads.
     """
 
-    def __init__(self, url, identifier, secret, access_key=None, validate_certs=True, ca_path=None, timeout=60,
-                 retries=READ_RETRIES, backoff=0.5, pool_size=10, sleep=time.sleep, use_proxy=True):
+    def __init__(
+        self,
+        url,
+        identifier,
+        secret,
+        access_key=None,
+        validate_certs=True,
+        ca_path=None,
+        timeout=60,
+        retries=READ_RETRIES,
+        backoff=0.5,
+        pool_size=10,
+        sleep=time.sleep,
+        use_proxy=True,
+    ):
         if not HAS_REQUESTS:
             raise WHMCSError("the Python library requests is required to talk to WHMCS: %s" % REQUESTS_IMPORT_ERROR)
         if not identifier or not secret:
-            raise WHMCSError("WHMCS API credentials are missing: give the API identifier and secret "
-                             "(Setup > Staff Management > Manage API Credentials)")
+            raise WHMCSError("WHMCS API credentials are missing: give the API identifier and secret (Setup > Staff Management > Manage API Credentials)")
         self.url = api_endpoint(url)
         self.display_url = _display_url(self.url)
         self._identifier = str(identifier)
@@ -227,8 +242,9 @@ class WHMCSClient:
         for key, value in (fields or {}).items():
             text = "" if value is None else str(value)
             if text == "" or (text == "0" and key not in NUMBER_FIELDS):
-                raise WHMCSError("UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead"
-                                 % (text, key), action="UpdateClientProduct")
+                raise WHMCSError(
+                    "UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead" % (text, key), action="UpdateClientProduct"
+                )
             params[key] = text
         if unset:
             params["unset[]"] = list(unset)
@@ -239,8 +255,7 @@ class WHMCSClient:
     # Transport -----------------------------------------------------------------------------
 
     def _post_with_retries(self, action, data, write):
-        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep,
-                            functools.partial(LostAnswerError, action=action))
+        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep, functools.partial(LostAnswerError, action=action))
 
     def _auth(self):
         auth = [("identifier", self._identifier), ("secret", self._secret)]
@@ -251,14 +266,32 @@ class WHMCSClient:
     def _post(self, action, data):
         body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
         errors = tuple(functools.partial(cls, action=action) for cls in (WHMCSError, _RetryableError, _NotSentError))
-        response, content = post(self.http, self.url, body, self.timeout, self.verify, action, errors, MAX_BODY_BYTES, "WHMCS",
-                                 shown_url=self.display_url, hint=" (use a smaller page size)", reason=self._reason)
+        response, content = post(
+            self.http,
+            self.url,
+            body,
+            self.timeout,
+            self.verify,
+            action,
+            errors,
+            MAX_BODY_BYTES,
+            "WHMCS",
+            shown_url=self.display_url,
+            hint=" (use a smaller page size)",
+            reason=self._reason,
+        )
 
-        check_status(response, action, self.display_url, "WHMCS", (errors[0], errors[1]),
-                     "the controller's IP address is probably not in WHMCS's API IP allow-list. Add the controller's "
-                     "address under Setup > General Settings > Security > API IP Access Restriction, or set an API access "
-                     "key ($api_access_key in configuration.php) and give it as the access key",
-                     shown_location=lambda location: self._scrub(_display_url(location)))
+        check_status(
+            response,
+            action,
+            self.display_url,
+            "WHMCS",
+            (errors[0], errors[1]),
+            "the controller's IP address is probably not in WHMCS's API IP allow-list. Add the controller's "
+            "address under Setup > General Settings > Security > API IP Access Restriction, or set an API access "
+            "key ($api_access_key in configuration.php) and give it as the access key",
+            shown_location=lambda location: self._scrub(_display_url(location)),
+        )
         return self._parse(action, content)
 
     def _parse(self, action, content):
@@ -270,11 +303,13 @@ class WHMCSClient:
             # A web page is a wrong URL and a JSON bomb is hostile (no use asking again); anything
             # else is a garbled or cut-off answer, which a reading action may ask for again.
             error = WHMCSError if content.lstrip()[:1] == b"<" or isinstance(exc, RecursionError) else _RetryableError
-            raise error("WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
-                        "the WHMCS base URL" % (self.display_url, action, snippet), action=action) from None
+            raise error(
+                "WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
+                "the WHMCS base URL" % (self.display_url, action, snippet),
+                action=action,
+            ) from None
         if not isinstance(answer, dict):
-            raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action),
-                             action=action)
+            raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action), action=action)
         if answer.get("result") == "success":
             return answer
         message = self._scrub(str(answer.get("message") or "no message"))
@@ -296,8 +331,7 @@ def _hint(message):
     """What a person should do about a WHMCS error message."""
     lower = message.lower()
     if lower.startswith("invalid ip"):
-        return (" (add the controller's address to WHMCS's API IP allow-list, Setup > General Settings > Security, "
-                "or set an API access key)")
+        return " (add the controller's address to WHMCS's API IP allow-list, Setup > General Settings > Security, or set an API access key)"
     if "authentication failed" in lower or "invalid or missing credentials" in lower:
         return " (check the API identifier and secret, and that the admin has API access)"
     if lower.startswith("invalid access key"):
@@ -308,6 +342,7 @@ def _hint(message):
 
 
 # Answer parsing ----------------------------------------------------------------------------
+
 
 def to_int(value, default=None):
     """WHMCS sends numbers as strings (or numbers); anything else gives ``default``."""
@@ -385,8 +420,7 @@ def custom_field_ids(raw):
 
 
 def _by_field_name(raw, value_of):
-    return dict((str(field.get("name")), value_of(field))
-                for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
+    return dict((str(field.get("name")), value_of(field)) for field in _entries(raw.get("customfields"), "customfield") if field.get("name") is not None)
 
 
 def normalize_service(raw, include_password=False):
@@ -422,6 +456,7 @@ def normalize_service(raw, include_password=False):
 
 
 # PHP serialize, for UpdateClientProduct's customfields ------------------------------------
+
 
 def php_serialize(value):
     """PHP's ``serialize()`` for what WHMCS needs: arrays (dicts/lists) of strings, ints, bools and None.

@@ -37,6 +37,13 @@ class WHMCSResource(APIResource):
     def make_client(self, params):
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
-        return WHMCSClient(params["whmcs_url"], params["whmcs_identifier"], params["whmcs_secret"],
-                           access_key=params["whmcs_access_key"], validate_certs=params["validate_certs"],
-                           ca_path=params["ca_path"], timeout=params["timeout"], use_proxy=params["use_proxy"])
+        return WHMCSClient(
+            params["whmcs_url"],
+            params["whmcs_identifier"],
+            params["whmcs_secret"],
+            access_key=params["whmcs_access_key"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            timeout=params["timeout"],
+            use_proxy=params["use_proxy"],
+        )

@@ -91,6 +91,7 @@ class DCILoginKey(DCIResource):
             # repeats it.
             keys.append("".join(secrets.choice(KEY_ALPHABET) for dummy in range(32)))
             return self.client.new_login_key(login, keys[-1])
+
         if self.change(send, lambda: NOT_SHOWN, "a one-time key for %s" % login) is not None:
             self.result = self.client.login_url(login, keys[-1])
 

@@ -177,8 +177,7 @@ class DCIOSInstall(DCIResource):
 
     def get_result(self):
         result = super().get_result()
-        result.update(os_template=self.module.params["os_template"], recipe=self.module.params["recipe"],
-                      install_finished=self.install_finished)
+        result.update(os_template=self.module.params["os_template"], recipe=self.module.params["recipe"], install_finished=self.install_finished)
         return result
 
     def _template_key(self, server_id):
@@ -223,11 +222,15 @@ class DCIOSInstall(DCIResource):
                 seen[0] = True
                 return False
             return seen[0] or time.time() - started >= settle
+
         row = self.wait_server(server_id, ended, "the OS install finishing", self.module.params["wait_timeout"])
         if row["operation_failed"]:
             self.result = self.describe_server(row)
-            self.module.fail_json(msg="%s on server %s failed (the panel flags operation_failed); see the server's operation "
-                                      "log in the panel, then re-run to try again" % (which, server_id), server=self.result)
+            self.module.fail_json(
+                msg="%s on server %s failed (the panel flags operation_failed); see the server's operation "
+                "log in the panel, then re-run to try again" % (which, server_id),
+                server=self.result,
+            )
         self.install_finished = True
         return row
 
@@ -244,8 +247,10 @@ class DCIOSInstall(DCIResource):
         try:
             self.edit_server(server_id, form=form, notes=notes)
         except DCIError as exc:
-            self.module.warn("the install finished, but noting it in server %s's notes failed (%s); a rerun within "
-                             "settle_time of the start waits for it again" % (server_id, exc.msg))
+            self.module.warn(
+                "the install finished, but noting it in server %s's notes failed (%s); a rerun within "
+                "settle_time of the start waits for it again" % (server_id, exc.msg)
+            )
 
     def _power_on(self, server_id, row):
         timeout = self.module.params["wait_timeout"]
@@ -254,8 +259,7 @@ class DCIOSInstall(DCIResource):
         if not row["poweron"]:
             row = self.power(server_id, "on", timeout)
             if row["powererror"]:
-                self.module.fail_json(msg="server %s did not power on (the panel flags powererror); check its IPMI connection"
-                                      % server_id)
+                self.module.fail_json(msg="server %s did not power on (the panel flags powererror); check its IPMI connection" % server_id)
         return row
 
     def _start_install(self, server_id, template, recipe, before):
@@ -266,16 +270,28 @@ class DCIOSInstall(DCIResource):
         def read_back():
             def started(row):
                 return row["install_in_progress"] or (row["operation_failed"] and not before["operation_failed"])
+
             try:
                 poll(lambda: started(self.server_row(server_id)), params["settle_time"], 5, "the install showing")
             except WaitTimeout:
                 return NOT_SHOWN
             return {}
-        self.change(lambda: self.client.write("server.operations", sok="ok", elid=server_id, operation="ostemplate",
-                                              ostemplate=template, passwd=params["root_password"],
-                                              confirm=params["root_password"], checkpasswd=params["root_password"],
-                                              recipe=recipe),
-                    read_back, "the start of the install of %s on server %s" % (template, server_id))
+
+        self.change(
+            lambda: self.client.write(
+                "server.operations",
+                sok="ok",
+                elid=server_id,
+                operation="ostemplate",
+                ostemplate=template,
+                passwd=params["root_password"],
+                confirm=params["root_password"],
+                checkpasswd=params["root_password"],
+                recipe=recipe,
+            ),
+            read_back,
+            "the start of the install of %s on server %s" % (template, server_id),
+        )
 
     def install(self):
         params = self.module.params
@@ -299,9 +315,11 @@ class DCIOSInstall(DCIResource):
         if record is not None and record.names(template, recipe) and not params["force"]:
             if row["operation_failed"] and not params["start"]:
                 self.result = self.describe_server(row)
-                self.module.fail_json(msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
-                                          "server's operation log in the panel, then re-run to try again"
-                                      % (template, server_id), server=self.result)
+                self.module.fail_json(
+                    msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
+                    "server's operation log in the panel, then re-run to try again" % (template, server_id),
+                    server=self.result,
+                )
             if not row["operation_failed"]:
                 self._recorded_install(server_id, row, record)
                 return
@@ -310,9 +328,10 @@ class DCIOSInstall(DCIResource):
                 # In a check run the task that would have started the install started nothing.
                 self.result = self.describe_server(row)
                 return
-            self.module.fail_json(msg="server %s has no install of %s to wait for (start=false); its notes record %s"
-                                  % (server_id, template, "%s with recipe %s" % (record.template, record.recipe) if record
-                                     else "no install"))
+            self.module.fail_json(
+                msg="server %s has no install of %s to wait for (start=false); its notes record %s"
+                % (server_id, template, "%s with recipe %s" % (record.template, record.recipe) if record else "no install")
+            )
         if self.module.check_mode:
             self._mark_as_changed()
             self.result = self.describe_server(row)
@@ -365,8 +384,9 @@ def main():
         start=dict(type="bool", default=True),
         settle_time=dict(type="int", default=60),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")])
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")]
+    )
     if module.params["force"] and not module.params["start"]:
         module.fail_json(msg="force=true starts an install, start=false forbids it: set only one of them")
     run(module, DCIOSInstall, DCIOSInstall.install)

@@ -136,8 +136,9 @@ class DCIServer(DCIResource):
         if not blocked:
             self.unblock(server_id, params["wait_timeout"], wait=params["wait"])
             return
-        self.server_call(server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id),
-                         "blocking server %s (server.disable)" % server_id)
+        self.server_call(
+            server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id), "blocking server %s (server.disable)" % server_id
+        )
         if params["wait"]:
             self.wait_server(server_id, is_suspended, "blocking", params["wait_timeout"])
 
@@ -153,11 +154,12 @@ class DCIServer(DCIResource):
             return
         if power == "restarted":
             # While a reboot runs the row shows no power flag; a row showing one cannot tell.
-            self.change(lambda: self.client.write("server.reboot", elid=server_id),
-                        lambda: {} if power_of(self.server_row(server_id)) == "unknown" else CANNOT_TELL,
-                        "the restart of server %s" % server_id)
-            row = (self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "restarting", params["wait_timeout"])
-                   if params["wait"] else None)
+            self.change(
+                lambda: self.client.write("server.reboot", elid=server_id),
+                lambda: {} if power_of(self.server_row(server_id)) == "unknown" else CANNOT_TELL,
+                "the restart of server %s" % server_id,
+            )
+            row = self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "restarting", params["wait_timeout"]) if params["wait"] else None
         else:
             row = self.power(server_id, power, params["wait_timeout"], wait=params["wait"])
         if row is not None and row["powererror"]:
@@ -173,16 +175,19 @@ class DCIServer(DCIResource):
             self.before["network"] = "on" if all(state == "on" for state in states) else "off"
             switched = [conn for conn, state in zip(ports, states) if state != network]
         else:
-            self.module.warn("server %s: the panel shows no on/off state of its switch ports, so every port was switched "
-                             "%s without knowing its state (as ISPsystem's module does)" % (server_id, network))
+            self.module.warn(
+                "server %s: the panel shows no on/off state of its switch ports, so every port was switched "
+                "%s without knowing its state (as ISPsystem's module does)" % (server_id, network)
+            )
             self.before["network"] = "unknown"
             switched = ports
         self.after["network"] = network
         if not switched:
             return
         if blocked_now:
-            self.module.fail_json(msg="server %s is blocked; the panel refuses switch port changes on a blocked server. "
-                                      "Unblock it first (blocked: false)" % server_id)
+            self.module.fail_json(
+                msg="server %s is blocked; the panel refuses switch port changes on a blocked server. Unblock it first (blocked: false)" % server_id
+            )
         if self.module.check_mode:
             self._mark_as_changed()
             return
@@ -190,9 +195,12 @@ class DCIServer(DCIResource):
             self._switch_port(server_id, conn["id"], network)
         if self.module.params["wait"]:
             # Without a visible state, the end of the operation is all there is to wait for.
-            self.wait_server(server_id, lambda r: all((port_state(c) == network or not self.network_state_shown)
-                                                      and not c["func_in_progress"] for c in self._switch_ports(server_id)),
-                             "switching the network %s" % network, self.module.params["wait_timeout"])
+            self.wait_server(
+                server_id,
+                lambda r: all((port_state(c) == network or not self.network_state_shown) and not c["func_in_progress"] for c in self._switch_ports(server_id)),
+                "switching the network %s" % network,
+                self.module.params["wait_timeout"],
+            )
 
     def _switch_port(self, server_id, conn_id, network):
         def port():
@@ -200,14 +208,19 @@ class DCIServer(DCIResource):
 
         def read_back():
             # An operation under way may be an earlier one: decide once the port shows none.
-            self.wait_server(server_id, lambda r: not (port() or {}).get("func_in_progress"), "the switch port's operation ending",
-                             self.module.params["wait_timeout"])
+            self.wait_server(
+                server_id, lambda r: not (port() or {}).get("func_in_progress"), "the switch port's operation ending", self.module.params["wait_timeout"]
+            )
             state = port_state(port() or {})
             if state is None:
                 return CANNOT_TELL
             return {} if state == network else NOT_SHOWN
-        self.change(lambda: self.client.write("server.connection.%s" % network, plid=server_id, elid=conn_id), read_back,
-                    "switching port %s of server %s %s" % (conn_id, server_id, network))
+
+        self.change(
+            lambda: self.client.write("server.connection.%s" % network, plid=server_id, elid=conn_id),
+            read_back,
+            "switching port %s of server %s %s" % (conn_id, server_id, network),
+        )
 
     def apply(self):
         params = self.module.params
@@ -235,8 +248,9 @@ def main():
         power=dict(type="str", choices=["on", "off", "restarted"]),
         network=dict(type="str", choices=["on", "off"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")])
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")]
+    )
     run(module, DCIServer, DCIServer.apply)
 
 

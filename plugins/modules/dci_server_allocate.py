@@ -190,14 +190,18 @@ class DCIServerAllocate(DCIResource):
         mine = [row for row in rows if same_hostname(row.get("hostname"), params["hostname"])]
         others = [row for row in mine if row.get("owner") and not self.owned_by(row, params["owner"])]
         if others:
-            self.module.fail_json(msg="hostname %s is already set on server %s, owned by %s; choose another hostname"
-                                  % (params["hostname"], others[0]["id"], self.owner_login(others[0])))
+            self.module.fail_json(
+                msg="hostname %s is already set on server %s, owned by %s; choose another hostname"
+                % (params["hostname"], others[0]["id"], self.owner_login(others[0]))
+            )
         if len(mine) > 1:
-            self.module.fail_json(msg="hostname %s is set on %d servers (ids %s); release the extra ones"
-                                  % (params["hostname"], len(mine), ", ".join(row["id"] for row in mine)))
+            self.module.fail_json(
+                msg="hostname %s is set on %d servers (ids %s); release the extra ones" % (params["hostname"], len(mine), ", ".join(row["id"] for row in mine))
+            )
         if mine and params["server_id"] is not None and mine[0]["id"] != params["server_id"]:
-            self.module.fail_json(msg="hostname %s is already given to server %s, not to the requested server %s"
-                                  % (params["hostname"], mine[0]["id"], params["server_id"]))
+            self.module.fail_json(
+                msg="hostname %s is already given to server %s, not to the requested server %s" % (params["hostname"], mine[0]["id"], params["server_id"])
+            )
         # A server with our hostname and no owner is our own claim, left half-done by an interrupted run.
         return mine[0] if mine else None
 
@@ -215,8 +219,10 @@ class DCIServerAllocate(DCIResource):
         if not free:
             self._owner_account()  # an unknown owner is the error to report first
             busy = [why_busy(row) for row in of_package]
-            self.module.fail_json(msg="no free server of package %s (%d servers of that package, %d busy%s)"
-                                  % (package, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else ""))
+            self.module.fail_json(
+                msg="no free server of package %s (%d servers of that package, %d busy%s)"
+                % (package, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else "")
+            )
         return rendezvous_order(params["hostname"], free)
 
     def _claim_free_server(self, rows):
@@ -234,8 +240,9 @@ class DCIServerAllocate(DCIResource):
                 return row, form, None
             main = [address for address in self.addresses(row["id"], with_domains=True) if address["ip"] == row.get("ip")]
             if not main:
-                self.module.fail_json(msg="server %s's main address %s is not in its address list (iplist); it cannot be "
-                                          "claimed" % (row["id"], row.get("ip") or "(none)"))
+                self.module.fail_json(
+                    msg="server %s's main address %s is not in its address list (iplist); it cannot be claimed" % (row["id"], row.get("ip") or "(none)")
+                )
             self.set_domain(row["id"], hostname, main, main_ip=row.get("ip"))
             if self._claim_held(row, main):
                 return row, form, self.addresses(row["id"], with_domains=True)
@@ -265,11 +272,15 @@ class DCIServerAllocate(DCIResource):
             return False  # another allocation's hostname: its claim, not ours to undo
         self.set_domain(row["id"], FREE_HOSTNAME, main, main_ip=row.get("ip"))
         if twins:
-            self.module.fail_json(msg="hostname %s appeared on server %s while this task claimed server %s: another run "
-                                      "allocates the same hostname; this claim was undone" % (hostname, ", ".join(twins), row["id"]))
-        self.module.fail_json(msg="the server list does not show hostname %s on server %s after it was set on the server's "
-                                  "main address %s, so the claim cannot be verified; it was undone. Run the check_panel "
-                                  "playbook to see what this panel shows" % (hostname, row["id"], row.get("ip")))
+            self.module.fail_json(
+                msg="hostname %s appeared on server %s while this task claimed server %s: another run "
+                "allocates the same hostname; this claim was undone" % (hostname, ", ".join(twins), row["id"])
+            )
+        self.module.fail_json(
+            msg="the server list does not show hostname %s on server %s after it was set on the server's "
+            "main address %s, so the claim cannot be verified; it was undone. Run the check_panel "
+            "playbook to see what this panel shows" % (hostname, row["id"], row.get("ip"))
+        )
         return False  # not reached
 
     def _add_address(self, server_id, family, known):
@@ -279,9 +290,12 @@ class DCIServerAllocate(DCIResource):
         def read_back():
             new = [a["ip"] for a in self.addresses(server_id) if a["ip"] not in known and is_ipv6(a["ip"]) == (family == "ipv6")]
             return {"ip": new[0]} if new else NOT_SHOWN
-        answer = self.change(lambda: self.client.write("iplist.edit", plid=server_id, sok="ok", family=family,
-                                                       iptype=params["ip_group"], ip="", domain=params["hostname"]),
-                             read_back, "a new %s address on server %s" % (family, server_id))
+
+        answer = self.change(
+            lambda: self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"], ip="", domain=params["hostname"]),
+            read_back,
+            "a new %s address on server %s" % (family, server_id),
+        )
         return answer.get("ip")
 
     def _finish(self, row, form, addresses, added):
@@ -341,9 +355,13 @@ class DCIServerAllocate(DCIResource):
             return
         server_id = row["id"]
         took = not row.get("owner")  # a free server, or our own half-done claim
-        self.before = {"server_id": server_id, "owner": self.owner_login(row),
-                       "hostname": FREE_HOSTNAME if self.changed else row["hostname"],
-                       "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"])], "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"])]}
+        self.before = {
+            "server_id": server_id,
+            "owner": self.owner_login(row),
+            "hostname": FREE_HOSTNAME if self.changed else row["hostname"],
+            "ipv4": [a["ip"] for a in addresses if not is_ipv6(a["ip"])],
+            "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"])],
+        }
         added = []
         try:
             self._finish(row, form, addresses, added)
@@ -355,8 +373,13 @@ class DCIServerAllocate(DCIResource):
             self.fail_json_api(exc, msg="allocating server %s to %s failed: %s; %s" % (server_id, params["owner"], exc.msg, where))
         row = dict(row, owner=params["owner"], hostname=params["hostname"])
         self.result = self.describe_server(row, addresses=addresses + [{"ip": ip} for ip in added])
-        self.after = {"server_id": server_id, "owner": params["owner"], "hostname": params["hostname"],
-                      "ipv4": self.result["ipv4"], "ipv6": self.result["ipv6"]}
+        self.after = {
+            "server_id": server_id,
+            "owner": params["owner"],
+            "hostname": params["hostname"],
+            "ipv4": self.result["ipv4"],
+            "ipv6": self.result["ipv6"],
+        }
 
     def _plan_in_check_mode(self, row, addresses):
         params = self.module.params
@@ -366,16 +389,25 @@ class DCIServerAllocate(DCIResource):
             have = [ip for ip in server[family] if ip != server["main_ip"]]
             self.surplus.extend(have[wanted:])
             missing[family] = max(wanted - len(have), 0)
-        unnamed = addresses is not None and any("domain" not in a or not same_hostname(a["domain"], params["hostname"])
-                                                for a in addresses)
-        if (not self.owned_by(row, params["owner"]) or not same_hostname(row.get("hostname"), params["hostname"]) or unnamed
-                or missing["ipv4"] or missing["ipv6"]):
+        unnamed = addresses is not None and any("domain" not in a or not same_hostname(a["domain"], params["hostname"]) for a in addresses)
+        if (
+            not self.owned_by(row, params["owner"])
+            or not same_hostname(row.get("hostname"), params["hostname"])
+            or unnamed
+            or missing["ipv4"]
+            or missing["ipv6"]
+        ):
             self._mark_as_changed()
         self.before = {"server_id": row["id"], "owner": self.owner_login(row), "hostname": row.get("hostname", "")}
         server.update(owner=params["owner"], hostname=params["hostname"])
         self.result = server
-        self.after = {"server_id": row["id"], "owner": params["owner"], "hostname": params["hostname"],
-                      "new_ipv4_addresses": missing["ipv4"], "new_ipv6_addresses": missing["ipv6"]}
+        self.after = {
+            "server_id": row["id"],
+            "owner": params["owner"],
+            "hostname": params["hostname"],
+            "new_ipv4_addresses": missing["ipv4"],
+            "new_ipv6_addresses": missing["ipv6"],
+        }
 
 
 def main():
@@ -389,8 +421,7 @@ def main():
         ipv6_count=dict(type="int", default=0),
         ip_group=dict(type="str", default="public"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("package", "server_id")])
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("package", "server_id")])
     if module.params["ipv4_count"] < 0 or module.params["ipv6_count"] < 0:
         module.fail_json(msg="ipv4_count and ipv6_count must not be negative")
     run(module, DCIServerAllocate, DCIServerAllocate.present_server)

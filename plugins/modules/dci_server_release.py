@@ -97,9 +97,13 @@ class DCIServerRelease(DCIResource):
         return not any(conn["func_in_progress"] for conn in self.connections(server_id))
 
     def _summary(self, row, addresses, notes):
-        return {"owner": self.owner_login(row), "hostname": hostname_key(row.get("hostname")), "blocked": is_suspended(row),
-                "addresses": sorted(address["ip"] for address in addresses),
-                "install_record": read_record(notes) is not None}
+        return {
+            "owner": self.owner_login(row),
+            "hostname": hostname_key(row.get("hostname")),
+            "blocked": is_suspended(row),
+            "addresses": sorted(address["ip"] for address in addresses),
+            "install_record": read_record(notes) is not None,
+        }
 
     def _already_released(self, rows):
         """Whether the hostname names no server and nothing says the service still has one."""
@@ -109,12 +113,13 @@ class DCIServerRelease(DCIResource):
         held = [row for row in rows if params["main_ip"] and row.get("ip") == params["main_ip"] and not is_free(row)]
         if held:
             row = held[0]
-            self.module.fail_json(msg="no server carries hostname %s, but its address %s is still the main address of server %s "
-                                      "(hostname %s, owner %s), which is not free; not counted as released. If server %s is "
-                                      "this service's, release it by server_id; if it is another service's, correct the "
-                                      "address where it came from (WHMCS's dedicated IP)"
-                                  % (params["hostname"], params["main_ip"], row["id"], row.get("hostname") or "(none)",
-                                     self.owner_login(row) or "(none)", row["id"]))
+            self.module.fail_json(
+                msg="no server carries hostname %s, but its address %s is still the main address of server %s "
+                "(hostname %s, owner %s), which is not free; not counted as released. If server %s is "
+                "this service's, release it by server_id; if it is another service's, correct the "
+                "address where it came from (WHMCS's dedicated IP)"
+                % (params["hostname"], params["main_ip"], row["id"], row.get("hostname") or "(none)", self.owner_login(row) or "(none)", row["id"])
+            )
         return True
 
     def release(self):
@@ -130,8 +135,7 @@ class DCIServerRelease(DCIResource):
         addresses = self.addresses(server_id, with_domains=True)
         notes = self.client.form("server.edit", elid=server_id).get("notes", "")
         self.before = self._summary(row, addresses, notes)
-        self.after = {"owner": "", "hostname": FREE_HOSTNAME, "blocked": False,
-                      "addresses": [main_ip] if main_ip else [], "install_record": False}
+        self.after = {"owner": "", "hostname": FREE_HOSTNAME, "blocked": False, "addresses": [main_ip] if main_ip else [], "install_record": False}
         # An address whose domain the panel does not show is not assumed to be free.ds.
         unnamed = [a for a in addresses if "domain" not in a or not same_hostname(a["domain"], FREE_HOSTNAME)]
         if self.before == self.after and not unnamed:
@@ -165,8 +169,9 @@ def main():
     argument_spec.update(server_selector_spec())
     argument_spec.update(wait_spec(600, wait=False))
     argument_spec.update(main_ip=dict(type="str"))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")])
+    module = AnsibleModule(
+        argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")]
+    )
     run(module, DCIServerRelease, DCIServerRelease.release)
 
 

@@ -70,15 +70,13 @@ class DCITrafficInfo(DCIResource):
         if params["server_id"] is not None or params["hostname"] is not None:
             wanted = self.find_server(params["server_id"], params["hostname"])["id"]
         rows = self.client.list("trafficburstable")
-        self.result = [{"server_id": row.get("id"), "burst": row.get("burst", "")} for row in rows
-                       if wanted is None or row.get("id") == wanted]
+        self.result = [{"server_id": row.get("id"), "burst": row.get("burst", "")} for row in rows if wanted is None or row.get("id") == wanted]
 
 
 def main():
     argument_spec = dci_argument_spec()
     argument_spec.update(server_selector_spec())
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("server_id", "hostname")])
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("server_id", "hostname")])
     run(module, DCITrafficInfo, DCITrafficInfo.get_traffic)
 
 

@@ -118,9 +118,10 @@ class DCIUser(DCIResource):
     def _get_user(self):
         user = self.find_user(self.module.params["name"])
         if user is not None and user.get("level") != CUSTOMER_LEVEL:
-            self.module.fail_json(msg="login %s belongs to a panel account of level %s, not a customer (level %s); "
-                                      "dci_user manages customer accounts only"
-                                  % (user["name"], user.get("level"), CUSTOMER_LEVEL))
+            self.module.fail_json(
+                msg="login %s belongs to a panel account of level %s, not a customer (level %s); "
+                "dci_user manages customer accounts only" % (user["name"], user.get("level"), CUSTOMER_LEVEL)
+            )
         return user
 
     def _create_user(self):
@@ -132,10 +133,13 @@ class DCIUser(DCIResource):
         def read_back():
             user = self.find_user(params["name"])
             return {"id": user.get("id")} if user is not None else NOT_SHOWN
+
         try:
-            answer = self.change(lambda: self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"],
-                                                           passwd=params["password"]),
-                                 read_back, "the account %s" % params["name"])
+            answer = self.change(
+                lambda: self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"], passwd=params["password"]),
+                read_back,
+                "the account %s" % params["name"],
+            )
         except DCIError as exc:
             if exc.error_type != "exists":
                 raise
@@ -154,9 +158,12 @@ class DCIUser(DCIResource):
 
         def read_back():
             return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
-        self.change(lambda: self.client.write("user.edit", sok="ok", elid=user["id"], passwd=params["password"],
-                                              confirm=params["password"]),
-                    read_back, "the new password of %s" % params["name"])
+
+        self.change(
+            lambda: self.client.write("user.edit", sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"]),
+            read_back,
+            "the new password of %s" % params["name"],
+        )
         # The password itself never goes into the diff; only that it changed.
         self.before["password"] = "(old)"
         self.after["password"] = "(changed)"
@@ -190,10 +197,11 @@ class DCIUser(DCIResource):
         if owned:
             self.module.fail_json(
                 msg="the account %s still owns %d server(s): %s; release them (dci_server_release) before deleting it"
-                    % (name, len(owned), ", ".join("%s (id %s)" % (row.get("hostname") or row.get("name"), row["id"])
-                                                   for row in owned)))
-        self.change(lambda: self.client.write("user.delete", elid=user["id"]),
-                    lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name)
+                % (name, len(owned), ", ".join("%s (id %s)" % (row.get("hostname") or row.get("name"), row["id"]) for row in owned))
+            )
+        self.change(
+            lambda: self.client.write("user.delete", elid=user["id"]), lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name
+        )
         self.after = {"state": "absent"}
 
 

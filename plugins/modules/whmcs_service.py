@@ -177,8 +177,7 @@ def whole_mb(value):
 # Shown in --diff instead of a password.
 MASKED = "********"
 # Plain text fields: option name -> the key of the raw GetClientsProducts entry.
-TEXT_FIELDS = (("status", "status"), ("domain", "domain"), ("dedicated_ip", "dedicatedip"),
-               ("username", "username"), ("notes", "notes"))
+TEXT_FIELDS = (("status", "status"), ("domain", "domain"), ("dedicated_ip", "dedicatedip"), ("username", "username"), ("notes", "notes"))
 
 
 class WHMCSService(WHMCSResource):
@@ -186,10 +185,10 @@ class WHMCSService(WHMCSResource):
 
     def __init__(self, module):
         super().__init__(module)
-        self.fields = {}         # UpdateClientProduct field -> new value
-        self.unset = []          # UpdateClientProduct fields to blank
+        self.fields = {}  # UpdateClientProduct field -> new value
+        self.unset = []  # UpdateClientProduct fields to blank
         self.custom_values = {}  # custom field id -> new value
-        self.wanted = {}         # option -> the value WHMCS should show after the update
+        self.wanted = {}  # option -> the value WHMCS should show after the update
 
     def _get_service(self):
         service_id = self.module.params["service_id"]
@@ -222,8 +221,10 @@ class WHMCSService(WHMCSResource):
                     ids.setdefault(name, field_id)
         unknown = sorted(name for name in names if ids.get(name) is None)
         if unknown:
-            self.module.fail_json(msg="product %s of service %s has no custom field named %s; its custom fields are: %s"
-                                  % (raw.get("pid"), raw.get("id"), ", ".join(unknown), ", ".join(sorted(ids)) or "none"))
+            self.module.fail_json(
+                msg="product %s of service %s has no custom field named %s; its custom fields are: %s"
+                % (raw.get("pid"), raw.get("id"), ", ".join(unknown), ", ".join(sorted(ids)) or "none")
+            )
         return ids
 
     def _plan(self, raw, current):
@@ -235,8 +236,13 @@ class WHMCSService(WHMCSResource):
             self._want("assigned_ips", current["assigned_ips"], desired)
         if params["password"] is not None:
             current_password = raw.get("password") or ""
-            self._want("password", current_password, params["password"],
-                       shown_before=MASKED if current_password else "", shown_after=MASKED if params["password"] else "")
+            self._want(
+                "password",
+                current_password,
+                params["password"],
+                shown_before=MASKED if current_password else "",
+                shown_after=MASKED if params["password"] else "",
+            )
         if params["bandwidth_usage"] is not None:
             self._plan_bandwidth(whole_mb(raw.get("bwusage")), whole_mb(params["bandwidth_usage"]))
         wanted = params["custom_fields"]
@@ -299,9 +305,12 @@ class WHMCSService(WHMCSResource):
         def read_back():
             # WHMCS writes one row at once: the update took effect when anything planned shows.
             return NOT_SHOWN if len(self._not_shown(self._get_service())) == len(self.wanted) else {}
-        self.change(lambda: self.client.update_client_product(raw.get("id"), fields=self.fields, unset=self.unset,
-                                                              custom_fields=self.custom_values),
-                    read_back, "the update of service %s" % raw.get("id"))
+
+        self.change(
+            lambda: self.client.update_client_product(raw.get("id"), fields=self.fields, unset=self.unset, custom_fields=self.custom_values),
+            read_back,
+            "the update of service %s" % raw.get("id"),
+        )
         if self.module.check_mode:
             self.result = self._simulate(current, self.after)
             return
@@ -309,10 +318,15 @@ class WHMCSService(WHMCSResource):
         self.result = normalize_service(after)
         missing = self._not_shown(after)
         if missing:
-            hint = (" (WHMCS ignores 0 as an empty value, and unset[] does not cover bwusage: the figure can only be reset "
-                    "in WHMCS itself)" if "bandwidth_usage" in missing and self.wanted["bandwidth_usage"] == 0 else "")
-            self.module.fail_json(msg="WHMCS accepted the update of service %s but does not show %s as written%s"
-                                  % (raw.get("id"), ", ".join(sorted(missing)), hint), service=self.result)
+            hint = (
+                " (WHMCS ignores 0 as an empty value, and unset[] does not cover bwusage: the figure can only be reset in WHMCS itself)"
+                if "bandwidth_usage" in missing and self.wanted["bandwidth_usage"] == 0
+                else ""
+            )
+            self.module.fail_json(
+                msg="WHMCS accepted the update of service %s but does not show %s as written%s" % (raw.get("id"), ", ".join(sorted(missing)), hint),
+                service=self.result,
+            )
 
 
 def main():

@@ -193,9 +193,11 @@ class WHMCSServiceInfo(WHMCSResource):
             self.module.fail_json(msg="WHMCS has no service with id %s" % params["service_id"])
         self.result = normalize_service(raw, include_password=params["include_password"])
         if params["client_services"]:
-            self.client_services = [normalize_service(other, include_password=params["include_password"])
-                                    for other in self.client.get_clients_products(clientid=self.result["client_id"])
-                                    if str(other.get("id")) != str(params["service_id"])]
+            self.client_services = [
+                normalize_service(other, include_password=params["include_password"])
+                for other in self.client.get_clients_products(clientid=self.result["client_id"])
+                if str(other.get("id")) != str(params["service_id"])
+            ]
 
     def get_result(self):
         result = {"changed": False, self.represent: self.result}

@@ -19,8 +19,10 @@ from ansible.release import __version__ as ansible_version
 try:
     from ansible.utils.unsafe_proxy import wrap_var
 except ImportError:  # pragma: no cover
+
     def wrap_var(value):
         return value
+
 
 # Before ansible-core 2.19 inventory values are templated unless marked unsafe, and what both APIs return
 # is typed by people (WHMCS notes, domains and custom fields by customers; DCImanager labels and hostnames
@@ -110,8 +112,12 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
             entry = self._cache[cache_key]
         except KeyError:  # no entry, or it expired
             return None
-        if (not isinstance(entry, dict) or entry.get("format") != self.CACHE_FORMAT or entry.get("fingerprint") != fingerprint
-                or not isinstance(entry.get("hosts"), list)):
+        if (
+            not isinstance(entry, dict)
+            or entry.get("format") != self.CACHE_FORMAT
+            or entry.get("fingerprint") != fingerprint
+            or not isinstance(entry.get("hosts"), list)
+        ):
             # Built for other settings (another URL, user, filters or names): read the API again.
             return None
         return entry

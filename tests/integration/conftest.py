@@ -44,18 +44,26 @@ class Shop:
         self.dci = dci
         self.whmcs = whmcs
         self.env = {
-            "DCIMANAGER_URL": dci.url, "DCIMANAGER_USERNAME": dci.admin_user, "DCIMANAGER_PASSWORD": dci.admin_password,
+            "DCIMANAGER_URL": dci.url,
+            "DCIMANAGER_USERNAME": dci.admin_user,
+            "DCIMANAGER_PASSWORD": dci.admin_password,
             "DCIMANAGER_CA_PATH": dci.ca_path,
-            "WHMCS_URL": whmcs.url, "WHMCS_API_IDENTIFIER": whmcs.identifier, "WHMCS_API_SECRET": whmcs.secret,
+            "WHMCS_URL": whmcs.url,
+            "WHMCS_API_IDENTIFIER": whmcs.identifier,
+            "WHMCS_API_SECRET": whmcs.secret,
             "WHMCS_CA_PATH": whmcs.ca_path,
         }
         self.products_file = directory / "products.yml"
         self.products_file.write_text(yaml.safe_dump({"dedicated_server_products": products}))
         self.inventory = directory / "shop.whmcs.yml"
-        self.inventory.write_text(yaml.safe_dump({
-            "plugin": "ispsystem.dcimanager.whmcs",
-            "statuses": ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"],
-        }))
+        self.inventory.write_text(
+            yaml.safe_dump(
+                {
+                    "plugin": "ispsystem.dcimanager.whmcs",
+                    "statuses": ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"],
+                }
+            )
+        )
 
     def writes(self):
         return self.dci.writes() + self.whmcs.writes()

@@ -58,8 +58,12 @@ def burst_shop(count, first_id=100):
     template = next(s for s in state["services"] if s["id"] == 12)
     for index in range(count):
         service = copy.deepcopy(template)
-        service.update(id=first_id + index, orderid=900 + index, domain="burst%d.example.net" % (first_id + index),
-                       configoptions={"1": template["configoptions"]["1"], "2": "null", "3": "0", "4": "0"})
+        service.update(
+            id=first_id + index,
+            orderid=900 + index,
+            domain="burst%d.example.net" % (first_id + index),
+            configoptions={"1": template["configoptions"]["1"], "2": "null", "3": "0", "4": "0"},
+        )
         state["services"].append(service)
     dci = make_dci_state(count + 8, package=PRODUCTS[1]["package"], ipv4=count + 16, ipv6=count + 16)
     return dci, state, copy.deepcopy(PRODUCTS)
@@ -73,10 +77,14 @@ class Shop:
         self.dci = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST).start()
         self.whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls")).start()
         self.env = {
-            "DCIMANAGER_URL": self.dci.url, "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password, "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url, "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
-            "WHMCS_API_SECRET": self.whmcs.secret, "WHMCS_CA_PATH": self.whmcs.ca_path,
+            "DCIMANAGER_URL": self.dci.url,
+            "DCIMANAGER_USERNAME": self.dci.admin_user,
+            "DCIMANAGER_PASSWORD": self.dci.admin_password,
+            "DCIMANAGER_CA_PATH": self.dci.ca_path,
+            "WHMCS_URL": self.whmcs.url,
+            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
+            "WHMCS_API_SECRET": self.whmcs.secret,
+            "WHMCS_CA_PATH": self.whmcs.ca_path,
         }
 
     def close(self):
@@ -90,8 +98,7 @@ class Shop:
         return self.servers_named(hostname)[0] if self.servers_named(hostname) else None
 
     def servers_named(self, hostname):
-        return [server for server in self.dci.dump_state()["servers"]
-                if any(address["domain"] == hostname for address in server["addresses"])]
+        return [server for server in self.dci.dump_state()["servers"] if any(address["domain"] == hostname for address in server["addresses"])]
 
 
 class RulebookRun:
@@ -108,15 +115,22 @@ class RulebookRun:
         self.output = self.workdir / "ansible-rulebook.log"
         self.proc = None
         self.inventory = self.workdir / "eda-inventory.yml"
-        self.inventory.write_text(yaml.safe_dump({"all": {
-            "hosts": {"localhost": {"ansible_connection": "local"}},
-            "vars": {"dedicated_server_products": products}}}))
+        self.inventory.write_text(
+            yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}, "vars": {"dedicated_server_products": products}}})
+        )
         variables = {"whmcs_eda_mode": mode, "whmcs_eda_state_file": str(self.state_file), "whmcs_eda_port": self.port}
         variables.update({"whmcs_eda_" + key: value for key, value in source_vars.items()})
         self.vars_file = self.workdir / "eda-vars.yml"
         self.vars_file.write_text(yaml.safe_dump(variables))
-        self.env = ansible_env(dict(shop_env, ISPSYSTEM_EDA_SECRET=EDA_SECRET, RUN_LOG_FILE=str(self.run_log),
-                                    ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS), ANSIBLE_CALLBACKS_ENABLED="run_log"))
+        self.env = ansible_env(
+            dict(
+                shop_env,
+                ISPSYSTEM_EDA_SECRET=EDA_SECRET,
+                RUN_LOG_FILE=str(self.run_log),
+                ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
+                ANSIBLE_CALLBACKS_ENABLED="run_log",
+            )
+        )
         self.env.pop("RECORD_RESULTS_FILE", None)
         # The source sets it for its own playbooks; one left over from elsewhere would stop it.
         self.env.pop("ISPSYSTEM_EDA_ACK_DIR", None)
@@ -130,8 +144,7 @@ class RulebookRun:
         command = [rulebook_binary(), "-r", RULEBOOK, "-i", str(self.inventory), "--vars", str(self.vars_file), "-v"]
         with open(self.output, "ab") as log:
             log.write(("\n=== start %s ===\n" % time.strftime("%H:%M:%S")).encode())
-            self.proc = subprocess.Popen(command, cwd=str(self.workdir), env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(command, cwd=str(self.workdir), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

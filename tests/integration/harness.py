@@ -37,23 +37,24 @@ def collections_path():
 
 def ansible_env(extra=None):
     """The environment of an ansible-* subprocess: this checkout's collection, quiet, no user config."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ANSIBLE_", "DCIMANAGER_", "WHMCS_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "DCIMANAGER_", "WHMCS_"))}
     bindir = str(Path(sys.executable).parent)
-    env.update({
-        "PATH": bindir + os.pathsep + env.get("PATH", ""),
-        "ANSIBLE_COLLECTIONS_PATH": collections_path(),
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
-        "ANSIBLE_CALLBACKS_ENABLED": "record_results",
-        "ANSIBLE_DEPRECATION_WARNINGS": "true",
-    })
+    env.update(
+        {
+            "PATH": bindir + os.pathsep + env.get("PATH", ""),
+            "ANSIBLE_COLLECTIONS_PATH": collections_path(),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
+            "ANSIBLE_CALLBACKS_ENABLED": "record_results",
+            "ANSIBLE_DEPRECATION_WARNINGS": "true",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -92,8 +93,7 @@ class PlaybookRun:
         return [line for line in self.output.splitlines() if "[WARNING]" in line or "[DEPRECATION WARNING]" in line]
 
 
-def run_playbook(workdir, tasks, env=None, check=False, diff=False, args=(), play_vars=None, hosts="localhost",
-                 inventory=None, timeout=600):
+def run_playbook(workdir, tasks, env=None, check=False, diff=False, args=(), play_vars=None, hosts="localhost", inventory=None, timeout=600):
     """Write a one-play playbook with ``tasks`` and run it with ansible-playbook."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -105,8 +105,7 @@ def run_playbook(workdir, tasks, env=None, check=False, diff=False, args=(), pla
     count = len(list(workdir.glob("playbook-*.yml")))
     playbook = workdir / ("playbook-%d.yml" % count)
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
-    return run_ansible_playbook(workdir, [str(playbook)], env=env, check=check, diff=diff, args=args,
-                                inventory=inventory, timeout=timeout)
+    return run_ansible_playbook(workdir, [str(playbook)], env=env, check=check, diff=diff, args=args, inventory=inventory, timeout=timeout)
 
 
 def run_ansible_playbook(workdir, playbook_args, env=None, check=False, diff=False, args=(), inventory=None, timeout=600):
@@ -120,8 +119,15 @@ def run_ansible_playbook(workdir, playbook_args, env=None, check=False, diff=Fal
     if diff:
         command.append("--diff")
     command += list(args) + list(playbook_args)
-    completed = subprocess.run(command, cwd=str(workdir), env=ansible_env({**(env or {}), "RECORD_RESULTS_FILE": str(records_file)}),
-                               capture_output=True, text=True, timeout=timeout, check=False)
+    completed = subprocess.run(
+        command,
+        cwd=str(workdir),
+        env=ansible_env({**(env or {}), "RECORD_RESULTS_FILE": str(records_file)}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     records = json.loads(records_file.read_text()) if records_file.exists() else []
     return PlaybookRun(completed, records)
 
@@ -149,8 +155,7 @@ def run_inventory(source, env, plugin, args=("--list",), cwd=None):
 
 def cache_options(directory, timeout=3600, **extra):
     """Inventory source options for a jsonfile cache in ``directory``, and ``extra`` ones."""
-    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory),
-                 "cache_timeout": timeout}, **extra)
+    return dict({"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(directory), "cache_timeout": timeout}, **extra)
 
 
 def check_golden(path, data, update_variable):

@@ -26,6 +26,7 @@ from ansible.module_utils import basic
 try:  # ansible-core 2.19 and later
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core 2.16 to 2.18: the module reads basic._ANSIBLE_ARGS
+
     @contextlib.contextmanager
     def patch_module_args(args):
         saved = basic._ANSIBLE_ARGS  # pylint: disable=protected-access
@@ -34,6 +35,7 @@ except ImportError:  # ansible-core 2.16 to 2.18: the module reads basic._ANSIBL
             yield
         finally:
             basic._ANSIBLE_ARGS = saved  # pylint: disable=protected-access
+
 
 PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
 # The collection's modules that pause or read the time: they get the virtual clock's ``time``.
@@ -91,7 +93,7 @@ class ModuleRunner:
                 pass
         text = out.getvalue()
         try:
-            result = json.loads(text[text.index("{"):])
+            result = json.loads(text[text.index("{") :])
         except ValueError:
             raise AssertionError("module %s printed no result: %r" % (module, text)) from None
         result["warnings"] = [warning_text(warning) for warning in result.get("warnings", [])]

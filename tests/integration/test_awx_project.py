@@ -57,8 +57,7 @@ def project_run(project, env, *args):
 
 def test_credential_types_without_a_ca(tmp_path):
     env = inject("dcimanager.yml", {"url": "https://dci.example.com", "username": "admin", "password": "pw", "ca_cert": ""}, tmp_path)
-    assert env == {"DCIMANAGER_URL": "https://dci.example.com", "DCIMANAGER_USERNAME": "admin", "DCIMANAGER_PASSWORD": "pw",
-                   "DCIMANAGER_CA_PATH": ""}
+    assert env == {"DCIMANAGER_URL": "https://dci.example.com", "DCIMANAGER_USERNAME": "admin", "DCIMANAGER_PASSWORD": "pw", "DCIMANAGER_CA_PATH": ""}
     env = inject("whmcs.yml", {"url": "https://billing.example.com/", "identifier": "id", "secret": "s"}, tmp_path)
     assert env["WHMCS_CA_PATH"] == "" and env["WHMCS_API_ACCESS_KEY"] == ""
 
@@ -67,7 +66,8 @@ def test_the_example_project_runs_the_lifecycle(shop, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(EXTRAS / "project", project)
     (project / "inventories" / "group_vars" / "all.yml").write_text(
-        yaml.safe_dump({"dedicated_server_products": shop_products(shop), "dedicated_server_poll_interval": 1}), encoding="utf-8")
+        yaml.safe_dump({"dedicated_server_products": shop_products(shop), "dedicated_server_poll_interval": 1}), encoding="utf-8"
+    )
     source = project / "inventories" / "billing.whmcs.yml"
     settings = yaml.safe_load(source.read_text(encoding="utf-8"))
     settings["product_ids"] = [int(pid) for pid in shop_products(shop)]
@@ -75,10 +75,28 @@ def test_the_example_project_runs_the_lifecycle(shop, tmp_path):
 
     private = tmp_path / "private"
     private.mkdir()
-    env = inject("whmcs.yml", {"url": shop.whmcs.url, "identifier": shop.whmcs.identifier, "secret": shop.whmcs.secret,
-                               "ca_cert": Path(shop.whmcs.ca_path).read_text(encoding="utf-8")}, private)
-    env.update(inject("dcimanager.yml", {"url": shop.dci.url, "username": shop.dci.admin_user, "password": shop.dci.admin_password,
-                                         "ca_cert": Path(shop.dci.ca_path).read_text(encoding="utf-8")}, private))
+    env = inject(
+        "whmcs.yml",
+        {
+            "url": shop.whmcs.url,
+            "identifier": shop.whmcs.identifier,
+            "secret": shop.whmcs.secret,
+            "ca_cert": Path(shop.whmcs.ca_path).read_text(encoding="utf-8"),
+        },
+        private,
+    )
+    env.update(
+        inject(
+            "dcimanager.yml",
+            {
+                "url": shop.dci.url,
+                "username": shop.dci.admin_user,
+                "password": shop.dci.admin_password,
+                "ca_cert": Path(shop.dci.ca_path).read_text(encoding="utf-8"),
+            },
+            private,
+        )
+    )
 
     run = project_run(project, env, "ansible-inventory", "-i", "inventories/billing.whmcs.yml", "--list", "--export")
     assert run.returncode == 0, run.stderr

@@ -68,13 +68,15 @@ def _collections_path():
 def _run(args, cwd=None):
     """Run an ansible-* command of this Python environment with the collection path set."""
     env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PAGER": "cat",
-        "ANSIBLE_PAGER": "cat",
-    })
+    env.update(
+        {
+            "ANSIBLE_COLLECTIONS_PATH": _collections_path(),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "PAGER": "cat",
+            "ANSIBLE_PAGER": "cat",
+        }
+    )
     bindir = Path(sys.executable).parent
     command = [str(bindir / args[0])] + list(args[1:]) if (bindir / args[0]).exists() else list(args)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -146,7 +148,7 @@ def _action_groups():
         names = set()
         for member in members or []:
             if isinstance(member, str):  # dict entries are `metadata: {extend_group: ...}`
-                names.add(member[len(FQCN_PREFIX):] if member.startswith(FQCN_PREFIX) else member)
+                names.add(member[len(FQCN_PREFIX) :] if member.startswith(FQCN_PREFIX) else member)
         groups[group] = names
     return groups
 

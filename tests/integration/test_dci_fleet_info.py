@@ -19,8 +19,7 @@ EXPECTED = {
     "3": {"package": "X11-old", "state": "free", "free": True},
     "4": {"state": "hwproblem", "free": False},
     "5": {"state": "diag", "free": False},
-    "6": {"hostname": "alice1.example.com", "owner": "alice", "state": "owned", "free": False, "main_ip": "192.0.2.16",
-          "rack": "R2", "power": "on"},
+    "6": {"hostname": "alice1.example.com", "owner": "alice", "state": "owned", "free": False, "main_ip": "192.0.2.16", "rack": "R2", "power": "on"},
 }
 
 

@@ -38,12 +38,20 @@ def inventory_state():
     state["next_id"] += 1
     state["users"].append({"id": bob, "name": "bob", "password": "bob-pw-456", "level": 16, "suspended": False})
     alice = next(user["id"] for user in state["users"] if user["name"] == "alice")
-    new_server(state, 8, "srv08", "R640", "192.0.2.18", rack="R2", domain="build.example.com", owner=bob, power="on",
-               install={"template": "ISPsystem__Debian-12-amd64", "recipe": "null", "fail": False, "until": FAR_FUTURE})
-    new_server(state, 9, "srv09", "DL360-G9", "192.0.2.19", rack="Rack 3/B", domain="web1.example.com", owner=bob,
-               power="error")
-    new_server(state, 10, "srv10", "R640", "192.0.2.20", rack="R2", domain="Web1.Example.com", owner=bob, power="on",
-               blocked=True, disabled=True)
+    new_server(
+        state,
+        8,
+        "srv08",
+        "R640",
+        "192.0.2.18",
+        rack="R2",
+        domain="build.example.com",
+        owner=bob,
+        power="on",
+        install={"template": "ISPsystem__Debian-12-amd64", "recipe": "null", "fail": False, "until": FAR_FUTURE},
+    )
+    new_server(state, 9, "srv09", "DL360-G9", "192.0.2.19", rack="Rack 3/B", domain="web1.example.com", owner=bob, power="error")
+    new_server(state, 10, "srv10", "R640", "192.0.2.20", rack="R2", domain="Web1.Example.com", owner=bob, power="on", blocked=True, disabled=True)
     new_server(state, 11, INJECTION, "Gen 10+", "192.0.2.21", style="type", rack="", domain="", owner=bob, power="on")
     new_server(state, 12, "srv12", "R640", "2001:db8::12", rack="R2", domain="v6.example.com", owner=alice)
     return state
@@ -71,13 +79,13 @@ def dci(panel):
 
 def _defaults():
     from simulators.dcimanager import VARIANT_KNOBS  # pylint: disable=import-outside-toplevel
+
     return {name: default for name, (dummy, default) in VARIANT_KNOBS.items()}
 
 
 @pytest.fixture
 def env(dci):
-    return {"DCIMANAGER_URL": dci.url, "DCIMANAGER_USERNAME": dci.admin_user, "DCIMANAGER_PASSWORD": dci.admin_password,
-            "DCIMANAGER_CA_PATH": dci.ca_path}
+    return {"DCIMANAGER_URL": dci.url, "DCIMANAGER_USERNAME": dci.admin_user, "DCIMANAGER_PASSWORD": dci.admin_password, "DCIMANAGER_CA_PATH": dci.ca_path}
 
 
 def write_source(directory, options, name="servers.dcimanager.yml"):
@@ -107,8 +115,9 @@ def hosts(data):
     return sorted(data["_meta"]["hostvars"])
 
 
-DEFAULT_HOSTS = sorted(["dci-1", "dci-2", "dci-3", "dci-4", "dci-5", "alice1.example.com", "dci-7", "build.example.com",
-                        "web1.example.com", "dci-10", "dci-11", "v6.example.com"])
+DEFAULT_HOSTS = sorted(
+    ["dci-1", "dci-2", "dci-3", "dci-4", "dci-5", "alice1.example.com", "dci-7", "build.example.com", "web1.example.com", "dci-10", "dci-11", "v6.example.com"]
+)
 
 
 def test_golden_default_options(tmp_path, dci, env):
@@ -126,12 +135,15 @@ def test_golden_default_options(tmp_path, dci, env):
 
 
 def test_golden_constructed(tmp_path, dci, env):
-    source = write_source(tmp_path, {
-        "hostname": "{{ dci_name }}.dc.example.com",
-        "compose": {"ansible_user": "'root'", "owner_or_none": "dci_owner or 'nobody'"},
-        "groups": {"attention": "dci_state in ['hwproblem', 'diag'] or dci_power == 'error'", "ipv6": "':' in dci_main_ip"},
-        "keyed_groups": [{"key": "dci_owner or 'nobody'", "prefix": "owner"}, {"key": "dci_power", "prefix": "power"}],
-    })
+    source = write_source(
+        tmp_path,
+        {
+            "hostname": "{{ dci_name }}.dc.example.com",
+            "compose": {"ansible_user": "'root'", "owner_or_none": "dci_owner or 'nobody'"},
+            "groups": {"attention": "dci_state in ['hwproblem', 'diag'] or dci_power == 'error'", "ipv6": "':' in dci_main_ip"},
+            "keyed_groups": [{"key": "dci_owner or 'nobody'", "prefix": "owner"}, {"key": "dci_power", "prefix": "power"}],
+        },
+    )
     completed, data = inventory(source, env)
     assert completed.returncode == 0, completed.stderr
     check_golden("dci-inventory-constructed.json", data)
@@ -140,16 +152,23 @@ def test_golden_constructed(tmp_path, dci, env):
     assert INJECTION + ".dc.example.com" in data["_meta"]["hostvars"]
     assert "INJECTED" not in completed.stdout + completed.stderr
     assert sorted(data["attention"]["hosts"]) == ["srv04.dc.example.com", "srv05.dc.example.com", "srv09.dc.example.com"]
-    assert data["owner_bob"]["hosts"] == ["srv08.dc.example.com", "srv09.dc.example.com", "srv10.dc.example.com",
-                                          INJECTION + ".dc.example.com"]
+    assert data["owner_bob"]["hosts"] == ["srv08.dc.example.com", "srv09.dc.example.com", "srv10.dc.example.com", INJECTION + ".dc.example.com"]
     assert completed.said.count("[WARNING]") == 0
 
 
 def test_graph(tmp_path, dci, env):
     completed, dummy = inventory(write_source(tmp_path, {}), env, args=("--graph",))
     assert completed.returncode == 0, completed.stderr
-    for line in ("@dci_state_suspended:", "|--dci-10", "@dci_rack_rack_3_b:", "|--web1.example.com",
-                 "@dci_package_gen_10_:", "|--dci-11", "@dci_state_installing:", "|--build.example.com"):
+    for line in (
+        "@dci_state_suspended:",
+        "|--dci-10",
+        "@dci_rack_rack_3_b:",
+        "|--web1.example.com",
+        "@dci_package_gen_10_:",
+        "|--dci-11",
+        "@dci_state_installing:",
+        "|--build.example.com",
+    ):
         assert line in completed.stdout, completed.stdout
 
 
@@ -168,7 +187,11 @@ def test_filters(tmp_path, dci, env):
     assert completed.returncode == 0, completed.stderr
     assert hosts(data) == ["build.example.com", "dci-1", "dci-2", "dci-3", "dci-4", "dci-5", "dci-7"]
     assert sorted(group for group in data if group.startswith("dci_state_")) == [
-        "dci_state_diag", "dci_state_free", "dci_state_hwproblem", "dci_state_installing"]
+        "dci_state_diag",
+        "dci_state_free",
+        "dci_state_hwproblem",
+        "dci_state_installing",
+    ]
 
     # A filter nothing passes gives an empty inventory.
     completed, data = inventory(write_source(tmp_path, {"packages": ["no-such-package"]}), env)
@@ -177,8 +200,7 @@ def test_filters(tmp_path, dci, env):
 
     completed, dummy = inventory(write_source(tmp_path, {"states": ["Owned", "broken"]}), env)
     assert completed.returncode != 0
-    assert ("DCImanager inventory: unknown states broken; a server's state is one of free, owned, suspended, installing, "
-            "hwproblem, diag") in completed.said
+    assert ("DCImanager inventory: unknown states broken; a server's state is one of free, owned, suspended, installing, hwproblem, diag") in completed.said
     # The states are compared without regard to case.
     completed, data = inventory(write_source(tmp_path, {"states": ["Suspended"]}), env)
     assert completed.returncode == 0, completed.stderr
@@ -190,8 +212,7 @@ def test_hostname_template_and_strict(tmp_path, dci, env):
     template = "{{ 'dci-12' if dci_server_id == '3' else (dci_rack | upper if dci_server_id != '1' else '') }}"
     completed, data = inventory(write_source(tmp_path, {"hostname": template}), env)
     assert completed.returncode == 0, completed.stderr
-    assert hosts(data) == ["R1", "R2", "RACK 3/B", "dci-1", "dci-10", "dci-11", "dci-12", "dci-3", "dci-4", "dci-5", "dci-7",
-                           "dci-8"]
+    assert hosts(data) == ["R1", "R2", "RACK 3/B", "dci-1", "dci-10", "dci-11", "dci-12", "dci-3", "dci-4", "dci-5", "dci-7", "dci-8"]
     assert data["_meta"]["hostvars"]["dci-12"]["dci_server_id"] == "12"
     said = completed.said
     assert "the hostname template gives server 1 an empty name; naming it dci-1" in said
@@ -212,16 +233,22 @@ def test_panel_variants_give_the_same_hosts(tmp_path, dci, env):
     source = write_source(tmp_path, {})
     completed, expected = inventory(source, env)
     assert completed.returncode == 0, completed.stderr
-    calls = {"owner_id": ["auth", "server", "user"], "paged_lists": ["auth"] + ["server"] * 6,
-             "flag_text_on": ["auth", "server"], "empty_cells": ["auth", "server"], "auth_ok_only": ["auth", "server"]}
+    calls = {
+        "owner_id": ["auth", "server", "user"],
+        "paged_lists": ["auth"] + ["server"] * 6,
+        "flag_text_on": ["auth", "server"],
+        "empty_cells": ["auth", "server"],
+        "auth_ok_only": ["auth", "server"],
+    }
     for variant, expected_calls in calls.items():
         dci.apply_settings(dict(_defaults(), **VARIANTS[variant]))
         dci.clear_calls()
         completed, data = inventory(source, env)
         assert completed.returncode == 0, (variant, completed.stderr)
         assert data["_meta"]["hostvars"] == expected["_meta"]["hostvars"], variant
-        assert {group: body for group, body in data.items() if group != "_meta"} == \
-            {group: body for group, body in expected.items() if group != "_meta"}, variant
+        assert {group: body for group, body in data.items() if group != "_meta"} == {group: body for group, body in expected.items() if group != "_meta"}, (
+            variant
+        )
         assert funcs(dci) == expected_calls, variant
     # With owner ids, the owner filter still takes logins.
     dci.apply_settings(dict(_defaults(), **VARIANTS["owner_id"]))
@@ -233,8 +260,14 @@ def test_panel_variants_give_the_same_hosts(tmp_path, dci, env):
 def test_untrusted_values_are_never_templated(tmp_path, dci, env):
     """A label holding a template stays text, also when a play uses it."""
     tasks = [{"name": "show", "ansible.builtin.debug": {"msg": "{{ dci_name }}"}}]
-    run = run_playbook(tmp_path / "play", tasks, env=dict(env, ANSIBLE_INVENTORY_ENABLED=PLUGIN), hosts="dci-11",
-                       inventory=str(write_source(tmp_path, {})), play_vars={"ansible_connection": "local"})
+    run = run_playbook(
+        tmp_path / "play",
+        tasks,
+        env=dict(env, ANSIBLE_INVENTORY_ENABLED=PLUGIN),
+        hosts="dci-11",
+        inventory=str(write_source(tmp_path, {})),
+        play_vars={"ansible_connection": "local"},
+    )
     assert run.status("show") == "ok", run.output
     assert run.result("show")["msg"] == INJECTION
     assert "INJECTED" not in run.output
@@ -270,8 +303,9 @@ def test_cache_hit_makes_no_call_and_flush_refreshes(tmp_path, dci, env):
     if ANSIBLE_CORE < (2, 17):
         flush = tmp_path / "flush.yml"
         flush.write_text("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
-        completed = run_command(["ansible-playbook", "--flush-cache", "-i", str(source), str(flush)],
-                                env=dict(env, ANSIBLE_INVENTORY_ENABLED=PLUGIN), cwd=str(tmp_path))
+        completed = run_command(
+            ["ansible-playbook", "--flush-cache", "-i", str(source), str(flush)], env=dict(env, ANSIBLE_INVENTORY_ENABLED=PLUGIN), cwd=str(tmp_path)
+        )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         completed, fresh = inventory(source, env)
     else:
@@ -316,9 +350,11 @@ def test_tls_is_verified_by_default(tmp_path, dci, env):
 def test_bad_credentials_show_no_secret(tmp_path, dci, env):
     wrong = "Wrong pw/5!x"
     dci.apply_settings({"admin_password": "Right pw/6!y"})
-    completed = run_command(["ansible-inventory", "-vvv", "-i", str(write_source(tmp_path, {})), "--list"],
-                            env=dict(env, DCIMANAGER_PASSWORD=wrong, ANSIBLE_INVENTORY_UNPARSED_FAILED="true",
-                                     ANSIBLE_INVENTORY_ENABLED=PLUGIN), cwd=str(tmp_path))
+    completed = run_command(
+        ["ansible-inventory", "-vvv", "-i", str(write_source(tmp_path, {})), "--list"],
+        env=dict(env, DCIMANAGER_PASSWORD=wrong, ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_INVENTORY_ENABLED=PLUGIN),
+        cwd=str(tmp_path),
+    )
     output = completed.stdout + completed.stderr
     assert completed.returncode != 0
     said = " ".join(output.split())

@@ -57,8 +57,7 @@ def test_user_lifecycle(tmp_path, dci, dci_env):
     assert not dci.writes()
 
     # Update in check mode: changed, nothing written.
-    run = run_playbook(tmp_path, [user_task({"name": "bob", "password": "new-pw-777777", "update_password": "always"})],
-                       env=dci_env, check=True)
+    run = run_playbook(tmp_path, [user_task({"name": "bob", "password": "new-pw-777777", "update_password": "always"})], env=dci_env, check=True)
     assert run.status("user") == "changed"
     assert not dci.writes()
     assert users(dci)["bob"]["password"] == "bob-pw-123456"
@@ -86,8 +85,7 @@ def test_user_lifecycle(tmp_path, dci, dci_env):
 
 
 def test_create_needs_a_password_and_refuses_admin_logins(tmp_path, dci, dci_env):
-    run = run_playbook(tmp_path, [user_task({"name": "carol"}), user_task({"name": "admin", "password": "x-123456"}, "admin")],
-                       env=dci_env)
+    run = run_playbook(tmp_path, [user_task({"name": "carol"}), user_task({"name": "admin", "password": "x-123456"}, "admin")], env=dci_env)
     assert run.status("user") == "failed"
     assert run.result("user")["msg"] == "password is required to create the account carol"
     assert run.status("admin") == "failed"
@@ -150,9 +148,20 @@ def test_self_signed_certificate_is_refused_unless_its_ca_is_given(tmp_path, dci
 
 def test_module_defaults_group(tmp_path, dci):
     play_vars = {}
-    tasks = [{"name": "user", "module_defaults": {"group/ispsystem.dcimanager.dcimanager": {
-        "api_url": "127.0.0.1:%d" % dci.port, "api_username": dci.admin_user, "api_password": dci.admin_password,
-        "ca_path": dci.ca_path}}, USER: {"name": "dora", "password": "dora-pw-12345"}}]
+    tasks = [
+        {
+            "name": "user",
+            "module_defaults": {
+                "group/ispsystem.dcimanager.dcimanager": {
+                    "api_url": "127.0.0.1:%d" % dci.port,
+                    "api_username": dci.admin_user,
+                    "api_password": dci.admin_password,
+                    "ca_path": dci.ca_path,
+                }
+            },
+            USER: {"name": "dora", "password": "dora-pw-12345"},
+        }
+    ]
     run = run_playbook(tmp_path, tasks, play_vars=play_vars)
     assert run.status("user") == "changed", run.output
     assert "dora" in users(dci)

@@ -16,8 +16,9 @@ from harness import REPO, ansible_env
 def test_plugin_pages_match_ansible_doc():
     env = ansible_env()
     env["PATH"] = str(Path(sys.executable).parent) + ":" + env["PATH"]
-    completed = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_docs.py"), "--check"], env=env,
-                               capture_output=True, text=True, timeout=300, check=False)
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen_docs.py"), "--check"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     pages = sorted(path.stem for path in (REPO / "docs" / "plugins").glob("*.md"))
     plugins = sorted(path.stem for path in (REPO / "plugins" / "modules").glob("*.py"))

@@ -26,8 +26,12 @@ def run(tmp_path, extra_vars, fail=False):
     extra = tmp_path / ("extra-%d.json" % len(list(tmp_path.glob("extra-*.json"))))
     extra.write_text(json.dumps(extra_vars))
     task = {"name": "work", "ansible.builtin.assert": {"that": [not fail]}}
-    result = run_playbook(tmp_path / "work", [task], args=["-e", "@" + str(extra)],
-                          env={"ANSIBLE_CALLBACKS_ENABLED": "ispsystem.dcimanager.eda_ack", "ISPSYSTEM_EDA_ACK_DIR": str(acks)})
+    result = run_playbook(
+        tmp_path / "work",
+        [task],
+        args=["-e", "@" + str(extra)],
+        env={"ANSIBLE_CALLBACKS_ENABLED": "ispsystem.dcimanager.eda_ack", "ISPSYSTEM_EDA_ACK_DIR": str(acks)},
+    )
     return result, acks
 
 
@@ -40,16 +44,23 @@ def test_a_run_for_an_event_is_acknowledged_when_it_ends(tmp_path, fail):
     assert ack_file.name == "whmcs-log-1234.json"
     ack = json.loads(ack_file.read_text())
     assert {key: ack[key] for key in ("event_id", "service_id", "action", "failed")} == {
-        "event_id": "whmcs-log-1234", "service_id": 42, "action": "suspend", "failed": fail}
+        "event_id": "whmcs-log-1234",
+        "service_id": 42,
+        "action": "suspend",
+        "failed": fail,
+    }
     assert before <= ack["started_at"] <= ack["ended_at"] <= time.time()
     assert result.warnings == []
 
 
-@pytest.mark.parametrize("extra_vars", [
-    pytest.param({"service_id": 42}, id="no-eda"),
-    pytest.param({"ansible_eda": {"event": {"other": 1}}}, id="another-source"),
-    pytest.param({"ansible_eda": {"event": {"whmcs": dict(EVENT["whmcs"], event_id="../../x")}}}, id="unsafe-event-id"),
-])
+@pytest.mark.parametrize(
+    "extra_vars",
+    [
+        pytest.param({"service_id": 42}, id="no-eda"),
+        pytest.param({"ansible_eda": {"event": {"other": 1}}}, id="another-source"),
+        pytest.param({"ansible_eda": {"event": {"whmcs": dict(EVENT["whmcs"], event_id="../../x")}}}, id="unsafe-event-id"),
+    ],
+)
 def test_other_runs_are_left_alone(tmp_path, extra_vars):
     result, acks = run(tmp_path, extra_vars)
     assert result.rc == 0, result.output

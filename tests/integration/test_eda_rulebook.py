@@ -31,6 +31,7 @@ def eda_shop(tmp_path):
     def make(count=0):
         shops.append(Shop(tmp_path, count))
         return shops[-1]
+
     yield make
     for shop in shops:
         shop.close()
@@ -44,6 +45,7 @@ def rulebooks():
     def make(*args, **kwargs):
         started.append(RulebookRun(*args, **kwargs))
         return started[-1]
+
     yield make
     for run in started:
         run.kill()
@@ -63,8 +65,7 @@ def test_push_through_the_php_hook(tmp_path, eda_shop, rulebooks):
 
     shop.whmcs.module_event(10, "create")
     posted = time.time()
-    hook = run_hook(tmp_path / "hook-create", [("AfterModuleCreate", service_vars(service_id=10, pid=1, client_id=1))],
-                    config=hook_config)
+    hook = run_hook(tmp_path / "hook-create", [("AfterModuleCreate", service_vars(service_id=10, pid=1, client_id=1))], config=hook_config)
     assert "create of service #10 posted" in hook.messages[0], hook.messages
     rulebook.wait_for(lambda: rulebook.ended(10), 120, "the provision run of service 10")
     [start] = [r for r in rulebook.runs() if r["what"] == "start"]
@@ -77,8 +78,7 @@ def test_push_through_the_php_hook(tmp_path, eda_shop, rulebooks):
     assert server["blocked"] is False
 
     shop.whmcs.module_event(10, "suspend")
-    hook = run_hook(tmp_path / "hook-suspend", [("AfterModuleSuspend", service_vars(service_id=10, pid=1, client_id=1))],
-                    config=hook_config)
+    hook = run_hook(tmp_path / "hook-suspend", [("AfterModuleSuspend", service_vars(service_id=10, pid=1, client_id=1))], config=hook_config)
     assert "suspend of service #10 posted" in hook.messages[0], hook.messages
     rulebook.wait_for(lambda: len(rulebook.ended(10)) == 2, 120, "the suspend run of service 10")
     assert not rulebook.ended(10)[1]["failed"], rulebook.log_tail()
@@ -115,8 +115,7 @@ def test_a_restart_in_a_burst_loses_no_event_and_finishes_none_twice(tmp_path, e
     ended_before = {r["service_id"] for r in rulebook.ended()}
     assert ended_before != set(services), "the restart came too late to test anything"
     rulebook.start()
-    rulebook.wait_for(lambda: {r["service_id"] for r in rulebook.ended()} >= set(services), 240,
-                      "every service of the burst to have a finished run")
+    rulebook.wait_for(lambda: {r["service_id"] for r in rulebook.ended()} >= set(services), 240, "every service of the burst to have a finished run")
     rulebook.wait_for(lambda: rulebook.state()["pending"] == [], 20, "every event acknowledged")
     time.sleep(2)  # nothing more may start
     runs = rulebook.runs()

@@ -71,8 +71,10 @@ def test_introspect_finds_the_collection_requirements(tmp_path, tarball):
     collections = tmp_path / "collections"
     # Only the target as collections path: ansible-galaxy skips a collection it finds installed anywhere on
     # ANSIBLE_COLLECTIONS_PATH (scripts/test.sh points it at this checkout).
-    _run([_tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p", str(collections), str(tarball)],
-         env={"ANSIBLE_COLLECTIONS_PATH": str(collections)})
+    _run(
+        [_tool("ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p", str(collections), str(tarball)],
+        env={"ANSIBLE_COLLECTIONS_PATH": str(collections)},
+    )
     installed = collections / "ansible_collections" / "ispsystem" / "dcimanager"
     meta = yaml.safe_load((installed / "meta" / "execution-environment.yml").read_text(encoding="utf-8"))
     python_file = meta["dependencies"]["python"]

@@ -30,8 +30,10 @@ def test_the_checks_see_a_half_done_shop():
     terminated.update(owner=None)
     terminated["addresses"][0]["domain"] = "free.ds"
     whmcs["services"][3].update(status="Terminated", dedicatedip="")
-    records = [{"task": "Report the failed activation", "host": "whmcs-%s" % s["id"], "status": "failed",
-                "result": {"msg": "activation failed: boom"}} for s in original[:2]]
+    records = [
+        {"task": "Report the failed activation", "host": "whmcs-%s" % s["id"], "status": "failed", "result": {"msg": "activation failed: boom"}}
+        for s in original[:2]
+    ]
     records = fault_soak.failures(records)
     assert fault_soak.check(original, dci, whmcs, records, final=False) == []
     assert len(fault_soak.check(original, dci, whmcs, records, final=True)) == 2  # the Pending ones are not done
@@ -52,8 +54,13 @@ def test_the_checks_see_a_half_done_shop():
 
 
 def test_repeated_writes_are_found_in_the_call_log():
-    write = {"name": "iplist.edit", "params": {"auth": "s1", "plid": "3", "elid": "9", "domain": "a.example.net"},
-             "write": True, "fault": None, "fault_after": False}
+    write = {
+        "name": "iplist.edit",
+        "params": {"auth": "s1", "plid": "3", "elid": "9", "domain": "a.example.net"},
+        "write": True,
+        "fault": None,
+        "fault_after": False,
+    }
     lost = dict(write, fault="drop", fault_after=True)
     assert fault_soak.repeated_writes([write, dict(write)]) == []  # sent twice, but the first one's answer was not lost
     assert fault_soak.repeated_writes([dict(write, fault="drop"), write]) == []  # lost before it was handled: may go again

@@ -39,8 +39,7 @@ def servers_view(state):
 def test_allocation_rolls_back_when_the_pool_runs_dry(panel):
     sim, runner, dummy = panel
     before = sim.dump_state()
-    result = runner.run("dci_server_allocate", {"owner": "alice", "hostname": "big.example.net", "package": "DL360-G9",
-                                                "ipv4_count": 8})
+    result = runner.run("dci_server_allocate", {"owner": "alice", "hostname": "big.example.net", "package": "DL360-G9", "ipv4_count": 8})
     assert result["failed"] and "was put back free" in result["msg"] and result["api_error"]["type"] == "limit"
     after = sim.dump_state()
     assert servers_view(after) == servers_view(before)
@@ -52,8 +51,13 @@ def test_allocation_check_mode_and_diff(panel):
     args = {"owner": "alice", "hostname": "a2.example.net", "package": "DL360-G9", "ipv6_count": 1}
     check = runner.run("dci_server_allocate", args, check=True, diff=True)
     assert check["changed"] and sim.writes() == []
-    assert check["diff"]["after"] == {"server_id": check["server"]["id"], "owner": "alice", "hostname": "a2.example.net",
-                                      "new_ipv4_addresses": 0, "new_ipv6_addresses": 1}
+    assert check["diff"]["after"] == {
+        "server_id": check["server"]["id"],
+        "owner": "alice",
+        "hostname": "a2.example.net",
+        "new_ipv4_addresses": 0,
+        "new_ipv6_addresses": 1,
+    }
     real = runner.run("dci_server_allocate", args, diff=True)
     assert real["changed"] and real["server"]["id"] == check["server"]["id"]
     assert real["diff"]["before"]["hostname"] == "free.ds" and len(real["server"]["ipv6"]) == 1
@@ -96,8 +100,7 @@ def test_a_refused_start_removes_the_install_record(panel):
     sim, runner, dummy = panel
     notes = sim.server_state("6")["notes"]
     # A recipe the panel does not have: it refuses the start with an error of its own (not a lost answer).
-    result = runner.run("dci_os_install", dict(WAIT, server_id="6", os_template=DEBIAN, root_password="root-pw-1",
-                                               recipe="#local__missing", force=True))
+    result = runner.run("dci_os_install", dict(WAIT, server_id="6", os_template=DEBIAN, root_password="root-pw-1", recipe="#local__missing", force=True))
     assert result["failed"] and result["api_error"] == {"type": "value", "object": "recipe", "msg": "Unknown recipe '#local__missing'"}
     assert sim.server_state("6")["notes"] == notes and sim.server_state("6")["install"] is None
 

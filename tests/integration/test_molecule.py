@@ -45,20 +45,29 @@ def _processes_mentioning(text):
 def test_dedicated_server_scenario(tmp_path):
     """molecule test passes every step and leaves no simulator running."""
     ephemeral = tmp_path / "molecule"
-    env = ansible_env({
-        # A private ephemeral directory: the simulators' state files and pids live there, and a
-        # developer's own `molecule test` (which uses ~/.ansible/tmp) does not collide with this one.
-        "MOLECULE_EPHEMERAL_DIRECTORY": str(ephemeral),
-        "NO_COLOR": "1",
-        "PY_COLORS": "0",
-    })
+    env = ansible_env(
+        {
+            # A private ephemeral directory: the simulators' state files and pids live there, and a
+            # developer's own `molecule test` (which uses ~/.ansible/tmp) does not collide with this one.
+            "MOLECULE_EPHEMERAL_DIRECTORY": str(ephemeral),
+            "NO_COLOR": "1",
+            "PY_COLORS": "0",
+        }
+    )
     # The harness's result recorder needs a file per run; Molecule runs several playbooks.
     env.pop("ANSIBLE_CALLBACKS_ENABLED")
     env.pop("ANSIBLE_CALLBACK_PLUGINS")
 
     # A session of its own: if the run hangs, its whole process group (the simulators included) is ended.
-    with subprocess.Popen([sys.executable, "-m", "molecule", "test", "-s", SCENARIO], cwd=str(REPO), env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "molecule", "test", "-s", SCENARIO],
+        cwd=str(REPO),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as proc:
         try:
             output = proc.communicate(timeout=TIMEOUT)[0]
         except subprocess.TimeoutExpired:
@@ -73,6 +82,5 @@ def test_dedicated_server_scenario(tmp_path):
     # Molecule's step lines: "INFO [dedicated_server > converge] Executed: Successful", and the
     # same without brackets in its closing DETAILS list.
     for step in ("create", "converge", "idempotence", "verify", "destroy"):
-        assert re.search(r"\b%s > %s\]?:? Executed: Successful" % (SCENARIO, step), output), \
-            "no successful %s step in:\n%s" % (step, output)
+        assert re.search(r"\b%s > %s\]?:? Executed: Successful" % (SCENARIO, step), output), "no successful %s step in:\n%s" % (step, output)
     assert not left, "simulators still running after molecule test: %s" % left

@@ -53,8 +53,7 @@ def test_the_check_names_the_differing_detail_and_writes_nothing(variant, tmp_pa
         statuses = {check["id"]: check["status"] for check in result["assumptions"]}
         expected = EXPECTED.get(variant, {})
         contradicted = sorted(check_id for check_id, status in statuses.items() if status == "contradicted")
-        assert contradicted == sorted(check_id for check_id, status in expected.items() if status == "contradicted"), \
-            result["table"]
+        assert contradicted == sorted(check_id for check_id, status in expected.items() if status == "contradicted"), result["table"]
         for check_id, status in expected.items():
             assert statuses[check_id] == status, result["table"]
         if variant in EVIDENCE:

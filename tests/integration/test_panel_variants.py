@@ -89,8 +89,9 @@ def check_allocated(life, result, extra=1):
         return "the addresses carry %s" % sorted(domains)
     if len(server["addresses"]) != 1 + 2 * extra:
         return "the server has %d addresses" % len(server["addresses"])
-    others = [s["id"] for s in life.sim.dump_state()["servers"]
-              if s["id"] != server["id"] and any(a["domain"].lower() == HOSTNAME.lower() for a in s["addresses"])]
+    others = [
+        s["id"] for s in life.sim.dump_state()["servers"] if s["id"] != server["id"] and any(a["domain"].lower() == HOSTNAME.lower() for a in s["addresses"])
+    ]
     return "the hostname is also on servers %s" % others if others else None
 
 
@@ -115,13 +116,25 @@ def test_one_service_life(variant, tmp_path, monkeypatch):
 
 def live_one_life(life):
     wait = {"poll_interval": 5, "wait_timeout": 1800}
-    life.step("account", "dci_user", {"name": "bob", "password": PASSWORD},
-              lambda r: None if life.user("bob") and life.user("bob")["password"] == PASSWORD else "bob's account is not there")
+    life.step(
+        "account",
+        "dci_user",
+        {"name": "bob", "password": PASSWORD},
+        lambda r: None if life.user("bob") and life.user("bob")["password"] == PASSWORD else "bob's account is not there",
+    )
     life.again("account", "dci_user", {"name": "bob", "password": PASSWORD})
-    life.step("password", "dci_user", {"name": "bob", "password": NEW_PASSWORD, "update_password": "always"},
-              lambda r: None if life.user("bob")["password"] == NEW_PASSWORD else "bob's password was not changed")
-    life.step("password kept", "dci_user", {"name": "bob", "password": NEW_PASSWORD, "update_password": "always"},
-              lambda r: None if not r["changed"] and life.user("bob")["password"] == NEW_PASSWORD else "it changed")
+    life.step(
+        "password",
+        "dci_user",
+        {"name": "bob", "password": NEW_PASSWORD, "update_password": "always"},
+        lambda r: None if life.user("bob")["password"] == NEW_PASSWORD else "bob's password was not changed",
+    )
+    life.step(
+        "password kept",
+        "dci_user",
+        {"name": "bob", "password": NEW_PASSWORD, "update_password": "always"},
+        lambda r: None if not r["changed"] and life.user("bob")["password"] == NEW_PASSWORD else "it changed",
+    )
 
     allocation = {"owner": "bob", "hostname": HOSTNAME, "package": "DL360-G9", "ipv4_count": 1, "ipv6_count": 1}
     result = life.step("allocate", "dci_server_allocate", allocation, lambda r: check_allocated(life, r))
@@ -137,34 +150,43 @@ def live_one_life(life):
         if server["install"] is not None:
             return "the install still runs"
         return None if server["installed_template"] == DEBIAN else "the server runs %r" % server["installed_template"]
+
     life.step("install", "dci_os_install", install, installed)
     life.again("install", "dci_os_install", install)
 
     def suspended(r):
         server = life.server(server_id)
         return None if server["blocked"] or server["disabled"] else "the server is neither blocked nor disabled"
+
     life.step("suspend", "dci_server", dict(wait, hostname=HOSTNAME, blocked=True), suspended)
     life.again("suspend", "dci_server", dict(wait, hostname=HOSTNAME, blocked=True))
 
     def unsuspended(r):
         server = life.server(server_id)
         return "the server is still blocked or disabled" if server["blocked"] or server["disabled"] else None
+
     life.step("unsuspend", "dci_server", dict(wait, hostname=HOSTNAME, blocked=False), unsuspended)
     life.again("unsuspend", "dci_server", dict(wait, hostname=HOSTNAME, blocked=False))
 
-    off = life.step("network off", "dci_server", dict(wait, hostname=HOSTNAME, network="off"),
-                    lambda r: check_switch_ports(life, server_id, "off"))
+    off = life.step("network off", "dci_server", dict(wait, hostname=HOSTNAME, network="off"), lambda r: check_switch_ports(life, server_id, "off"))
     assert off["network_state_shown"] is (life.variant != "port_state_hidden")
-    life.step("network on", "dci_server", dict(wait, hostname=HOSTNAME, network="on"),
-              lambda r: check_switch_ports(life, server_id, "on"))
+    life.step("network on", "dci_server", dict(wait, hostname=HOSTNAME, network="on"), lambda r: check_switch_ports(life, server_id, "on"))
 
-    life.step("owner's servers", "dci_server_info", {"owner": "bob", "details": False},
-              lambda r: None if [s["id"] for s in r["servers"]] == [server_id] and r["servers"][0]["owner"] == "bob"
-              else "listed %s" % [(s["id"], s["owner"]) for s in r["servers"]])
+    life.step(
+        "owner's servers",
+        "dci_server_info",
+        {"owner": "bob", "details": False},
+        lambda r: (
+            None
+            if [s["id"] for s in r["servers"]] == [server_id] and r["servers"][0]["owner"] == "bob"
+            else "listed %s" % [(s["id"], s["owner"]) for s in r["servers"]]
+        ),
+    )
 
     def key_made(r):
         keys = life.sim.dump_state()["login_keys"]
         return None if r["url"] and any(r["url"].endswith("key=" + key) for key in keys) else "no such key in the panel"
+
     life.step("login key", "dci_login_key", {"login": "bob"}, key_made)
 
     def released(r):
@@ -172,6 +194,7 @@ def live_one_life(life):
         if server["owner"] or len(server["addresses"]) != 1 or server["addresses"][0]["domain"] != "free.ds":
             return "the server is not free: owner %r, addresses %s" % (server["owner"], server["addresses"])
         return "the install record is still in the notes" if "ansible-dcimanager" in server["notes"] else None
+
     life.step("release", "dci_server_release", dict(hostname=HOSTNAME, poll_interval=5), released)
     life.again("release", "dci_server_release", dict(hostname=HOSTNAME, poll_interval=5))
     assert sorted(life.failed) == sorted(step for (variant, step) in CANNOT_KNOW if variant == life.variant)

@@ -35,21 +35,29 @@ def target(sim):
 def test_modules_go_through_the_proxy_unless_told_otherwise(tmp_path, dci, dci_env, whmcs, whmcs_env):
     with ConnectProxy() as proxy:
         env = dict(dci_env, **whmcs_env, **proxy_env(proxy))
-        run = run_playbook(tmp_path, [task("dci", "dci_server_info", {"server_id": "6", "details": False}),
-                                      task("whmcs", "whmcs_service_info", {"service_id": 1})], env=env)
+        run = run_playbook(
+            tmp_path, [task("dci", "dci_server_info", {"server_id": "6", "details": False}), task("whmcs", "whmcs_service_info", {"service_id": 1})], env=env
+        )
         assert run.status("dci") == "ok" and run.status("whmcs") == "ok", run.output
         assert target(dci) in proxy.connects and target(whmcs) in proxy.connects
         # TLS went end to end through the tunnel: the simulators saw the requests.
         assert dci.calls and whmcs.calls
 
         proxy.connects.clear()
-        run = run_playbook(tmp_path, [task("dci", "dci_server_info", {"server_id": "6", "details": False, "use_proxy": False}),
-                                      task("whmcs", "whmcs_service_info", {"service_id": 1, "use_proxy": False})], env=env)
+        run = run_playbook(
+            tmp_path,
+            [
+                task("dci", "dci_server_info", {"server_id": "6", "details": False, "use_proxy": False}),
+                task("whmcs", "whmcs_service_info", {"service_id": 1, "use_proxy": False}),
+            ],
+            env=env,
+        )
         assert run.status("dci") == "ok" and run.status("whmcs") == "ok", run.output
         assert proxy.connects == []
 
-        run = run_playbook(tmp_path, [task("dci", "dci_server_info", {"server_id": "6", "details": False})],
-                           env=dict(env, **proxy_env(proxy, no_proxy="127.0.0.1")))
+        run = run_playbook(
+            tmp_path, [task("dci", "dci_server_info", {"server_id": "6", "details": False})], env=dict(env, **proxy_env(proxy, no_proxy="127.0.0.1"))
+        )
         assert run.status("dci") == "ok" and proxy.connects == []
 
 

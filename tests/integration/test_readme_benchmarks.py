@@ -39,20 +39,24 @@ def test_the_readme_shows_every_benchmark():
     assert scripts <= shown, sorted(scripts - shown)
 
 
-@pytest.mark.parametrize("script, arguments", [
-    pytest.param(script, arguments, id="%s: %s %s" % (page, script, " ".join(arguments)))
-    for page, script, arguments in documented_commands()])
+@pytest.mark.parametrize(
+    "script, arguments",
+    [pytest.param(script, arguments, id="%s: %s %s" % (page, script, " ".join(arguments))) for page, script, arguments in documented_commands()],
+)
 def test_documented_benchmark_command_parses(script, arguments):
     # parse_known_args would hide a misspelt option: run the script's parser on the real arguments
     # with a stand-in main that stops right after parsing.
-    probe = ("import argparse, runpy, sys\n"
-             "argparse.ArgumentParser.parse_args_orig = argparse.ArgumentParser.parse_args\n"
-             "def parse(self, *args, **kwargs):\n"
-             "    self.parse_args_orig(*args, **kwargs)\n"
-             "    raise SystemExit(0)\n"
-             "argparse.ArgumentParser.parse_args = parse\n"
-             "sys.argv = sys.argv[1:]\n"
-             "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    completed = subprocess.run([sys.executable, "-c", probe, str(REPO / script)] + arguments, cwd=str(REPO),
-                               capture_output=True, text=True, timeout=120, check=False)
+    probe = (
+        "import argparse, runpy, sys\n"
+        "argparse.ArgumentParser.parse_args_orig = argparse.ArgumentParser.parse_args\n"
+        "def parse(self, *args, **kwargs):\n"
+        "    self.parse_args_orig(*args, **kwargs)\n"
+        "    raise SystemExit(0)\n"
+        "argparse.ArgumentParser.parse_args = parse\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, str(REPO / script)] + arguments, cwd=str(REPO), capture_output=True, text=True, timeout=120, check=False
+    )
     assert completed.returncode == 0, completed.stderr

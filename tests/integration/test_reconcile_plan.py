@@ -26,8 +26,12 @@ FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enab
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
 # What the plan play runs (once, on the play's first host); nothing else may run for an in-sync service.
 PLAN_TASKS = {
-    "Plan from one read of DCImanager's server list", "Read DCImanager's server list once", "Compare every service with the panel",
-    "Show the plan", "Stop when DCImanager's server list cannot be trusted", "Group the services to change and those in conflict",
+    "Plan from one read of DCImanager's server list",
+    "Read DCImanager's server list once",
+    "Compare every service with the panel",
+    "Show the plan",
+    "Stop when DCImanager's server list cannot be trusted",
+    "Group the services to change and those in conflict",
 }
 CHANGES = {"active_blocked": 1, "suspended_unblocked": 1, "terminated_allocated": 1, "terminated_ip_left": 1}
 CONFLICTS = {"foreign_owner": 1, "hostname_twice": 1, "active_no_server": 1, "ip_on_other_server": 1, "no_domain_duplicate": 1}
@@ -46,10 +50,15 @@ class DriftShop:
         self.whmcs.start()
         self.directory = directory
         self.env = {
-            "DCIMANAGER_URL": self.dci.url, "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password, "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url, "WHMCS_API_IDENTIFIER": self.whmcs.identifier, "WHMCS_API_SECRET": self.whmcs.secret,
-            "WHMCS_CA_PATH": self.whmcs.ca_path, "DCIMANAGER_LOCK_DIR": str(directory),
+            "DCIMANAGER_URL": self.dci.url,
+            "DCIMANAGER_USERNAME": self.dci.admin_user,
+            "DCIMANAGER_PASSWORD": self.dci.admin_password,
+            "DCIMANAGER_CA_PATH": self.dci.ca_path,
+            "WHMCS_URL": self.whmcs.url,
+            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
+            "WHMCS_API_SECRET": self.whmcs.secret,
+            "WHMCS_CA_PATH": self.whmcs.ca_path,
+            "DCIMANAGER_LOCK_DIR": str(directory),
             # An inventory that cannot be read must fail the run (as AWX does).
             "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
         }
@@ -67,10 +76,14 @@ class DriftShop:
     def reconcile(self, *args, check=False):
         self.dci.clear_calls()
         self.whmcs.clear_calls()
-        run = run_ansible_playbook(self.directory, ["ispsystem.dcimanager.reconcile", "-e", "@products.yml",
-                                                    "-e", "dedicated_server_poll_interval=1",
-                                                    "-e", "dedicated_server_install_settle_time=1"] + list(args),
-                                   env=self.env, check=check, inventory=str(self.inventory))
+        run = run_ansible_playbook(
+            self.directory,
+            ["ispsystem.dcimanager.reconcile", "-e", "@products.yml", "-e", "dedicated_server_poll_interval=1", "-e", "dedicated_server_install_settle_time=1"]
+            + list(args),
+            env=self.env,
+            check=check,
+            inventory=str(self.inventory),
+        )
         assert "Traceback" not in run.output, run.output
         return run
 
@@ -98,6 +111,7 @@ def drift_shop(tmp_path):
     def make(n, pending, drift):
         shops.append(DriftShop(tmp_path, n, pending, drift))
         return shops[-1]
+
     yield make
     for shop in shops:
         shop.close()
@@ -110,8 +124,11 @@ def task_name(record):
 
 def hosts_that_ran(run):
     """The services (hosts) that ran any task but the plan's."""
-    return {r["host"] for r in run.records if r["host"] != "localhost" and task_name(r) not in PLAN_TASKS
-            and not task_name(r).startswith("Validating arguments against arg spec 'plan'")}
+    return {
+        r["host"]
+        for r in run.records
+        if r["host"] != "localhost" and task_name(r) not in PLAN_TASKS and not task_name(r).startswith("Validating arguments against arg spec 'plan'")
+    }
 
 
 def test_plan_then_only_the_drifted_services(drift_shop):

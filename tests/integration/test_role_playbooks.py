@@ -12,8 +12,7 @@ from simulators.shop import PACKAGE
 
 def playbook(shop, tmp_path, name, *args, check=False, inventory=None):
     args = list(args) + ["-e", "@%s" % shop.products_file, "-e", "dedicated_server_poll_interval=1"]
-    run = run_ansible_playbook(tmp_path, ["ispsystem.dcimanager.%s" % name] + args, env=shop.env, check=check,
-                               inventory=str(inventory) if inventory else None)
+    run = run_ansible_playbook(tmp_path, ["ispsystem.dcimanager.%s" % name] + args, env=shop.env, check=check, inventory=str(inventory) if inventory else None)
     assert "Traceback" not in run.output
     return run
 
@@ -93,13 +92,13 @@ def test_reconcile_a_mixed_fleet_twice(shop, tmp_path):
     for sid, hostname in ((10, "10.domain"), (11, "ada-second.example.net"), (12, "bob.example.net")):
         assert shop.whmcs.service(sid)["status"] == "Active"
         assert shop.whmcs.service(sid)["dedicatedip"] == by_name[hostname][0]["main_ip"]
-    assert shop.dci.server_state(101)["blocked"] is False   # Active: unblocked
-    assert shop.dci.server_state(102)["blocked"] is True    # Suspended: blocked
-    assert shop.dci.server_state(103)["owner"] is None      # Terminated: released
+    assert shop.dci.server_state(101)["blocked"] is False  # Active: unblocked
+    assert shop.dci.server_state(102)["blocked"] is True  # Suspended: blocked
+    assert shop.dci.server_state(103)["owner"] is None  # Terminated: released
     assert shop.whmcs.service(22)["dedicatedip"] == ""
     assert shop.whmcs.service(23)["status"] == "Cancelled"  # untouched
-    assert shop.whmcs.service(24)["status"] == "Fraud"      # untouched
-    assert len(by_name["free.ds"]) == 8 + 1 - 3             # 8 free + erin's released - 3 new
+    assert shop.whmcs.service(24)["status"] == "Fraud"  # untouched
+    assert len(by_name["free.ds"]) == 8 + 1 - 3  # 8 free + erin's released - 3 new
 
     shop.clear_calls()
     again = playbook(shop, tmp_path, "reconcile", inventory=shop.inventory)

@@ -48,9 +48,18 @@ WRONG_WHMCS_SECRET = "Wrong whmcs/secret 1!"
 ACCESS_KEY = "Access key/2!m"
 SERVICE_PW = "Serv1ce pw/8!n"
 SERVICE_PW2 = "Serv1ce pw/0?p"
-SECRETS = {"panel_pw": PANEL_PW, "wrong_panel_pw": WRONG_PANEL_PW, "customer_pw": CUSTOMER_PW, "customer_pw2": CUSTOMER_PW2,
-           "root_pw": ROOT_PW, "whmcs_secret": WHMCS_SECRET, "wrong_whmcs_secret": WRONG_WHMCS_SECRET,
-           "access_key": ACCESS_KEY, "service_pw": SERVICE_PW, "service_pw2": SERVICE_PW2}
+SECRETS = {
+    "panel_pw": PANEL_PW,
+    "wrong_panel_pw": WRONG_PANEL_PW,
+    "customer_pw": CUSTOMER_PW,
+    "customer_pw2": CUSTOMER_PW2,
+    "root_pw": ROOT_PW,
+    "whmcs_secret": WHMCS_SECRET,
+    "wrong_whmcs_secret": WRONG_WHMCS_SECRET,
+    "access_key": ACCESS_KEY,
+    "service_pw": SERVICE_PW,
+    "service_pw2": SERVICE_PW2,
+}
 
 # The limits of the clients (plugins/module_utils/_dci_client.py, _whmcs_client.py).
 DCI_MAX_BODY = 64 * 1024 * 1024
@@ -132,19 +141,29 @@ def closed_port():
 
 # --- secrets: DCImanager ----------------------------------------------------------------------------
 
+
 def test_dcimanager_secrets_in_a_successful_run(tmp_path, dci, dci_env):
     """Panel, customer and root passwords and login keys: POSTed only, masked at -vvv, out of results and diffs."""
     dci.apply_settings({"admin_password": PANEL_PW})
     env = dict(dci_env, DCIMANAGER_PASSWORD=PANEL_PW)
-    run = run_playbook(tmp_path, [
-        task("create", "dci_user", {"name": "bob", "password": "{{ customer_pw }}"}),
-        task("new password", "dci_user", {"name": "bob", "password": "{{ customer_pw2 }}", "update_password": "always"}),
-        task("allocate", "dci_server_allocate", {"owner": "bob", "hostname": "bob1.example.net", "package": "DL360-G9"}),
-        task("install", "dci_os_install", {"hostname": "bob1.example.net", "os_template": "ISPsystem__Debian-12-amd64",
-                                           "root_password": "{{ root_pw }}", "poll_interval": 1}),
-        task("link", "dci_login_key", {"login": "bob"}),
-        task("hidden link", "dci_login_key", {"login": "bob"}, no_log=True),
-    ], env=env, diff=True, args=["-vvv"] + secrets_file(tmp_path))
+    run = run_playbook(
+        tmp_path,
+        [
+            task("create", "dci_user", {"name": "bob", "password": "{{ customer_pw }}"}),
+            task("new password", "dci_user", {"name": "bob", "password": "{{ customer_pw2 }}", "update_password": "always"}),
+            task("allocate", "dci_server_allocate", {"owner": "bob", "hostname": "bob1.example.net", "package": "DL360-G9"}),
+            task(
+                "install",
+                "dci_os_install",
+                {"hostname": "bob1.example.net", "os_template": "ISPsystem__Debian-12-amd64", "root_password": "{{ root_pw }}", "poll_interval": 1},
+            ),
+            task("link", "dci_login_key", {"login": "bob"}),
+            task("hidden link", "dci_login_key", {"login": "bob"}, no_log=True),
+        ],
+        env=env,
+        diff=True,
+        args=["-vvv"] + secrets_file(tmp_path),
+    )
     for name in ("create", "new password", "allocate", "install", "link"):
         assert run.status(name) == "changed", run.output
     assert dci.server_state(run.result("allocate")["server"]["id"])["root_password"] == ROOT_PW
@@ -180,13 +199,21 @@ def test_dcimanager_secrets_in_failing_runs(tmp_path, dci, dci_env):
     # The install's writing call fails after the root password was sent.
     dci.set_faults(rate=1.0, kinds=("http500",), names=["server.operations"], seed=1, writes_only=True)
     unreachable = "https://127.0.0.1:%d/dcimgr" % closed_port()
-    run = run_playbook(tmp_path, [
-        task("bad credentials", "dci_user", {"name": "bob", "password": "{{ customer_pw }}", "api_password": "{{ wrong_panel_pw }}"}),
-        task("panel error", "dci_user", {"name": "bad name!", "password": "{{ customer_pw }}"}),
-        task("failed write", "dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Ubuntu-24.04-amd64",
-                                                "root_password": "{{ root_pw }}", "settle_time": 1}),
-        task("unreachable", "dci_user", {"name": "bob", "password": "{{ customer_pw2 }}", "api_url": unreachable}),
-    ], env=env, args=["-vvv"] + secrets_file(tmp_path))
+    run = run_playbook(
+        tmp_path,
+        [
+            task("bad credentials", "dci_user", {"name": "bob", "password": "{{ customer_pw }}", "api_password": "{{ wrong_panel_pw }}"}),
+            task("panel error", "dci_user", {"name": "bad name!", "password": "{{ customer_pw }}"}),
+            task(
+                "failed write",
+                "dci_os_install",
+                {"server_id": "6", "os_template": "ISPsystem__Ubuntu-24.04-amd64", "root_password": "{{ root_pw }}", "settle_time": 1},
+            ),
+            task("unreachable", "dci_user", {"name": "bob", "password": "{{ customer_pw2 }}", "api_url": unreachable}),
+        ],
+        env=env,
+        args=["-vvv"] + secrets_file(tmp_path),
+    )
     for name in ("bad credentials", "panel error", "failed write", "unreachable"):
         assert_clean_failure(run, name)
     assert run.result("bad credentials")["api_error"]["object"] == "badpassword"
@@ -205,6 +232,7 @@ def test_dcimanager_secrets_in_failing_runs(tmp_path, dci, dci_env):
 
 # --- secrets: WHMCS -----------------------------------------------------------------------------------
 
+
 def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env):
     """API secret, access key and service passwords: POSTed only, masked at -vvv, out of results and diffs."""
     whmcs.apply_settings({"secret": WHMCS_SECRET, "access_key": ACCESS_KEY})
@@ -213,17 +241,24 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
     # makes, after reading back that it did not take effect); the next task's write goes through.
     whmcs.set_faults(rate=1.0, kinds=("http500",), names=["UpdateClientProduct"], seed=1, count=3)
     unreachable = "https://127.0.0.1:%d/" % closed_port()
-    run = run_playbook(tmp_path, [
-        task("read", "whmcs_service_info", {"service_id": 3}),
-        dict(task("read with password", "whmcs_service_info", {"service_id": 3, "include_password": True}),
-             register="with_password", no_log=True),
-        {"name": "the password was read", "ansible.builtin.assert": {
-            "that": ["with_password.service.password == lookup('ansible.builtin.env', 'EXPECTED_PASSWORD')"], "quiet": True}},
-        task("failed write", "whmcs_service", {"service_id": 3, "password": "{{ service_pw2 }}"}),
-        task("set password", "whmcs_service", {"service_id": 3, "password": "{{ service_pw }}"}),
-        task("bad secret", "whmcs_service_info", {"service_id": 3, "whmcs_secret": "{{ wrong_whmcs_secret }}"}),
-        task("unreachable", "whmcs_service", {"service_id": 3, "password": "{{ service_pw2 }}", "whmcs_url": unreachable}),
-    ], env=env, diff=True, args=["-vvv"] + secrets_file(tmp_path))
+    run = run_playbook(
+        tmp_path,
+        [
+            task("read", "whmcs_service_info", {"service_id": 3}),
+            dict(task("read with password", "whmcs_service_info", {"service_id": 3, "include_password": True}), register="with_password", no_log=True),
+            {
+                "name": "the password was read",
+                "ansible.builtin.assert": {"that": ["with_password.service.password == lookup('ansible.builtin.env', 'EXPECTED_PASSWORD')"], "quiet": True},
+            },
+            task("failed write", "whmcs_service", {"service_id": 3, "password": "{{ service_pw2 }}"}),
+            task("set password", "whmcs_service", {"service_id": 3, "password": "{{ service_pw }}"}),
+            task("bad secret", "whmcs_service_info", {"service_id": 3, "whmcs_secret": "{{ wrong_whmcs_secret }}"}),
+            task("unreachable", "whmcs_service", {"service_id": 3, "password": "{{ service_pw2 }}", "whmcs_url": unreachable}),
+        ],
+        env=env,
+        diff=True,
+        args=["-vvv"] + secrets_file(tmp_path),
+    )
     assert run.status("read") == "ok" and "password" not in run.result("read")["service"]  # include_password is off by default
     assert run.status("the password was read") == "ok", run.output
     assert run.status("set password") == "changed" and whmcs.service(3)["password"] == SERVICE_PW
@@ -238,8 +273,7 @@ def test_whmcs_secrets_in_successful_and_failing_runs(tmp_path, whmcs, whmcs_env
     assert_no_log_everywhere(run.output)
 
     assert_posted_never_in_urls(whmcs, [WHMCS_SECRET, ACCESS_KEY, SERVICE_PW, SERVICE_PW2, WRONG_WHMCS_SECRET])
-    assert_not_shown([WHMCS_SECRET, ACCESS_KEY, SERVICE_PW, SERVICE_PW2, WRONG_WHMCS_SECRET, "bob-Pw-2"],
-                     run.output, records_text(run))
+    assert_not_shown([WHMCS_SECRET, ACCESS_KEY, SERVICE_PW, SERVICE_PW2, WRONG_WHMCS_SECRET, "bob-Pw-2"], run.output, records_text(run))
     assert "Traceback" not in run.output
 
 
@@ -254,8 +288,7 @@ def test_inventory_without_secrets_at_vvv(tmp_path, whmcs, whmcs_env):
     whmcs.apply_settings({"secret": WHMCS_SECRET, "access_key": ACCESS_KEY})
     env = dict(whmcs_env, WHMCS_API_SECRET=WHMCS_SECRET, WHMCS_API_ACCESS_KEY=ACCESS_KEY)
     cache = tmp_path / "cache"
-    source = write_source(tmp_path, {"statuses": [], "cache": True, "cache_plugin": "ansible.builtin.jsonfile",
-                                     "cache_connection": str(cache)})
+    source = write_source(tmp_path, {"statuses": [], "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(cache)})
     completed, output = inventory_vvv(source, env, tmp_path / "inventory.json")
     assert completed.returncode == 0, output
     listed = (tmp_path / "inventory.json").read_text()
@@ -273,8 +306,7 @@ def test_inventory_without_secrets_at_vvv(tmp_path, whmcs, whmcs_env):
     assert "ada-Pw-1" in json.dumps(data["_meta"]["hostvars"]["whmcs-1"]["whmcs_password"])
 
     whmcs.clear_calls()
-    completed, output = inventory_vvv(write_source(tmp_path, {}), dict(env, WHMCS_API_SECRET=WRONG_WHMCS_SECRET),
-                                      tmp_path / "failed.json")
+    completed, output = inventory_vvv(write_source(tmp_path, {}), dict(env, WHMCS_API_SECRET=WRONG_WHMCS_SECRET), tmp_path / "failed.json")
     assert completed.returncode != 0 and "Invalid or missing credentials" in output
     assert_posted_never_in_urls(whmcs, [WRONG_WHMCS_SECRET, ACCESS_KEY])
     assert_not_shown([WRONG_WHMCS_SECRET, WHMCS_SECRET, ACCESS_KEY], output)
@@ -282,10 +314,10 @@ def test_inventory_without_secrets_at_vvv(tmp_path, whmcs, whmcs_env):
 
 # --- secrets: the role and its playbooks --------------------------------------------------------------
 
+
 def test_role_keeps_service_passwords_out_of_vvv_output(shop, tmp_path):
     """A provision that works and one that fails after the root password was sent, both at -vvv."""
-    common = ["-vvv", "-e", "@%s" % shop.products_file, "-e", "dedicated_server_poll_interval=1",
-              "-e", "dedicated_server_install_settle_time=1"]
+    common = ["-vvv", "-e", "@%s" % shop.products_file, "-e", "dedicated_server_poll_interval=1", "-e", "dedicated_server_install_settle_time=1"]
     run = run_ansible_playbook(tmp_path, ["ispsystem.dcimanager.provision", "-e", "service_id=12"] + common, env=shop.env)
     assert run.rc == 0, run.output
     shop.dci.set_faults(rate=1.0, kinds=("http500",), names=["server.operations"], seed=1, writes_only=True)
@@ -299,8 +331,7 @@ def test_role_keeps_service_passwords_out_of_vvv_output(shop, tmp_path):
     assert_posted_never_in_urls(shop.dci, ["bob-Pw-2m8x4z", "ada-Pw-7f3k9q", shop.dci.admin_password])
     assert_posted_never_in_urls(shop.whmcs, [shop.whmcs.secret])
     for each in (run, failed):
-        assert_not_shown(["bob-Pw-2m8x4z", "ada-Pw-7f3k9q", shop.dci.admin_password, shop.whmcs.secret],
-                         each.output, records_text(each))
+        assert_not_shown(["bob-Pw-2m8x4z", "ada-Pw-7f3k9q", shop.dci.admin_password, shop.whmcs.secret], each.output, records_text(each))
         assert "Traceback" not in each.output
 
 
@@ -331,8 +362,7 @@ def test_every_module_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs, whm
     # Only ca_path adds a CA: the CA bundles requests would read from the environment are ignored.
     # The proxy the environment names is used (use_proxy), but not for an address NO_PROXY lists.
     proxy = "http://127.0.0.1:%d" % closed_port()
-    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
-               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     tasks = [task(module, module, args) for module, args in MODULE_ARGS.items()]
     # A CA file, but of another CA, does not make the certificate acceptable either.
     tasks.append(task("other CA (dci)", "dci_server_info", {"ca_path": whmcs.ca_path}))
@@ -350,8 +380,7 @@ def test_every_module_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs, whm
 def test_inventory_verifies_tls_by_default(tmp_path, whmcs, whmcs_env, dci):
     env = {key: value for key, value in whmcs_env.items() if key != "WHMCS_CA_PATH"}
     proxy = "http://127.0.0.1:%d" % closed_port()
-    env.update(REQUESTS_CA_BUNDLE=whmcs.ca_path, CURL_CA_BUNDLE=whmcs.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
-               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    env.update(REQUESTS_CA_BUNDLE=whmcs.ca_path, CURL_CA_BUNDLE=whmcs.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     for options in ({}, {"ca_path": dci.ca_path}):
         completed, dummy = inventory_list(write_source(tmp_path, options), env)
         assert completed.returncode != 0
@@ -363,10 +392,12 @@ def test_inventory_verifies_tls_by_default(tmp_path, whmcs, whmcs_env, dci):
 
 def test_nothing_shipped_turns_verification_off():
     """No playbook, role, script, hook or plugin sets validate_certs false or verify=False."""
-    turned_off = re.compile(r"validate_certs:\s*(false|no)\s*$"          # YAML
-                            r"|(?-i:VALIDATE_CERTS)\W{1,3}(false|no|0)\b"  # environment
-                            r"|verify\s*=\s*False|[\"']validate_certs[\"']\s*:\s*False",  # Python
-                            re.IGNORECASE)
+    turned_off = re.compile(
+        r"validate_certs:\s*(false|no)\s*$"  # YAML
+        r"|(?-i:VALIDATE_CERTS)\W{1,3}(false|no|0)\b"  # environment
+        r"|verify\s*=\s*False|[\"']validate_certs[\"']\s*:\s*False",  # Python
+        re.IGNORECASE,
+    )
     checked = 0
     for folder in ("playbooks", "roles", "scripts", "meta", "plugins", "extras"):
         for path in (REPO / folder).rglob("*"):
@@ -381,6 +412,7 @@ def test_nothing_shipped_turns_verification_off():
 
 
 # --- hostile answers ---------------------------------------------------------------------------------
+
 
 class _HostileHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -436,8 +468,7 @@ class HostileServer:
     def answer(self, handler, raw):
         path = urlsplit(handler.path).path
         case = path.strip("/").split("/")[0]
-        request = {"method": handler.command, "path": path, "case": case,
-                   "form": dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))}
+        request = {"method": handler.command, "path": path, "case": case, "form": dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))}
         with self._lock:
             self.requests.append(request)
         if case in self.cases:
@@ -482,6 +513,7 @@ def listener():
             return False
         conn.close()
         return True
+
     connected.port = sock.getsockname()[1]
     yield connected
     sock.close()
@@ -492,26 +524,25 @@ JSON = {"Content-Type": "application/json"}
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 GZIP_XML = dict(XML, **{"Content-Encoding": "gzip"})
 GZIP_JSON = dict(JSON, **{"Content-Encoding": "gzip"})
-HTML_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-             b"<body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>")
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
 # Over 512 bytes of comment first: a DTD that does not open the document.
 PADDING = "<!-- %s -->\n" % ("padding " * 80)
 
 
 def billion_laughs(padding=""):
     entities = '<!ENTITY lol0 "lol">' + "".join('<!ENTITY lol%d "%s">' % (i, ("&lol%d;" % (i - 1)) * 10) for i in range(1, 10))
-    return ('<?xml version="1.0"?>\n%s<!DOCTYPE doc [%s]>\n<doc><elem><id>1</id><name>&lol9;</name></elem></doc>'
-            % (padding, entities)).encode()
+    return ('<?xml version="1.0"?>\n%s<!DOCTYPE doc [%s]>\n<doc><elem><id>1</id><name>&lol9;</name></elem></doc>' % (padding, entities)).encode()
 
 
 def external_entities(canary, port, padding=""):
     """A document whose error message would show a local file and an answer from ``port`` if entities were resolved."""
-    return ('<?xml version="1.0"?>\n%s<!DOCTYPE doc SYSTEM "http://127.0.0.1:%d/dtd" [\n'
-            '  <!ENTITY %% remote SYSTEM "http://127.0.0.1:%d/parameter"> %%remote;\n'
-            '  <!ENTITY file SYSTEM "file://%s">\n'
-            '  <!ENTITY net SYSTEM "http://127.0.0.1:%d/entity">\n]>\n'
-            '<doc><error type="value" object="name"><msg>file: &file; net: &net;</msg></error></doc>'
-            % (padding, port, port, canary, port)).encode()
+    return (
+        '<?xml version="1.0"?>\n%s<!DOCTYPE doc SYSTEM "http://127.0.0.1:%d/dtd" [\n'
+        '  <!ENTITY %% remote SYSTEM "http://127.0.0.1:%d/parameter"> %%remote;\n'
+        '  <!ENTITY file SYSTEM "file://%s">\n'
+        '  <!ENTITY net SYSTEM "http://127.0.0.1:%d/entity">\n]>\n'
+        '<doc><error type="value" object="name"><msg>file: &file; net: &net;</msg></error></doc>' % (padding, port, port, canary, port)
+    ).encode()
 
 
 def streamed(first, total, chunk=b" " * MIB):
@@ -535,10 +566,12 @@ def gzip_bomb(first, total):
 
 def dci_case(answer):
     """A DCImanager endpoint that lets the login through, then gives ``answer`` to every other call."""
+
     def respond(request):
         if request["form"].get("func") == "auth":
             return 200, XML, b'<?xml version="1.0"?>\n<doc><auth id="s3ss10n">s3ss10n</auth></doc>'
         return answer(request)
+
     return respond
 
 
@@ -551,39 +584,61 @@ def echo_dci_error(request):
     if request["form"].get("func") == "user":
         return 200, XML, b'<?xml version="1.0"?>\n<doc/>'
     echo = "; ".join("%s=%s" % item for item in sorted(request["form"].items()))
-    return 200, XML, ('<?xml version="1.0"?>\n<doc><error type="value" object="passwd"><msg>%s</msg></error></doc>'
-                      % echo.replace("&", "&amp;").replace("<", "&lt;")).encode()
+    return (
+        200,
+        XML,
+        (
+            '<?xml version="1.0"?>\n<doc><error type="value" object="passwd"><msg>%s</msg></error></doc>' % echo.replace("&", "&amp;").replace("<", "&lt;")
+        ).encode(),
+    )
 
 
 def echo_dci_login(request):
     echo = "; ".join("%s=%s" % item for item in sorted(request["form"].items()))
-    return 200, XML, ('<?xml version="1.0"?>\n<doc><error type="auth" object="badpassword"><msg>%s</msg></error></doc>'
-                      % echo.replace("&", "&amp;").replace("<", "&lt;")).encode()
+    return (
+        200,
+        XML,
+        (
+            '<?xml version="1.0"?>\n<doc><error type="auth" object="badpassword"><msg>%s</msg></error></doc>' % echo.replace("&", "&amp;").replace("<", "&lt;")
+        ).encode(),
+    )
 
 
 def dci_task(hostile, case, host="127.0.0.1"):
     """dci_user creating an account through the hostile endpoint ``case``: its first read meets the hostile answer."""
-    return task(case, "dci_user", {"name": "mallory", "password": "{{ customer_pw }}", "api_url": hostile.url(case, host),
-                                   "api_username": "admin", "api_password": "{{ panel_pw }}", "ca_path": hostile.ca_path})
+    return task(
+        case,
+        "dci_user",
+        {
+            "name": "mallory",
+            "password": "{{ customer_pw }}",
+            "api_url": hostile.url(case, host),
+            "api_username": "admin",
+            "api_password": "{{ panel_pw }}",
+            "ca_path": hostile.ca_path,
+        },
+    )
 
 
 def test_hostile_dcimanager_answers_are_refused(tmp_path, hostile, listener):
     canary_file = tmp_path / "canary.txt"
     canary_file.write_text("CANARY-4f1e9 the content of a local file\n")
     stolen = hostile.url("stolen", host="localhost") + "?next=1"
-    hostile.cases.update({
-        "laughs": dci_case(fixed(200, XML, billion_laughs())),
-        "laughs-late": dci_case(fixed(200, XML, billion_laughs(PADDING))),
-        "xxe": dci_case(fixed(200, XML, external_entities(canary_file, listener.port))),
-        "xxe-late": dci_case(fixed(200, XML, external_entities(canary_file, listener.port, PADDING))),
-        "huge": dci_case(lambda _request: (200, XML, streamed(b"<doc>", DCI_MAX_BODY + 2 * MIB))),
-        "gzip": dci_case(lambda _request: (200, GZIP_XML, gzip_bomb(b"<doc>", DCI_MAX_BODY + MIB))),
-        "web-page": dci_case(fixed(200, HTML, HTML_PAGE)),
-        "json": dci_case(fixed(200, JSON, b'{"doc": {"elem": []}}')),
-        "redirect": dci_case(fixed(302, {"Location": stolen}, b"")),
-        "echo": dci_case(echo_dci_error),
-        "echo-login": echo_dci_login,
-    })
+    hostile.cases.update(
+        {
+            "laughs": dci_case(fixed(200, XML, billion_laughs())),
+            "laughs-late": dci_case(fixed(200, XML, billion_laughs(PADDING))),
+            "xxe": dci_case(fixed(200, XML, external_entities(canary_file, listener.port))),
+            "xxe-late": dci_case(fixed(200, XML, external_entities(canary_file, listener.port, PADDING))),
+            "huge": dci_case(lambda _request: (200, XML, streamed(b"<doc>", DCI_MAX_BODY + 2 * MIB))),
+            "gzip": dci_case(lambda _request: (200, GZIP_XML, gzip_bomb(b"<doc>", DCI_MAX_BODY + MIB))),
+            "web-page": dci_case(fixed(200, HTML, HTML_PAGE)),
+            "json": dci_case(fixed(200, JSON, b'{"doc": {"elem": []}}')),
+            "redirect": dci_case(fixed(302, {"Location": stolen}, b"")),
+            "echo": dci_case(echo_dci_error),
+            "echo-login": echo_dci_login,
+        }
+    )
     cases = ["laughs", "laughs-late", "xxe", "xxe-late", "huge", "gzip", "web-page", "json", "redirect", "echo", "echo-login"]
     run = run_playbook(tmp_path, [dci_task(hostile, case) for case in cases], args=secrets_file(tmp_path))
     for case in cases:
@@ -619,12 +674,16 @@ def test_hostile_dcimanager_answers_are_refused(tmp_path, hostile, listener):
 
 def test_a_dtd_anywhere_in_a_dcimanager_answer_is_refused(tmp_path, hostile):
     """A DTD after a long comment, or in a UTF-16 document, is refused like one at the start."""
-    document = ('<?xml version="1.0" encoding="%s"?>\n%s<!DOCTYPE doc [<!ENTITY a "AAAA"><!ENTITY b "&a;&a;&a;&a;">]>\n'
-                '<doc><elem><id>&b;</id><name>&b;</name><level>16</level></elem></doc>')
-    hostile.cases.update({
-        "late": dci_case(fixed(200, XML, (document % ("UTF-8", PADDING)).encode("utf-8"))),
-        "utf16": dci_case(fixed(200, XML, (document % ("UTF-16", "")).encode("utf-16"))),
-    })
+    document = (
+        '<?xml version="1.0" encoding="%s"?>\n%s<!DOCTYPE doc [<!ENTITY a "AAAA"><!ENTITY b "&a;&a;&a;&a;">]>\n'
+        "<doc><elem><id>&b;</id><name>&b;</name><level>16</level></elem></doc>"
+    )
+    hostile.cases.update(
+        {
+            "late": dci_case(fixed(200, XML, (document % ("UTF-8", PADDING)).encode("utf-8"))),
+            "utf16": dci_case(fixed(200, XML, (document % ("UTF-16", "")).encode("utf-16"))),
+        }
+    )
     run = run_playbook(tmp_path, [dci_task(hostile, "late"), dci_task(hostile, "utf16")], args=secrets_file(tmp_path))
     for case in ("late", "utf16"):
         assert_clean_failure(run, case)
@@ -634,10 +693,20 @@ def test_a_dtd_anywhere_in_a_dcimanager_answer_is_refused(tmp_path, hostile):
 
 def whmcs_task(hostile, case, name=None):
     """whmcs_service writing a note through the hostile endpoint ``case``: its first read meets the hostile answer."""
-    return task(name or case, "whmcs_service", {
-        "service_id": 1, "notes": "x", "password": "{{ service_pw }}", "whmcs_url": hostile.url(case),
-        "whmcs_identifier": "api-id", "whmcs_secret": "{{ whmcs_secret }}", "whmcs_access_key": "{{ access_key }}",
-        "ca_path": hostile.ca_path})
+    return task(
+        name or case,
+        "whmcs_service",
+        {
+            "service_id": 1,
+            "notes": "x",
+            "password": "{{ service_pw }}",
+            "whmcs_url": hostile.url(case),
+            "whmcs_identifier": "api-id",
+            "whmcs_secret": "{{ whmcs_secret }}",
+            "whmcs_access_key": "{{ access_key }}",
+            "ca_path": hostile.ca_path,
+        },
+    )
 
 
 def echo_whmcs_error(request):
@@ -684,18 +753,20 @@ def test_hostile_whmcs_answers_are_refused(tmp_path, hostile):
         assert [request["form"]["action"] for request in hostile.requests_of(case)] == ["GetClientsProducts"], case
     assert all(request["method"] == "POST" for request in hostile.requests)
     # The hostile server got the credentials; neither the echo nor the redirect shows them.
-    assert all(request["form"]["secret"] == WHMCS_SECRET and request["form"]["accesskey"] == ACCESS_KEY
-               for request in hostile.requests)
+    assert all(request["form"]["secret"] == WHMCS_SECRET and request["form"]["accesskey"] == ACCESS_KEY for request in hostile.requests)
     assert_not_shown([WHMCS_SECRET, ACCESS_KEY, SERVICE_PW], run.output, records_text(run))
     assert "Traceback" not in run.output
 
 
-@pytest.mark.parametrize("case, expected", [
-    pytest.param("web-page", "answered GetClientsProducts with something that is not JSON", id="web-page"),
-    pytest.param("deep", "answered GetClientsProducts with something that is not JSON", id="deep"),
-    pytest.param("redirect", "answered GetClientsProducts with a redirect to https://localhost:1/stolen/", id="redirect"),
-    pytest.param("echo", "WHMCS refused GetClientsProducts: refused: ", id="echo"),
-])
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        pytest.param("web-page", "answered GetClientsProducts with something that is not JSON", id="web-page"),
+        pytest.param("deep", "answered GetClientsProducts with something that is not JSON", id="deep"),
+        pytest.param("redirect", "answered GetClientsProducts with a redirect to https://localhost:1/stolen/", id="redirect"),
+        pytest.param("echo", "WHMCS refused GetClientsProducts: refused: ", id="echo"),
+    ],
+)
 def test_hostile_answers_to_the_inventory_plugin(tmp_path, hostile, case, expected):
     """The plugin has no no_log to hide behind: the client itself keeps the credentials out of its messages."""
     hostile.cases[case] = WHMCS_HOSTILE[case]
@@ -710,6 +781,7 @@ def test_hostile_answers_to_the_inventory_plugin(tmp_path, hostile, case, expect
 
 # --- the DCImanager inventory plugin -------------------------------------------------------------------
 
+
 def dci_inventory(directory, env, options=None, vvv=False):
     """``ansible-inventory --list`` over a ``dcimanager.yml`` source with ``options``; (completed, its output on one line)."""
     source = Path(directory) / "panel.dcimanager.yml"
@@ -721,8 +793,7 @@ def dci_inventory(directory, env, options=None, vvv=False):
 def test_dcimanager_inventory_verifies_tls_by_default(tmp_path, dci, dci_env, whmcs):
     env = {key: value for key, value in dci_env.items() if key != "DCIMANAGER_CA_PATH"}
     proxy = "http://127.0.0.1:%d" % closed_port()
-    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy,
-               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    env.update(REQUESTS_CA_BUNDLE=dci.ca_path, CURL_CA_BUNDLE=dci.ca_path, HTTPS_PROXY=proxy, https_proxy=proxy, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
     for options in ({}, {"ca_path": whmcs.ca_path}):
         completed, said = dci_inventory(tmp_path, env, options)
         assert completed.returncode != 0
@@ -734,21 +805,23 @@ def test_dcimanager_inventory_verifies_tls_by_default(tmp_path, dci, dci_env, wh
 def echo_dci_login_encoded(request):
     """A login refused with the request's form body, URL-encoded, as the error message."""
     echo = "&".join("%s=%s" % (key, quote_plus(value)) for key, value in sorted(request["form"].items()))
-    return 200, XML, ('<?xml version="1.0"?>\n<doc><error type="auth" object="badpassword"><msg>%s</msg></error></doc>'
-                      % echo.replace("&", "&amp;")).encode()
+    return 200, XML, ('<?xml version="1.0"?>\n<doc><error type="auth" object="badpassword"><msg>%s</msg></error></doc>' % echo.replace("&", "&amp;")).encode()
 
 
 def test_hostile_answers_to_the_dcimanager_inventory_plugin(tmp_path, hostile):
     """No no_log here: the plugin itself keeps the password and the session id out of every message, at -vvv too."""
-    hostile.cases.update({
-        "echo-login": echo_dci_login,
-        "echo-login-encoded": echo_dci_login_encoded,
-        "echo": dci_case(echo_dci_error),
-        "redirect": dci_case(lambda request: (302, {"Location": "https://localhost:1/stolen/?auth=%s&pw=%s" % (
-            request["form"].get("auth"), quote_plus(PANEL_PW))}, b"")),
-        "laughs": dci_case(fixed(200, XML, billion_laughs())),
-        "web-page": dci_case(fixed(200, HTML, HTML_PAGE)),
-    })
+    hostile.cases.update(
+        {
+            "echo-login": echo_dci_login,
+            "echo-login-encoded": echo_dci_login_encoded,
+            "echo": dci_case(echo_dci_error),
+            "redirect": dci_case(
+                lambda request: (302, {"Location": "https://localhost:1/stolen/?auth=%s&pw=%s" % (request["form"].get("auth"), quote_plus(PANEL_PW))}, b"")
+            ),
+            "laughs": dci_case(fixed(200, XML, billion_laughs())),
+            "web-page": dci_case(fixed(200, HTML, HTML_PAGE)),
+        }
+    )
     expected = {
         "echo-login": "rejected the login of api_username 'admin': func=auth; out=xml; password=********; username=admin",
         "echo-login-encoded": "rejected the login of api_username 'admin': func=auth&out=xml&password=********&username=admin",
@@ -758,8 +831,9 @@ def test_hostile_answers_to_the_dcimanager_inventory_plugin(tmp_path, hostile):
         "web-page": "answered server with a web page instead of API XML",
     }
     for case, message in expected.items():
-        completed, said = dci_inventory(tmp_path, {"DCIMANAGER_PASSWORD": PANEL_PW}, {
-            "api_url": hostile.url(case), "api_username": "admin", "ca_path": hostile.ca_path}, vvv=True)
+        completed, said = dci_inventory(
+            tmp_path, {"DCIMANAGER_PASSWORD": PANEL_PW}, {"api_url": hostile.url(case), "api_username": "admin", "ca_path": hostile.ca_path}, vvv=True
+        )
         assert completed.returncode != 0, case
         assert "DCImanager inventory: " in said and message in said, (case, said)
         assert "Traceback (most recent call last)" not in completed.stderr, case

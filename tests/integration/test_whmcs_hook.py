@@ -138,12 +138,14 @@ class FakeAWX:
     def answer(self, handler):
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        self.requests.append({
-            "method": handler.command,
-            "path": handler.path,
-            "headers": {key.lower(): value for key, value in handler.headers.items()},
-            "body": raw.decode("utf-8"),
-        })
+        self.requests.append(
+            {
+                "method": handler.command,
+                "path": handler.path,
+                "headers": {key.lower(): value for key, value in handler.headers.items()},
+                "body": raw.decode("utf-8"),
+            }
+        )
         if self.delay:
             time.sleep(self.delay)
         launch = LAUNCH_PATH.match(handler.path)
@@ -200,9 +202,19 @@ def good_config(awx, **changes):
 
 def service_vars(service_id=42, pid=PRODUCT, module="autorelease", client_id=7, **extra):
     """$vars as WHMCS gives them to AfterModule* hooks: the module parameters under 'params'."""
-    params = {"serviceid": service_id, "accountid": service_id, "userid": client_id, "pid": pid, "packageid": pid,
-              "moduletype": module, "producttype": "server", "domain": "s%d.example.com" % service_id,
-              "username": "client%d" % client_id, "password": "not-for-the-log", "configoption1": "dedicated"}
+    params = {
+        "serviceid": service_id,
+        "accountid": service_id,
+        "userid": client_id,
+        "pid": pid,
+        "packageid": pid,
+        "moduletype": module,
+        "producttype": "server",
+        "domain": "s%d.example.com" % service_id,
+        "username": "client%d" % client_id,
+        "password": "not-for-the-log",
+        "configoption1": "dedicated",
+    }
     params.update(extra)
     return {"params": params}
 
@@ -251,20 +263,29 @@ def run_hook(tmp_path, calls, config=None, env=None, config_text=None):
     calls_path = tmp_path / "calls.json"
     calls_path.write_text(json.dumps([{"hook": hook, "vars": variables} for hook, variables in calls]), encoding="utf-8")
 
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith("ISPSYSTEM_AWX_") and key.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("ISPSYSTEM_AWX_") and key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
     environment["NO_PROXY"] = environment["no_proxy"] = "127.0.0.1,localhost"
     environment.update(env or {})
     started = time.monotonic()
-    proc = subprocess.run([PHP, "-d", "display_errors=stderr", "-d", "error_reporting=-1", "-d", "log_errors=0",
-                           str(harness), str(hooks / HOOK.name), str(calls_path)],
-                          env=environment, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [PHP, "-d", "display_errors=stderr", "-d", "error_reporting=-1", "-d", "log_errors=0", str(harness), str(hooks / HOOK.name), str(calls_path)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, "php failed (%d)\nstdout: %s\nstderr: %s" % (proc.returncode, proc.stdout, proc.stderr)
     return HookRun(json.loads(proc.stdout), proc.stderr, elapsed)
 
 
 # --- the files themselves ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", [HOOK, CONFIG_EXAMPLE], ids=lambda path: path.name)
 def test_php_lint(path):
@@ -287,8 +308,7 @@ def test_registers_the_four_module_hooks(tmp_path):
 
 def test_example_config_unchanged_launches_nothing(tmp_path, awx):
     """The example as shipped is a valid config file whose gaps are reported, not guessed."""
-    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())],
-                   config_text=CONFIG_EXAMPLE.read_text(encoding="utf-8"))
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config_text=CONFIG_EXAMPLE.read_text(encoding="utf-8"))
     run.assert_clean()
     assert awx.requests == []
     [line] = run.messages
@@ -299,6 +319,7 @@ def test_example_config_unchanged_launches_nothing(tmp_path, awx):
 
 
 # --- launching ---------------------------------------------------------------------------------
+
 
 def test_each_event_launches_its_job_template(tmp_path, awx):
     calls = [(hook, service_vars(service_id=40 + index)) for index, hook in enumerate(HOOK_PLAYBOOKS)]
@@ -318,8 +339,9 @@ def test_each_event_launches_its_job_template(tmp_path, awx):
     assert len(run.log) == 4
     for index, (entry, hook) in enumerate(zip(run.log, HOOK_PLAYBOOKS)):
         playbook = HOOK_PLAYBOOKS[hook]
-        assert entry["message"].startswith("ispsystem.dcimanager AWX: %s of service #%d launched as AWX job %d"
-                                           % (playbook, 40 + index, 9000 + TEMPLATES[playbook]))
+        assert entry["message"].startswith(
+            "ispsystem.dcimanager AWX: %s of service #%d launched as AWX job %d" % (playbook, 40 + index, 9000 + TEMPLATES[playbook])
+        )
         assert entry["user_id"] == 7
 
 
@@ -334,13 +356,16 @@ def test_other_parameter_names_and_string_ids(tmp_path, awx):
     assert run.log[0]["user_id"] == 3
 
 
-@pytest.mark.parametrize("variables, config_changes, launched", [
-    pytest.param(service_vars(pid=6, module="cpanel"), {}, False, id="other-product"),
-    pytest.param(service_vars(addonId=3), {}, False, id="addon-of-a-selected-product"),
-    pytest.param(service_vars(pid=6, module="AutoRelease"), {"product_ids": [], "modules": ["autorelease"]}, True, id="by-module"),
-    pytest.param(service_vars(pid=6, module="cpanel"), {"product_ids": [], "modules": ["autorelease"]}, False, id="other-module"),
-    pytest.param(service_vars(pid=6), {"product_ids": [5, 6]}, True, id="second-product"),
-])
+@pytest.mark.parametrize(
+    "variables, config_changes, launched",
+    [
+        pytest.param(service_vars(pid=6, module="cpanel"), {}, False, id="other-product"),
+        pytest.param(service_vars(addonId=3), {}, False, id="addon-of-a-selected-product"),
+        pytest.param(service_vars(pid=6, module="AutoRelease"), {"product_ids": [], "modules": ["autorelease"]}, True, id="by-module"),
+        pytest.param(service_vars(pid=6, module="cpanel"), {"product_ids": [], "modules": ["autorelease"]}, False, id="other-module"),
+        pytest.param(service_vars(pid=6), {"product_ids": [5, 6]}, True, id="second-product"),
+    ],
+)
 def test_product_selection(tmp_path, awx, variables, config_changes, launched):
     run = run_hook(tmp_path, [("AfterModuleCreate", variables)], config=good_config(awx, **config_changes))
     run.assert_clean()
@@ -361,8 +386,7 @@ def test_settings_from_the_environment(tmp_path, awx):
         "ISPSYSTEM_AWX_PRODUCT_IDS": "4, %d" % PRODUCT,
         "ISPSYSTEM_AWX_CA_FILE": awx.ca_path,
     }
-    run = run_hook(tmp_path, [("AfterModuleTerminate", service_vars())],
-                   config={"token": "stale-token", "job_templates": {"terminate": 14}}, env=env)
+    run = run_hook(tmp_path, [("AfterModuleTerminate", service_vars())], config={"token": "stale-token", "job_templates": {"terminate": 14}}, env=env)
     run.assert_clean()
     [request] = awx.requests
     assert request["path"] == "/api/v2/job_templates/21/launch/"
@@ -390,14 +414,18 @@ def test_config_file_named_by_the_environment(tmp_path, awx):
 
 # --- failures: logged, never raised --------------------------------------------------------------
 
-@pytest.mark.parametrize("status, body, expected", [
-    pytest.param(400, {"variables_needed_to_start": ["'service_id' value missing"]}, "variables_needed_to_start", id="400"),
-    pytest.param(403, {"detail": "You do not have permission to perform this action."}, "You do not have permission", id="403"),
-    # A proxy's error page that echoes the request headers: the token must still not reach the log.
-    pytest.param(500, "<html><body>Internal error. Authorization: Bearer %s</body></html>" % TOKEN, "Internal error", id="500"),
-    # ... where the log's 300 characters of the body would end in the middle of the token.
-    pytest.param(502, "Bad gateway %s Bearer %s" % ("." * 270, TOKEN), "Bad gateway", id="502-long"),
-])
+
+@pytest.mark.parametrize(
+    "status, body, expected",
+    [
+        pytest.param(400, {"variables_needed_to_start": ["'service_id' value missing"]}, "variables_needed_to_start", id="400"),
+        pytest.param(403, {"detail": "You do not have permission to perform this action."}, "You do not have permission", id="403"),
+        # A proxy's error page that echoes the request headers: the token must still not reach the log.
+        pytest.param(500, "<html><body>Internal error. Authorization: Bearer %s</body></html>" % TOKEN, "Internal error", id="500"),
+        # ... where the log's 300 characters of the body would end in the middle of the token.
+        pytest.param(502, "Bad gateway %s Bearer %s" % ("." * 270, TOKEN), "Bad gateway", id="502-long"),
+    ],
+)
 def test_awx_refuses(tmp_path, awx, status, body, expected):
     awx.answers["/api/v2/job_templates/%d/launch/" % TEMPLATES["provision"]] = (status, body)
     run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=good_config(awx))
@@ -518,16 +546,20 @@ def test_odd_vars_are_reported(tmp_path, awx, variables):
 
 
 def test_a_broken_config_file_does_not_break_whmcs(tmp_path, awx):
-    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())],
-                   config_text="<?php\nthrow new RuntimeException('config exploded');\n")
+    run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config_text="<?php\nthrow new RuntimeException('config exploded');\n")
     run.assert_clean()
     assert awx.requests == []
     assert run.messages == ["ispsystem.dcimanager AWX: AfterModuleCreate failed: RuntimeException: config exploded"]
 
 
 def test_config_file_that_returns_no_array(tmp_path, awx):
-    env = {"ISPSYSTEM_AWX_URL": awx.url, "ISPSYSTEM_AWX_TOKEN": TOKEN, "ISPSYSTEM_AWX_TEMPLATE_PROVISION": "11",
-           "ISPSYSTEM_AWX_PRODUCT_IDS": str(PRODUCT), "ISPSYSTEM_AWX_CA_FILE": awx.ca_path}
+    env = {
+        "ISPSYSTEM_AWX_URL": awx.url,
+        "ISPSYSTEM_AWX_TOKEN": TOKEN,
+        "ISPSYSTEM_AWX_TEMPLATE_PROVISION": "11",
+        "ISPSYSTEM_AWX_PRODUCT_IDS": str(PRODUCT),
+        "ISPSYSTEM_AWX_CA_FILE": awx.ca_path,
+    }
     run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config_text="<?php\n$awx_url = 'x';\n", env=env)
     run.assert_clean()
     assert awx.requests == []
@@ -538,8 +570,7 @@ def test_config_file_that_returns_no_array(tmp_path, awx):
 
 EDA_SECRET = "eda-Secret-0f9e8d7c6b5a49382716afbecd"
 EDA_PATH = "/whmcs"
-HOOK_ACTIONS = {"AfterModuleCreate": "create", "AfterModuleSuspend": "suspend",
-                "AfterModuleUnsuspend": "unsuspend", "AfterModuleTerminate": "terminate"}
+HOOK_ACTIONS = {"AfterModuleCreate": "create", "AfterModuleSuspend": "suspend", "AfterModuleUnsuspend": "unsuspend", "AfterModuleTerminate": "terminate"}
 
 
 @pytest.fixture
@@ -566,6 +597,7 @@ def check_signature(request):
     """The header is sha256=HMAC-SHA256(body, secret), computed here independently of the hook."""
     import hashlib  # pylint: disable=import-outside-toplevel
     import hmac  # pylint: disable=import-outside-toplevel
+
     expected = "sha256=" + hmac.new(EDA_SECRET.encode(), request["body"].encode(), hashlib.sha256).hexdigest()
     assert request["headers"]["x-ispsystem-signature"] == expected
 
@@ -592,8 +624,8 @@ def test_eda_each_event_is_posted_signed(tmp_path, eda):
     assert len(event_ids) == 4
     # EDA only: AWX is not configured, so nothing is said about it.
     assert [m.split(" (")[0] for m in run.messages] == [
-        "ispsystem.dcimanager EDA: %s of service #%d posted" % (HOOK_ACTIONS[hook], 60 + index)
-        for index, hook in enumerate(HOOK_ACTIONS)]
+        "ispsystem.dcimanager EDA: %s of service #%d posted" % (HOOK_ACTIONS[hook], 60 + index) for index, hook in enumerate(HOOK_ACTIONS)
+    ]
 
 
 def test_eda_and_awx_together(tmp_path, awx, eda):
@@ -607,8 +639,12 @@ def test_eda_and_awx_together(tmp_path, awx, eda):
 
 
 def test_eda_settings_from_the_environment(tmp_path, eda):
-    env = {"ISPSYSTEM_AWX_EDA_URL": eda.url + EDA_PATH, "ISPSYSTEM_AWX_EDA_SECRET": EDA_SECRET,
-           "ISPSYSTEM_AWX_EDA_CA_FILE": eda.ca_path, "ISPSYSTEM_AWX_PRODUCT_IDS": str(PRODUCT)}
+    env = {
+        "ISPSYSTEM_AWX_EDA_URL": eda.url + EDA_PATH,
+        "ISPSYSTEM_AWX_EDA_SECRET": EDA_SECRET,
+        "ISPSYSTEM_AWX_EDA_CA_FILE": eda.ca_path,
+        "ISPSYSTEM_AWX_PRODUCT_IDS": str(PRODUCT),
+    }
     run = run_hook(tmp_path, [("AfterModuleSuspend", service_vars())], config={"eda_secret": "stale"}, env=env)
     run.assert_clean()
     [request] = eda.requests
@@ -666,11 +702,14 @@ def test_eda_tls_is_verified(tmp_path, eda):
     assert "curl error 60" in run.messages[0]
 
 
-@pytest.mark.parametrize("changes, expected", [
-    pytest.param({"eda_secret": "short"}, "must be at least 32 characters", id="short-secret"),
-    pytest.param({"eda_url": "http://127.0.0.1:1/whmcs"}, "must start with https://", id="http"),
-    pytest.param({"product_ids": []}, "neither product_ids nor modules", id="no-products"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        pytest.param({"eda_secret": "short"}, "must be at least 32 characters", id="short-secret"),
+        pytest.param({"eda_url": "http://127.0.0.1:1/whmcs"}, "must start with https://", id="http"),
+        pytest.param({"product_ids": []}, "neither product_ids nor modules", id="no-products"),
+    ],
+)
 def test_eda_bad_settings_post_nothing(tmp_path, eda, changes, expected):
     run = run_hook(tmp_path, [("AfterModuleCreate", service_vars())], config=eda_config(eda, **changes))
     run.assert_clean()

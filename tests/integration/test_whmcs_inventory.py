@@ -37,8 +37,7 @@ def hostnames(data):
 
 
 def expected_ids(state, statuses=DEFAULT_STATUSES, pids=None):
-    return sorted(s["id"] for s in state["services"]
-                  if (not statuses or s["status"] in statuses) and (not pids or s["pid"] in pids))
+    return sorted(s["id"] for s in state["services"] if (not statuses or s["status"] in statuses) and (not pids or s["pid"] in pids))
 
 
 def test_golden_default_options(tmp_path, whmcs, whmcs_env):
@@ -57,15 +56,17 @@ def test_golden_default_options(tmp_path, whmcs, whmcs_env):
 
 
 def test_golden_every_status_secrets_and_constructed(tmp_path, whmcs, whmcs_env):
-    source = write_source(tmp_path, {
-        "statuses": [],
-        "include_secrets": True,
-        "hostname": "{{ whmcs_domain }}",
-        "compose": {"dcimanager_owner": "whmcs_username", "os": "whmcs_config_options.OS | default('none')"},
-        "groups": {"with_address": "whmcs_dedicated_ip != ''", "unpaid": "whmcs_status == 'Suspended'"},
-        "keyed_groups": [{"key": "whmcs_config_options.OS | default('none')", "prefix": "os"},
-                         {"key": "whmcs_billing_cycle", "prefix": "cycle"}],
-    })
+    source = write_source(
+        tmp_path,
+        {
+            "statuses": [],
+            "include_secrets": True,
+            "hostname": "{{ whmcs_domain }}",
+            "compose": {"dcimanager_owner": "whmcs_username", "os": "whmcs_config_options.OS | default('none')"},
+            "groups": {"with_address": "whmcs_dedicated_ip != ''", "unpaid": "whmcs_status == 'Suspended'"},
+            "keyed_groups": [{"key": "whmcs_config_options.OS | default('none')", "prefix": "os"}, {"key": "whmcs_billing_cycle", "prefix": "cycle"}],
+        },
+    )
     completed, data = inventory_list(source, whmcs_env)
     assert completed.returncode == 0, completed.stderr
     check_golden("whmcs-inventory-constructed.json", unwrap(data))
@@ -85,8 +86,7 @@ def test_untrusted_values_are_never_templated(tmp_path, whmcs, whmcs_env):
     """A customer's custom field holding a template stays text, also when a play uses it."""
     source = write_source(tmp_path, {})
     tasks = [{"name": "show", "ansible.builtin.debug": {"msg": "{{ whmcs_custom_fields.Serial }}"}}]
-    run = run_playbook(tmp_path / "play", tasks, env=whmcs_env, hosts="whmcs-8", inventory=str(source),
-                       play_vars={"ansible_connection": "local"})
+    run = run_playbook(tmp_path / "play", tasks, env=whmcs_env, hosts="whmcs-8", inventory=str(source), play_vars={"ansible_connection": "local"})
     assert run.status("show") == "ok", run.output
     assert run.result("show")["msg"] == "{{ lookup('ansible.builtin.pipe', 'echo INJ\"\"ECTED') }}"
     assert "INJECTED" not in run.output
@@ -225,8 +225,11 @@ def test_cache_hit_is_not_rewritten_and_flush_refreshes(tmp_path, whmcs, whmcs_e
     if ANSIBLE_CORE < (2, 17):
         flush = tmp_path / "flush.yml"
         flush.write_text("- hosts: localhost\n  gather_facts: false\n  tasks: []\n")
-        completed = run_command(["ansible-playbook", "--flush-cache", "-i", str(source), str(flush)],
-                                env=dict(whmcs_env, ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.whmcs"), cwd=str(tmp_path))
+        completed = run_command(
+            ["ansible-playbook", "--flush-cache", "-i", str(source), str(flush)],
+            env=dict(whmcs_env, ANSIBLE_INVENTORY_ENABLED="ispsystem.dcimanager.whmcs"),
+            cwd=str(tmp_path),
+        )
         assert completed.returncode == 0, completed.stdout + completed.stderr
         completed, fresh = inventory_list(source, whmcs_env)
     else:
@@ -275,12 +278,12 @@ def test_awx_style_inventory_source(tmp_path, whmcs, whmcs_env):
     credentials injected as environment variables; the source file names only the plugin and filters."""
     project = tmp_path / "project"
     (project / "inventories").mkdir(parents=True)
-    source = write_source(project / "inventories", {"statuses": ["Active"], "compose": {"ansible_user": "'root'"}},
-                          name="production.whmcs.yaml")
+    source = write_source(project / "inventories", {"statuses": ["Active"], "compose": {"ansible_user": "'root'"}}, name="production.whmcs.yaml")
     output = tmp_path / "awx-out.json"
     env = dict(whmcs_env, ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
-    completed = run_command(["ansible-inventory", "-i", str(source.relative_to(project)), "--list", "--export",
-                             "--output", str(output)], env=env, cwd=str(project))
+    completed = run_command(
+        ["ansible-inventory", "-i", str(source.relative_to(project)), "--list", "--export", "--output", str(output)], env=env, cwd=str(project)
+    )
     assert completed.returncode == 0, completed.stderr
     data = json.loads(output.read_text())
     assert sorted(data["_meta"]["hostvars"]) == ["whmcs-1", "whmcs-8"]
@@ -291,14 +294,15 @@ def test_awx_style_inventory_source(tmp_path, whmcs, whmcs_env):
 def test_vaulted_and_templated_credentials(tmp_path, whmcs, whmcs_env):
     vault_password = tmp_path / "vault-pass"
     vault_password.write_text("vault-pass-123\n")
-    encrypted = run_command(["ansible-vault", "encrypt_string", "--vault-password-file", str(vault_password),
-                             whmcs.secret, "--name", "secret"], env={})
+    encrypted = run_command(["ansible-vault", "encrypt_string", "--vault-password-file", str(vault_password), whmcs.secret, "--name", "secret"], env={})
     assert encrypted.returncode == 0, encrypted.stderr
     source = tmp_path / "vaulted.whmcs.yml"
-    source.write_text("plugin: ispsystem.dcimanager.whmcs\n"
-                      "url: \"{{ lookup('ansible.builtin.env', 'BILLING_URL') }}\"\n"
-                      "identifier: \"{{ lookup('ansible.builtin.env', 'BILLING_ID') }}\"\n"
-                      "ca_path: %s\n" % whmcs.ca_path + encrypted.stdout)
+    source.write_text(
+        "plugin: ispsystem.dcimanager.whmcs\n"
+        "url: \"{{ lookup('ansible.builtin.env', 'BILLING_URL') }}\"\n"
+        "identifier: \"{{ lookup('ansible.builtin.env', 'BILLING_ID') }}\"\n"
+        "ca_path: %s\n" % whmcs.ca_path + encrypted.stdout
+    )
     env = {"BILLING_URL": whmcs.url, "BILLING_ID": whmcs.identifier}
     completed, data = inventory_list(source, env, extra_args=["--vault-password-file", str(vault_password)])
     assert completed.returncode == 0, completed.stderr

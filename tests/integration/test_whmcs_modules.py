@@ -21,9 +21,16 @@ def task(module, args, name="t", **extra):
 
 
 def test_info_returns_the_normalised_service(tmp_path, whmcs, whmcs_env):
-    run = run_playbook(tmp_path, [task(INFO, {"service_id": 1}, "plain"),
-                                  task(INFO, {"service_id": 1, "include_password": True}, "secret", no_log=True),
-                                  task(INFO, {"service_id": 99}, "missing")], env=whmcs_env, check=True)
+    run = run_playbook(
+        tmp_path,
+        [
+            task(INFO, {"service_id": 1}, "plain"),
+            task(INFO, {"service_id": 1, "include_password": True}, "secret", no_log=True),
+            task(INFO, {"service_id": 99}, "missing"),
+        ],
+        env=whmcs_env,
+        check=True,
+    )
     service = run.result("plain")["service"]
     assert run.status("plain") == "ok"
     assert service["service_id"] == 1 and service["client_id"] == 1 and service["product_id"] == 1
@@ -38,8 +45,15 @@ def test_info_returns_the_normalised_service(tmp_path, whmcs, whmcs_env):
 
 
 def test_service_update_check_mode_idempotency_and_diff(tmp_path, whmcs, whmcs_env):
-    args = {"service_id": 2, "status": "Active", "domain": "srv2.example.com", "dedicated_ip": "203.0.113.2",
-            "assigned_ips": ["203.0.113.21", "203.0.113.22"], "username": "ada2", "notes": "racked"}
+    args = {
+        "service_id": 2,
+        "status": "Active",
+        "domain": "srv2.example.com",
+        "dedicated_ip": "203.0.113.2",
+        "assigned_ips": ["203.0.113.21", "203.0.113.22"],
+        "username": "ada2",
+        "notes": "racked",
+    }
 
     # Missing parameter: a clear failure, nothing written.
     run = run_playbook(tmp_path, [task(SERVICE, {"domain": "x.example.com"})], env=whmcs_env)
@@ -51,10 +65,15 @@ def test_service_update_check_mode_idempotency_and_diff(tmp_path, whmcs, whmcs_e
     run = run_playbook(tmp_path, [task(SERVICE, args)], env=whmcs_env, check=True, diff=True)
     result = run.result("t")
     assert run.status("t") == "changed", run.output
-    assert result["diff"]["before"] == {"status": "Pending", "domain": "", "dedicated_ip": "", "assigned_ips": [],
-                                        "username": "ada", "notes": ""}
-    assert result["diff"]["after"] == {"status": "Active", "domain": "srv2.example.com", "dedicated_ip": "203.0.113.2",
-                                       "assigned_ips": ["203.0.113.21", "203.0.113.22"], "username": "ada2", "notes": "racked"}
+    assert result["diff"]["before"] == {"status": "Pending", "domain": "", "dedicated_ip": "", "assigned_ips": [], "username": "ada", "notes": ""}
+    assert result["diff"]["after"] == {
+        "status": "Active",
+        "domain": "srv2.example.com",
+        "dedicated_ip": "203.0.113.2",
+        "assigned_ips": ["203.0.113.21", "203.0.113.22"],
+        "username": "ada2",
+        "notes": "racked",
+    }
     assert result["service"]["domain"] == "srv2.example.com" and result["service"]["status"] == "Active"
     assert api_calls(whmcs) and not whmcs.writes()
     assert whmcs.service(2)["status"] == "Pending"
@@ -67,8 +86,13 @@ def test_service_update_check_mode_idempotency_and_diff(tmp_path, whmcs, whmcs_e
     assert [w["name"] for w in writes] == ["UpdateClientProduct"]
     assert writes[0]["params"]["serviceid"] == "2" and writes[0]["params"]["serviceusername"] == "ada2"
     stored = whmcs.service(2)
-    assert (stored["status"], stored["domain"], stored["dedicatedip"], stored["username"], stored["notes"]) == \
-        ("Active", "srv2.example.com", "203.0.113.2", "ada2", "racked")
+    assert (stored["status"], stored["domain"], stored["dedicatedip"], stored["username"], stored["notes"]) == (
+        "Active",
+        "srv2.example.com",
+        "203.0.113.2",
+        "ada2",
+        "racked",
+    )
     assert stored["assignedips"].splitlines() == ["203.0.113.21", "203.0.113.22"]
     assert run.result("t")["service"]["assigned_ips"] == ["203.0.113.21", "203.0.113.22"]
 
@@ -101,8 +125,7 @@ def test_custom_fields_by_name(tmp_path, whmcs, whmcs_env):
     args = {"service_id": 2, "custom_fields": {"Rack": "C-3", "Serial": 1234}}
     run = run_playbook(tmp_path, [task(SERVICE, args)], env=whmcs_env, check=True, diff=True)
     assert run.status("t") == "changed" and not whmcs.writes()
-    assert run.result("t")["diff"] == {"before": {"custom_fields": {"Rack": "", "Serial": ""}},
-                                       "after": {"custom_fields": {"Rack": "C-3", "Serial": "1234"}}}
+    assert run.result("t")["diff"] == {"before": {"custom_fields": {"Rack": "", "Serial": ""}}, "after": {"custom_fields": {"Rack": "C-3", "Serial": "1234"}}}
     run = run_playbook(tmp_path, [task(SERVICE, args)], env=whmcs_env)
     assert run.status("t") == "changed", run.output
     sent = whmcs.writes()[0]["params"]["customfields"]
@@ -117,8 +140,7 @@ def test_custom_fields_by_name(tmp_path, whmcs, whmcs_env):
     assert php_unserialize(base64.b64decode(whmcs.writes()[0]["params"]["customfields"]).decode()) == {2: ""}
     assert whmcs.service(2)["customfields"] == {"1": "C-3", "2": ""}
     whmcs.clear_calls()
-    run = run_playbook(tmp_path, [task(SERVICE, {"service_id": 2, "custom_fields": {"Rack": "C-3", "Serial": ""}})],
-                       env=whmcs_env)
+    run = run_playbook(tmp_path, [task(SERVICE, {"service_id": 2, "custom_fields": {"Rack": "C-3", "Serial": ""}})], env=whmcs_env)
     assert run.status("t") == "ok" and not whmcs.writes()
 
     # An unknown name fails, naming the known ones, and writes nothing.
@@ -147,8 +169,7 @@ def test_password_is_compared_masked_and_never_shown(tmp_path, whmcs, whmcs_env)
 
 def test_bad_credentials_refused_ip_and_access_key(tmp_path, whmcs, whmcs_env):
     args = {"service_id": 1, "notes": "x"}
-    run = run_playbook(tmp_path, [task(SERVICE, args)], env=dict(whmcs_env, WHMCS_API_SECRET="Wrong-Secret-1"),
-                       args=["-vvv"])
+    run = run_playbook(tmp_path, [task(SERVICE, args)], env=dict(whmcs_env, WHMCS_API_SECRET="Wrong-Secret-1"), args=["-vvv"])
     result = run.result("t")
     assert run.status("t") == "failed"
     assert result["api_error"] == {"type": "error", "object": "GetClientsProducts", "msg": "Invalid or missing credentials"}
@@ -170,15 +191,13 @@ def test_bad_credentials_refused_ip_and_access_key(tmp_path, whmcs, whmcs_env):
 
 def test_module_defaults_group_and_explicit_options(tmp_path, whmcs):
     """The action group carries the connection options; no environment variables at all."""
-    connection = {"whmcs_url": whmcs.url + "includes/api.php", "whmcs_identifier": whmcs.identifier,
-                  "whmcs_secret": whmcs.secret, "ca_path": whmcs.ca_path}
+    connection = {"whmcs_url": whmcs.url + "includes/api.php", "whmcs_identifier": whmcs.identifier, "whmcs_secret": whmcs.secret, "ca_path": whmcs.ca_path}
     play_tasks = [
-        {"name": "read", "module_defaults": {"group/ispsystem.dcimanager.whmcs": connection},
-         INFO: {"service_id": 8}, "register": "out"},
+        {"name": "read", "module_defaults": {"group/ispsystem.dcimanager.whmcs": connection}, INFO: {"service_id": 8}, "register": "out"},
     ]
     run = run_playbook(tmp_path, play_tasks)
     assert run.status("read") == "ok", run.output
-    assert run.result("read")["service"]["custom_fields"]["Rack"] == "Rück-7 \"north\""
+    assert run.result("read")["service"]["custom_fields"]["Rack"] == 'Rück-7 "north"'
     assert whmcs.calls[0]["path"] == "/includes/api.php"
 
 

@@ -61,8 +61,7 @@ def parse_params(pairs):
 class _FaultPlan:
     """What to break, how often; decisions come from one seeded RNG so a test can replay them."""
 
-    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0,
-                 writes_only=False):
+    def __init__(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0, writes_only=False):
         kinds = tuple(kinds)
         unknown = [k for k in kinds if k not in FAULT_KINDS]
         if unknown or not kinds:
@@ -102,9 +101,16 @@ class _FaultPlan:
         return kind, status, after
 
     def describe(self):
-        return {"rate": self.rate, "kinds": list(self.kinds), "seed": self.seed, "stall_seconds": self.stall_seconds,
-                "names": None if self.names is None else sorted(self.names), "count": self.count, "after": self.after,
-                "writes_only": self.writes_only}
+        return {
+            "rate": self.rate,
+            "kinds": list(self.kinds),
+            "seed": self.seed,
+            "stall_seconds": self.stall_seconds,
+            "names": None if self.names is None else sorted(self.names),
+            "count": self.count,
+            "after": self.after,
+            "writes_only": self.writes_only,
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -199,8 +205,9 @@ class SimulatorServer:
         self._stopping.clear()
         self._httpd = _TLSHTTPServer(("127.0.0.1", self._port), self, self._context)
         self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="%s:%d" % (type(self).__name__, self._port), daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="%s:%d" % (type(self).__name__, self._port), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -269,8 +276,7 @@ class SimulatorServer:
 
     # --- faults and settings -----------------------------------------------------------------
 
-    def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None,
-                   after=0.0, writes_only=False):
+    def set_faults(self, rate=0.0, kinds=DEFAULT_FAULT_KINDS, seed=None, stall_seconds=5.0, names=None, count=None, after=0.0, writes_only=False):
         """Fault a share ``rate`` of API requests (optionally only those named in ``names``, at most ``count``).
 
         ``http500``: 500/502/503 with an HTML page. ``stall``: sleep ``stall_seconds``, then 504.
@@ -347,7 +353,7 @@ class SimulatorServer:
     def dispatch(self, handler):
         split = urlsplit(handler.path)
         if split.path.startswith(CONTROL_PREFIX):
-            self._control(handler, split.path[len(CONTROL_PREFIX):].strip("/"))
+            self._control(handler, split.path[len(CONTROL_PREFIX) :].strip("/"))
             return
         body = handler.read_body()
         pairs = parse_qsl(split.query, keep_blank_values=True)
@@ -356,8 +362,18 @@ class SimulatorServer:
         params = parse_params(pairs)
         method = handler.command
         name, write = self.classify(method, split.path, split.query, params)
-        entry = {"time": time.time(), "method": method, "path": split.path, "query": split.query,
-                 "params": params, "name": name, "write": write, "fault": None, "fault_after": False, "status": None}
+        entry = {
+            "time": time.time(),
+            "method": method,
+            "path": split.path,
+            "query": split.query,
+            "params": params,
+            "name": name,
+            "write": write,
+            "fault": None,
+            "fault_after": False,
+            "status": None,
+        }
 
         fault = self._decide_fault(name, write)
         if self.latency:
@@ -403,7 +419,7 @@ class SimulatorServer:
         if fault == "badbody":
             handler.send(200, content_type, broken)
         else:  # truncate: promise 4096 bytes, send a few, close.
-            handler.send(200, content_type, broken[:len(broken) // 2], declared_length=4096)
+            handler.send(200, content_type, broken[: len(broken) // 2], declared_length=4096)
 
     def _control(self, handler, what):
         method = handler.command

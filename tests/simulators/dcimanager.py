@@ -174,8 +174,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
-_WEB_UI = (b"<!DOCTYPE html><html><head><title>DCImanager</title></head><body>"
-           b"<form method=\"post\"><input name=\"username\"><input name=\"password\" type=\"password\"></form></body></html>")
+_WEB_UI = (
+    b"<!DOCTYPE html><html><head><title>DCImanager</title></head><body>"
+    b'<form method="post"><input name="username"><input name="password" type="password"></form></body></html>'
+)
 
 
 def _bool(value):
@@ -186,12 +188,14 @@ def _bool(value):
 
 # --- variant knobs: converters that also validate (constructor, CLI flag and PUT /_sim/settings) ---
 
+
 def _one_of(*choices):
     def convert(value):
         value = str(value)
         if value not in choices:
             raise ValueError("expected one of %s, got %r" % (", ".join(choices), value))
         return value
+
     convert.__name__ = "one of " + "/".join(choices)  # argparse names the type in its error message
     return convert
 
@@ -229,21 +233,21 @@ def _count(value):
 # name -> (converter, default). Each default is the behaviour the module docstring describes; the
 # other values play a panel that differs in one unevidenced detail (V1..V14 there).
 VARIANT_KNOBS = {
-    "port_state_column": (_column, "state"),                              # V1  F7
-    "port_state_words": (_words, "on,off"),                               # V2  F7
-    "disable_sets": (_one_of("both", "disabled", "blocked"), "both"),     # V3  F5
-    "owner_column": (_one_of("login", "id"), "login"),                    # V4  F3
-    "install_flag_delay": (_seconds, 0.0),                                # V5  F12
-    "iplist_domain": (_bool, True),                                       # V6  F9
-    "ipform_domain": (_bool, True),                                       # V6  F9
-    "edit_during_install": (_one_of("allow", "refuse"), "allow"),         # V7  F4
-    "hostname_case": (_one_of("keep", "lower"), "keep"),                  # V8  F10
-    "empty_cells": (_one_of("absent", "empty"), "absent"),                # V9  A2
-    "flag_text": (str, ""),                                               # V10 A3
+    "port_state_column": (_column, "state"),  # V1  F7
+    "port_state_words": (_words, "on,off"),  # V2  F7
+    "disable_sets": (_one_of("both", "disabled", "blocked"), "both"),  # V3  F5
+    "owner_column": (_one_of("login", "id"), "login"),  # V4  F3
+    "install_flag_delay": (_seconds, 0.0),  # V5  F12
+    "iplist_domain": (_bool, True),  # V6  F9
+    "ipform_domain": (_bool, True),  # V6  F9
+    "edit_during_install": (_one_of("allow", "refuse"), "allow"),  # V7  F4
+    "hostname_case": (_one_of("keep", "lower"), "keep"),  # V8  F10
+    "empty_cells": (_one_of("absent", "empty"), "absent"),  # V9  A2
+    "flag_text": (str, ""),  # V10 A3
     "auth_answer": (_one_of("session", "text", "id", "ok"), "session"),  # V11 F17
-    "newkey_with_session": (_one_of("allow", "refuse"), "allow"),         # V12 F14
-    "osmgr_name": (_one_of("template", "title"), "template"),             # V13 F11
-    "list_page_size": (_count, 0),                                        # V14 A7
+    "newkey_with_session": (_one_of("allow", "refuse"), "allow"),  # V12 F14
+    "osmgr_name": (_one_of("template", "title"), "template"),  # V13 F11
+    "list_page_size": (_count, 0),  # V14 A7
 }
 
 # One panel per single difference from the defaults, for tests parametrized over them.
@@ -294,10 +298,12 @@ def api_function(name, write=NEVER, users=False):
     def register(handler):
         FUNCTIONS[name] = (handler, write, users)
         return handler
+
     return register
 
 
 # --- XML helpers ------------------------------------------------------------------------------
+
 
 def _doc():
     return ET.Element("doc", {"lang": "en"})
@@ -343,8 +349,7 @@ class _ListDoc:
 
     def row(self, columns, flags=()):
         """A list row: ``columns`` is a list of (name, value); empty values are left out (A2, V9)."""
-        cells = [self._cell(key, value) for key, value in columns
-                 if self.empty_cells or (value is not None and value != "")]
+        cells = [self._cell(key, value) for key, value in columns if self.empty_cells or (value is not None and value != "")]
         cells += [("<%s>%s</%s>" % (flag, self.flag_text, flag)) if self.flag_text else "<%s />" % flag for flag in flags]
         self.parts.append("<elem>%s</elem>" % "".join(cells))
 
@@ -390,6 +395,7 @@ def _serialize(doc):
 
 # --- parameter helpers ------------------------------------------------------------------------
 
+
 def _get(params, key, default=""):
     value = params.get(key, default)
     return value[-1] if isinstance(value, list) else value  # A6: the last one wins
@@ -409,9 +415,18 @@ def _valid_domain(name):
 
 # --- state ------------------------------------------------------------------------------------
 
+
 def _empty_state():
-    return {"next_id": 2, "users": [], "servers": [], "ip_pools": {}, "os_templates": copy.deepcopy(TEMPLATES),
-            "recipes": list(RECIPES), "sessions": {}, "login_keys": {}}
+    return {
+        "next_id": 2,
+        "users": [],
+        "servers": [],
+        "ip_pools": {},
+        "os_templates": copy.deepcopy(TEMPLATES),
+        "recipes": list(RECIPES),
+        "sessions": {},
+        "login_keys": {},
+    }
 
 
 def _take_id(state):
@@ -421,29 +436,49 @@ def _take_id(state):
 
 
 def _server_defaults():
-    return {"name": "", "chassis_templ": "", "type": "", "mac": "", "notes": "", "rack": "", "owner": None,
-            "blocked": False, "disabled": False, "hwproblem": False, "diag_in_progress": False,
-            "power": "off", "fail_power": False, "fail_install": False, "operation_failed": False,
-            "installed_template": None, "installed_recipe": None, "root_password": None, "burst": 0,
-            "main_ip": None, "addresses": [], "connections": [],
-            # running timed operations: {"target", "until"}; install: {"template", "recipe", "fail", "until"}
-            "power_op": None, "install": None, "enable_op": None}
+    return {
+        "name": "",
+        "chassis_templ": "",
+        "type": "",
+        "mac": "",
+        "notes": "",
+        "rack": "",
+        "owner": None,
+        "blocked": False,
+        "disabled": False,
+        "hwproblem": False,
+        "diag_in_progress": False,
+        "power": "off",
+        "fail_power": False,
+        "fail_install": False,
+        "operation_failed": False,
+        "installed_template": None,
+        "installed_recipe": None,
+        "root_password": None,
+        "burst": 0,
+        "main_ip": None,
+        "addresses": [],
+        "connections": [],
+        # running timed operations: {"target", "until"}; install: {"template", "recipe", "fail", "until"}
+        "power_op": None,
+        "install": None,
+        "enable_op": None,
+    }
 
 
 def new_server(state, server_id, name, package, main_ip, style="chassis_templ", rack="R1", domain=FREE_DOMAIN, **fields):
     """Append a server with its main address, one Switch port and one IPMI connection to ``state``."""
     index = len(state["servers"]) + 1
     server = _server_defaults()
-    server.update(id=str(server_id), name=name, rack=rack, main_ip=main_ip,
-                  mac="52:54:00:%02x:%02x:%02x" % ((index >> 16) & 255, (index >> 8) & 255, index & 255))
+    server.update(
+        id=str(server_id), name=name, rack=rack, main_ip=main_ip, mac="52:54:00:%02x:%02x:%02x" % ((index >> 16) & 255, (index >> 8) & 255, index & 255)
+    )
     server[style] = package
     family = "ipv6" if ":" in main_ip else "ipv4"
     server["addresses"].append({"id": _take_id(state), "ip": main_ip, "family": family, "group": "public", "domain": domain})
     server["connections"] = [
-        {"id": _take_id(state), "type": "Switch", "device": "switch-%s" % rack.lower(), "port": "Gi1/0/%d" % index,
-         "state": "on", "op": None},
-        {"id": _take_id(state), "type": "IPMI", "device": "ipmi", "ip": str(ipaddress.ip_address("10.255.0.0") + index),
-         "op": None},
+        {"id": _take_id(state), "type": "Switch", "device": "switch-%s" % rack.lower(), "port": "Gi1/0/%d" % index, "state": "on", "op": None},
+        {"id": _take_id(state), "type": "IPMI", "device": "ipmi", "ip": str(ipaddress.ip_address("10.255.0.0") + index), "op": None},
     ]
     server.update(fields)
     state["servers"].append(server)
@@ -464,8 +499,7 @@ def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public
     """
     state = _empty_state()
     for i in range(n_servers):
-        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address("10.0.0.1") + i), style=style,
-                   rack="R%d" % (i // 40 + 1))
+        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address("10.0.0.1") + i), style=style, rack="R%d" % (i // 40 + 1))
     state["ip_pools"][group] = {
         "ipv4": [str(ipaddress.ip_address("100.64.0.1") + i) for i in range(ipv4)],
         "ipv6": [str(ipaddress.ip_address("2001:db8:100::1") + i) for i in range(ipv6)],
@@ -482,15 +516,26 @@ def default_state():
     4 srv04 X11-old hwproblem                        7 srv07 R640 free, off
     """
     state = _empty_state()
-    state["users"].append({"id": _take_id(state), "name": "alice", "password": "alice-pw-123", "level": USER_LEVEL,
-                           "suspended": False})
+    state["users"].append({"id": _take_id(state), "name": "alice", "password": "alice-pw-123", "level": USER_LEVEL, "suspended": False})
     new_server(state, 1, "srv01", "DL360-G9", "192.0.2.11")
     new_server(state, 2, "srv02", "DL360-G9", "192.0.2.12", power="on")
     new_server(state, 3, "srv03", "X11-old", "192.0.2.13", style="type")
     new_server(state, 4, "srv04", "X11-old", "192.0.2.14", style="type", hwproblem=True)
     new_server(state, 5, "srv05", "DL360-G9", "192.0.2.15", diag_in_progress=True)
-    new_server(state, 6, "srv06", "DL360-G9", "192.0.2.16", rack="R2", domain="alice1.example.com", owner="2",
-               power="on", installed_template="ISPsystem__Debian-12-amd64", installed_recipe="null", burst=12.5)
+    new_server(
+        state,
+        6,
+        "srv06",
+        "DL360-G9",
+        "192.0.2.16",
+        rack="R2",
+        domain="alice1.example.com",
+        owner="2",
+        power="on",
+        installed_template="ISPsystem__Debian-12-amd64",
+        installed_recipe="null",
+        burst=12.5,
+    )
     new_server(state, 7, "srv07", "R640", "192.0.2.17", rack="R2")
     state["ip_pools"]["public"] = {
         "ipv4": ["203.0.113.%d" % i for i in range(10, 16)],
@@ -502,14 +547,37 @@ def default_state():
 class DCImanagerSimulator(SimulatorServer):
     """DCImanager 5 API simulator at /dcimgr (and /manager/dcimgr)."""
 
-    SETTINGS = dict({"admin_user": str, "admin_password": str, "poweron_seconds": float, "poweroff_seconds": float,
-                     "install_seconds": float, "enable_seconds": float, "session_ttl": float, "install_requires_power": _bool},
-                    **{name: convert for name, (convert, dummy) in VARIANT_KNOBS.items()})
+    SETTINGS = dict(
+        {
+            "admin_user": str,
+            "admin_password": str,
+            "poweron_seconds": float,
+            "poweroff_seconds": float,
+            "install_seconds": float,
+            "enable_seconds": float,
+            "session_ttl": float,
+            "install_requires_power": _bool,
+        },
+        **{name: convert for name, (convert, dummy) in VARIANT_KNOBS.items()},
+    )
     FUNCTIONS = FUNCTIONS
 
-    def __init__(self, state=None, tls_dir=None, port=0, latency=0.0, admin_user="admin", admin_password="admin-secret-pw",
-                 poweron_seconds=1.0, poweroff_seconds=0.5, install_seconds=3.0, enable_seconds=0.3, session_ttl=3600.0,
-                 install_requires_power=True, **variants):
+    def __init__(
+        self,
+        state=None,
+        tls_dir=None,
+        port=0,
+        latency=0.0,
+        admin_user="admin",
+        admin_password="admin-secret-pw",
+        poweron_seconds=1.0,
+        poweroff_seconds=0.5,
+        install_seconds=3.0,
+        enable_seconds=0.3,
+        session_ttl=3600.0,
+        install_requires_power=True,
+        **variants,
+    ):
         """``variants``: any of ``VARIANT_KNOBS`` (e.g. ``**VARIANTS["owner_id"]``); the others keep their defaults."""
         unknown = sorted(set(variants) - set(VARIANT_KNOBS))
         if unknown:
@@ -612,8 +680,7 @@ class DCImanagerSimulator(SimulatorServer):
 
     def _users(self):
         """Every account, the admin (from the settings, not the state) first."""
-        admin = {"id": ADMIN_ID, "name": self.admin_user, "password": self.admin_password, "level": ADMIN_LEVEL,
-                 "suspended": False}
+        admin = {"id": ADMIN_ID, "name": self.admin_user, "password": self.admin_password, "level": ADMIN_LEVEL, "suspended": False}
         return [admin] + self.state["users"]
 
     def _user_by(self, key, value):
@@ -640,8 +707,7 @@ class DCImanagerSimulator(SimulatorServer):
         if out == "":
             return 200, "text/html; charset=utf-8", _WEB_UI, name, write  # A1: the browser UI
         if out in ("json", "sjson"):
-            body = {"doc": {"error": {"$type": "xml", "$object": "out",
-                                      "msg": {"$": "out=%s is not supported by the simulator; use out=xml" % out}}}}
+            body = {"doc": {"error": {"$type": "xml", "$object": "out", "msg": {"$": "out=%s is not supported by the simulator; use out=xml" % out}}}}
             return 200, "application/json", json.dumps(body).encode(), name, write
         try:
             if out != "xml":
@@ -776,7 +842,7 @@ class DCImanagerSimulator(SimulatorServer):
                 raise ApiError("value", key, "%s must be a positive integer" % key)
             numbers.append(int(value))
         p_num, p_cnt = numbers
-        return items[(p_num - 1) * p_cnt:p_num * p_cnt], (("p_num", p_num), ("p_cnt", p_cnt), ("p_elems", len(items)))
+        return items[(p_num - 1) * p_cnt : p_num * p_cnt], (("p_num", p_num), ("p_cnt", p_cnt), ("p_elems", len(items)))
 
     def _suspend_flag(self):
         """The flag that server.disable sets and E11 refuses on (V3): ``blocked`` unless only ``disabled`` is set."""
@@ -801,8 +867,7 @@ class DCImanagerSimulator(SimulatorServer):
         users, head = self._page(params, self._users())
         doc = self._list(head=head)
         for user in users:
-            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])],
-                    ["disabled"] if user["suspended"] else [])
+            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])], ["disabled"] if user["suspended"] else [])
         return doc
 
     @api_function("user.edit", write=WITH_SOK)
@@ -811,8 +876,10 @@ class DCImanagerSimulator(SimulatorServer):
         if _get(params, "elid"):
             user = self._customer(params)
             if not sok:
-                return _form([("elid", user["id"]), ("name", user["name"]), ("level", "lvUser" if user["level"] == USER_LEVEL else "lvAdmin")],
-                             {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
+                return _form(
+                    [("elid", user["id"]), ("name", user["name"]), ("level", "lvUser" if user["level"] == USER_LEVEL else "lvAdmin")],
+                    {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]},
+                )
             name = _get(params, "name", user["name"])
             self._check_user_name(name, user)
             password = _get(params, "passwd")
@@ -889,10 +956,20 @@ class DCImanagerSimulator(SimulatorServer):
         doc = self._list(head=head)
         for server in servers:
             self._settle(server)
-            doc.row([("id", server["id"]), ("name", server["name"]), ("hostname", self._hostname(server)),
-                     ("owner", owners.get(server["owner"], "")), ("chassis_templ", server["chassis_templ"]),
-                     ("type", server["type"]), ("ip", server["main_ip"]), ("mac", server["mac"]), ("rack", server["rack"])],
-                    self._flags(server))
+            doc.row(
+                [
+                    ("id", server["id"]),
+                    ("name", server["name"]),
+                    ("hostname", self._hostname(server)),
+                    ("owner", owners.get(server["owner"], "")),
+                    ("chassis_templ", server["chassis_templ"]),
+                    ("type", server["type"]),
+                    ("ip", server["main_ip"]),
+                    ("mac", server["mac"]),
+                    ("rack", server["rack"]),
+                ],
+                self._flags(server),
+            )
         return doc
 
     @api_function("server.edit", write=WITH_SOK)
@@ -902,10 +979,19 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         if _get(params, "sok") == "":
             owners = [(NO_OWNER, "-- none --")] + [(u["id"], u["name"]) for u in self._users()]
-            return _form([("elid", server["id"]), ("name", server["name"]), ("mac", server["mac"]),
-                          ("notes", server["notes"]), ("type", server["type"]), ("chassis_templ", server["chassis_templ"]),
-                          ("disabled", "on" if server["disabled"] else "off"), ("owner", server["owner"] or NO_OWNER)],
-                         {"owner": owners})
+            return _form(
+                [
+                    ("elid", server["id"]),
+                    ("name", server["name"]),
+                    ("mac", server["mac"]),
+                    ("notes", server["notes"]),
+                    ("type", server["type"]),
+                    ("chassis_templ", server["chassis_templ"]),
+                    ("disabled", "on" if server["disabled"] else "off"),
+                    ("owner", server["owner"] or NO_OWNER),
+                ],
+                {"owner": owners},
+            )
         if server["install"] and self.edit_during_install == "refuse":  # V7
             raise ApiError("busy", "server", "An operation is running on the server")
         name = _need(params, "name")
@@ -928,8 +1014,7 @@ class DCImanagerSimulator(SimulatorServer):
                 raise ApiError("value", "disabled", "disabled must be on or off")
             disabled = value == "on"
         # F4: a form save replaces notes and type with what was sent.
-        server.update(name=name, mac=mac, notes=_get(params, "notes"), type=_get(params, "type"), owner=owner,
-                      disabled=disabled)
+        server.update(name=name, mac=mac, notes=_get(params, "notes"), type=_get(params, "type"), owner=owner, disabled=disabled)
         return _ok()
 
     @api_function("server.disable", write=ALWAYS)
@@ -993,8 +1078,7 @@ class DCImanagerSimulator(SimulatorServer):
             if field in params:
                 conn[field] = _get(params, field)
             return _ok()
-        return _form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")),
-                      (field, conn.get(field))])
+        return _form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")), (field, conn.get(field))])
 
     def _switch_port(self, params, who, target):
         server = self._server(params, who, key="plid")
@@ -1052,8 +1136,7 @@ class DCImanagerSimulator(SimulatorServer):
         if _get(params, "elid"):
             address = self._address(server, params)
             if not sok:
-                fields = [("elid", address["id"]), ("plid", server["id"]), ("ip", address["ip"]),
-                          ("family", address["family"]), ("iptype", address["group"])]
+                fields = [("elid", address["id"]), ("plid", server["id"]), ("ip", address["ip"]), ("family", address["family"]), ("iptype", address["group"])]
                 return _form(fields + ([("domain", address["domain"])] if self.ipform_domain else []))  # V6
             domain = _need(params, "domain")
             self._check_domain(domain)
@@ -1061,9 +1144,10 @@ class DCImanagerSimulator(SimulatorServer):
             return _ok()
         pools = self.state["ip_pools"]
         if not sok:
-            return _form([("plid", server["id"]), ("family", "ipv4"), ("iptype", "public"), ("ip", ""),
-                          ("domain", self._hostname(server))],
-                         {"family": [("ipv4", "IPv4"), ("ipv6", "IPv6")], "iptype": [(g, g) for g in pools]})
+            return _form(
+                [("plid", server["id"]), ("family", "ipv4"), ("iptype", "public"), ("ip", ""), ("domain", self._hostname(server))],
+                {"family": [("ipv4", "IPv4"), ("ipv6", "IPv6")], "iptype": [(g, g) for g in pools]},
+            )
         family = _need(params, "family")
         if family not in ("ipv4", "ipv6"):
             raise ApiError("value", "family", "family must be ipv4 or ipv6")
@@ -1122,10 +1206,14 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         templates = {t["name"]: t for t in self.state["os_templates"]}
         if _get(params, "sok") == "":
-            return _form([("elid", server["id"]), ("operation", "ostemplate"), ("ostemplate", ""), ("recipe", "null")],
-                         {"operation": [("ostemplate", "Install OS")],
-                          "ostemplate": [(t["name"], t.get("title", t["name"])) for t in self.state["os_templates"]],
-                          "recipe": [("null", "-- none --")] + [(r, r) for r in self.state["recipes"]]})
+            return _form(
+                [("elid", server["id"]), ("operation", "ostemplate"), ("ostemplate", ""), ("recipe", "null")],
+                {
+                    "operation": [("ostemplate", "Install OS")],
+                    "ostemplate": [(t["name"], t.get("title", t["name"])) for t in self.state["os_templates"]],
+                    "recipe": [("null", "-- none --")] + [(r, r) for r in self.state["recipes"]],
+                },
+            )
         operation = _need(params, "operation")
         if operation != "ostemplate":
             raise ApiError("value", "operation", "Unknown operation '%s'" % operation)

@@ -56,9 +56,15 @@ TEMPLATE = "ISPsystem__Debian-12-amd64"
 STRANGER = ("stranger", "stranger-Pw-0z9y")
 # drift kind -> the WHMCS status of the services it may hit (the order is the order of choosing)
 DRIFTS = {
-    "active_blocked": "Active", "suspended_unblocked": "Suspended", "terminated_allocated": "Terminated",
-    "terminated_ip_left": "Terminated", "ip_on_other_server": "Active", "hostname_twice": "Active",
-    "active_no_server": "Active", "foreign_owner": "Active", "no_domain_duplicate": "Terminated",
+    "active_blocked": "Active",
+    "suspended_unblocked": "Suspended",
+    "terminated_allocated": "Terminated",
+    "terminated_ip_left": "Terminated",
+    "ip_on_other_server": "Active",
+    "hostname_twice": "Active",
+    "active_no_server": "Active",
+    "foreign_owner": "Active",
+    "no_domain_duplicate": "Terminated",
 }
 
 
@@ -96,8 +102,7 @@ def _plan(statuses, drift, seed):
         if not 0 <= count <= len(eligible):
             raise ValueError("drift %s: %d asked, %d %s services free for it" % (kind, count, len(eligible), status))
         for i in sorted(rng.sample(eligible, count)):
-            entry = {"drift": kind, "service_id": 1000 + i, "status": status, "server_id": str(5000 + i),
-                     "other_server_id": None, "other_service_id": None}
+            entry = {"drift": kind, "service_id": 1000 + i, "status": status, "server_id": str(5000 + i), "other_server_id": None, "other_service_id": None}
             if kind == "ip_on_other_server":
                 others = [j for j in provisioned if j != i]
                 if not others:
@@ -106,8 +111,7 @@ def _plan(statuses, drift, seed):
             elif kind == "hostname_twice":
                 entry["other_server_id"] = str(7000 + i)
             elif kind == "no_domain_duplicate":
-                partners = [j for j in provisioned if statuses[j] == "Active" and _domain(j) and j not in plan
-                            and j not in partners_taken]
+                partners = [j for j in provisioned if statuses[j] == "Active" and _domain(j) and j not in plan and j not in partners_taken]
                 if not partners:
                     raise ValueError("drift no_domain_duplicate needs an undrifted Active service with a domain")
                 partner = rng.choice(partners)
@@ -135,8 +139,7 @@ def drift_plan(n, pending=0, drift=None, seed=0, suspended=None, terminated=None
     return entries
 
 
-def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, clients=None,
-                         spare_servers=5, extra_ips=True):
+def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, clients=None, spare_servers=5, extra_ips=True):
     """``(dcimanager_state, whmcs_state, products)``: ``n`` provisioned services and ``pending`` new orders.
 
     ``suspended`` / ``terminated``: how many of the ``n`` (default ``n // 10`` each; the rest are
@@ -151,28 +154,42 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
     n_clients = clients or max(1, total // 10)
     whmcs = shop.whmcs_state()  # the product with its os / recipe / IP / IPv6 options, and the server
     os_choices = whmcs["products"][0]["configoptions"][0]["options"]
-    whmcs["clients"] = [{"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid,
-                         "companyname": "", "status": "Active"} for cid in range(1, n_clients + 1)]
+    whmcs["clients"] = [
+        {"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid, "companyname": "", "status": "Active"}
+        for cid in range(1, n_clients + 1)
+    ]
     services = []
     for index, status in enumerate(statuses):
         sid, cid = 1000 + index, index % n_clients + 1
-        services.append({
-            "id": sid, "clientid": cid, "orderid": 5000 + sid, "pid": shop.PID, "status": status,
-            "regdate": "2026-11-01", "nextduedate": "2026-12-01", "billingcycle": "Monthly",
-            "domain": _domain(index), "dedicatedip": "", "assignedips": "", "serverid": 1,
-            "username": "client%d" % cid, "password": "client%d-Pw-4x7q" % cid,
-            "configoptions": {"1": os_choices[index % len(os_choices)], "2": "null", "3": str(index % 2), "4": str(index // 2 % 2)},
-            "customfields": {},
-        })
+        services.append(
+            {
+                "id": sid,
+                "clientid": cid,
+                "orderid": 5000 + sid,
+                "pid": shop.PID,
+                "status": status,
+                "regdate": "2026-11-01",
+                "nextduedate": "2026-12-01",
+                "billingcycle": "Monthly",
+                "domain": _domain(index),
+                "dedicatedip": "",
+                "assignedips": "",
+                "serverid": 1,
+                "username": "client%d" % cid,
+                "password": "client%d-Pw-4x7q" % cid,
+                "configoptions": {"1": os_choices[index % len(os_choices)], "2": "null", "3": str(index % 2), "4": str(index // 2 % 2)},
+                "customfields": {},
+            }
+        )
     for i, entry in plan.items():
         if entry["drift"] == "no_domain_duplicate":
             services[i]["domain"] = services[entry["other_service_id"] - 1000]["domain"]
 
     # Enough pool addresses for every extra address ordered, and as many again free as make_fleet had.
-    extra = [(int(s["configoptions"]["3"]), int(s["configoptions"]["4"])) if extra_ips and s["status"] != "Pending" else (0, 0)
-             for s in services]
-    dci = make_state(pending + spare_servers, package=shop.PACKAGE, ipv4=sum(v4 for v4, dummy in extra) + 2 * total + 8,
-                     ipv6=sum(v6 for dummy, v6 in extra) + 2 * total + 8)
+    extra = [(int(s["configoptions"]["3"]), int(s["configoptions"]["4"])) if extra_ips and s["status"] != "Pending" else (0, 0) for s in services]
+    dci = make_state(
+        pending + spare_servers, package=shop.PACKAGE, ipv4=sum(v4 for v4, dummy in extra) + 2 * total + 8, ipv6=sum(v6 for dummy, v6 in extra) + 2 * total + 8
+    )
     pool = {family: iter(addresses) for family, addresses in dci["ip_pools"]["public"].items()}
     user_ids = {}
 
@@ -200,9 +217,21 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
         blocked = (service["status"] == "Suspended") != (kind in ("active_blocked", "suspended_unblocked"))
         if kind == "foreign_owner":
             owner = account(*STRANGER)
-        server = new_server(dci, 5000 + index, "old%d" % service["id"], shop.PACKAGE, main_ip, rack="R9", domain=hostname,
-                            owner=owner, power="on", blocked=blocked, disabled=blocked,
-                            installed_template=TEMPLATE, installed_recipe="null")
+        server = new_server(
+            dci,
+            5000 + index,
+            "old%d" % service["id"],
+            shop.PACKAGE,
+            main_ip,
+            rack="R9",
+            domain=hostname,
+            owner=owner,
+            power="on",
+            blocked=blocked,
+            disabled=blocked,
+            installed_template=TEMPLATE,
+            installed_recipe="null",
+        )
         for conn in server["connections"]:
             if conn["type"] == "Switch":
                 conn["state"] = "off" if blocked else "on"  # server.disable switches the ports off
@@ -215,8 +244,19 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
         if kind == "hostname_twice":
             twins.append((index, owner, hostname))
     for index, owner, hostname in twins:  # after the others, so their MAC addresses do not move
-        new_server(dci, 7000 + index, "dup%d" % (1000 + index), shop.PACKAGE, str(ipaddress.ip_address("10.2.0.1") + index),
-                   rack="R9", domain=hostname, owner=owner, power="on", installed_template=TEMPLATE, installed_recipe="null")
+        new_server(
+            dci,
+            7000 + index,
+            "dup%d" % (1000 + index),
+            shop.PACKAGE,
+            str(ipaddress.ip_address("10.2.0.1") + index),
+            rack="R9",
+            domain=hostname,
+            owner=owner,
+            power="on",
+            installed_template=TEMPLATE,
+            installed_recipe="null",
+        )
     for index, entry in plan.items():
         if entry["drift"] == "ip_on_other_server":
             services[index]["dedicatedip"] = str(ipaddress.ip_address("10.1.0.1") + int(entry["other_server_id"]) - 5000)

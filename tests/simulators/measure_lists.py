@@ -39,22 +39,35 @@ def main(argv=None):
         session = requests.Session()
 
         def server_list():
-            return session.post(sim.url, data={"func": "server", "out": "xml", "authinfo": "admin:admin-secret-pw"},
-                                verify=sim.ca_path, timeout=60)
+            return session.post(sim.url, data={"func": "server", "out": "xml", "authinfo": "admin:admin-secret-pw"}, verify=sim.ca_path, timeout=60)
+
         seconds, answer = best(args.repeat, server_list)
         print("DCImanager func=server, %d rows, %d bytes: %.3f s" % (answer.text.count("<elem>"), len(answer.content), seconds))
 
         def products(start, limit):
-            return session.post(billing.api_url, verify=billing.ca_path, timeout=60, data={
-                "action": "GetClientsProducts", "identifier": billing.identifier, "secret": billing.secret,
-                "responsetype": "json", "limitstart": start, "limitnum": limit}).json()
+            return session.post(
+                billing.api_url,
+                verify=billing.ca_path,
+                timeout=60,
+                data={
+                    "action": "GetClientsProducts",
+                    "identifier": billing.identifier,
+                    "secret": billing.secret,
+                    "responsetype": "json",
+                    "limitstart": start,
+                    "limitnum": limit,
+                },
+            ).json()
+
         seconds, answer = best(args.repeat, lambda: products(0, 0))
         print("WHMCS GetClientsProducts, all %s services: %.3f s" % (answer["numreturned"], seconds))
         for limit in (1000, 250):
+
             def pages(limit=limit):
                 start = 0
                 while start < args.services:
                     start += products(start, limit)["numreturned"]
+
             seconds = best(args.repeat, pages)[0]
             count = -(-args.services // limit)
             print("WHMCS GetClientsProducts, %d pages of %d: %.3f s (%.3f s a page)" % (count, limit, seconds, seconds / count))

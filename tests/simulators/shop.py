@@ -44,10 +44,20 @@ _CUSTOMERS = [
 def _service(sid, client, status, domain="", dedicated_ip="", assigned="", os_choice=0, ipv4=0, ipv6=0):
     login, client_id, password = next(c for c in _CUSTOMERS if c[0] == client)
     return {
-        "id": sid, "clientid": client_id, "orderid": 500 + sid, "pid": PID, "status": status,
-        "regdate": "2026-11-%02d" % (sid % 28 + 1), "nextduedate": "2026-12-%02d" % (sid % 28 + 1), "billingcycle": "Monthly",
-        "domain": domain, "dedicatedip": dedicated_ip, "assignedips": assigned, "serverid": 1,
-        "username": login, "password": password,
+        "id": sid,
+        "clientid": client_id,
+        "orderid": 500 + sid,
+        "pid": PID,
+        "status": status,
+        "regdate": "2026-11-%02d" % (sid % 28 + 1),
+        "nextduedate": "2026-12-%02d" % (sid % 28 + 1),
+        "billingcycle": "Monthly",
+        "domain": domain,
+        "dedicatedip": dedicated_ip,
+        "assignedips": assigned,
+        "serverid": 1,
+        "username": login,
+        "password": password,
         "configoptions": {"1": _OS_CHOICES[os_choice], "2": "null", "3": str(ipv4), "4": str(ipv6)},
         "customfields": {},
     }
@@ -55,20 +65,28 @@ def _service(sid, client, status, domain="", dedicated_ip="", assigned="", os_ch
 
 def whmcs_state():
     return {
-        "clients": [{"id": cid, "firstname": login.capitalize(), "lastname": "Example", "email": "%s@example.com" % login,
-                     "companyname": "", "status": "Active"} for login, cid, dummy in _CUSTOMERS],
-        "servers": [{"id": 1, "name": "DCImanager", "hostname": "dci.example.com", "ipaddress": "127.0.0.1", "active": True,
-                     "module": "dcimanager"}],
-        "products": [{
-            "pid": PID, "gid": 1, "groupname": "Dedicated Servers", "name": "Dedicated DL360", "type": "server", "module": "dcimanager",
-            "configoptions": [
-                {"id": 1, "name": "os", "type": "dropdown", "options": list(_OS_CHOICES)},
-                {"id": 2, "name": "recipe", "type": "dropdown", "options": ["null", "#local__hello"]},
-                {"id": 3, "name": "IP", "type": "quantity"},
-                {"id": 4, "name": "IPv6", "type": "quantity"},
-            ],
-            "customfields": [],
-        }],
+        "clients": [
+            {"id": cid, "firstname": login.capitalize(), "lastname": "Example", "email": "%s@example.com" % login, "companyname": "", "status": "Active"}
+            for login, cid, dummy in _CUSTOMERS
+        ],
+        "servers": [{"id": 1, "name": "DCImanager", "hostname": "dci.example.com", "ipaddress": "127.0.0.1", "active": True, "module": "dcimanager"}],
+        "products": [
+            {
+                "pid": PID,
+                "gid": 1,
+                "groupname": "Dedicated Servers",
+                "name": "Dedicated DL360",
+                "type": "server",
+                "module": "dcimanager",
+                "configoptions": [
+                    {"id": 1, "name": "os", "type": "dropdown", "options": list(_OS_CHOICES)},
+                    {"id": 2, "name": "recipe", "type": "dropdown", "options": ["null", "#local__hello"]},
+                    {"id": 3, "name": "IP", "type": "quantity"},
+                    {"id": 4, "name": "IPv6", "type": "quantity"},
+                ],
+                "customfields": [],
+            }
+        ],
         "services": [
             _service(10, "ada", "Pending"),
             _service(11, "ada", "Pending", domain="ada-second.example.net"),
@@ -91,9 +109,21 @@ def dcimanager_state():
             state["next_id"] += 1
             state["users"].append({"id": user_ids[login], "name": login, "password": password, "level": 16, "suspended": False})
     for server_id, login, blocked in ((101, "carol", True), (102, "dave", False), (103, "erin", False)):
-        new_server(state, server_id, "srv%d" % server_id, PACKAGE, "10.0.0.%d" % server_id, rack="R9",
-                   domain="%s.example.net" % login, owner=user_ids[login], power="on", blocked=blocked, disabled=blocked,
-                   installed_template="ISPsystem__Debian-12-amd64", installed_recipe="null")
+        new_server(
+            state,
+            server_id,
+            "srv%d" % server_id,
+            PACKAGE,
+            "10.0.0.%d" % server_id,
+            rack="R9",
+            domain="%s.example.net" % login,
+            owner=user_ids[login],
+            power="on",
+            blocked=blocked,
+            disabled=blocked,
+            installed_template="ISPsystem__Debian-12-amd64",
+            installed_recipe="null",
+        )
     return state
 
 

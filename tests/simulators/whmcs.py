@@ -86,33 +86,73 @@ from ._server import SimulatorServer, run_cli
 
 API_PATH = "/includes/api.php"
 STATUSES = ("Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud", "Completed")
-READ_ACTIONS = frozenset(("GetClientsProducts", "GetProducts", "GetClientsDetails", "DecryptPassword", "GetServers",
-                          "GetActivityLog", "GetModuleQueue"))
+READ_ACTIONS = frozenset(("GetClientsProducts", "GetProducts", "GetClientsDetails", "DecryptPassword", "GetServers", "GetActivityLog", "GetModuleQueue"))
 WRITE_ACTIONS = frozenset(("UpdateClientProduct", "ModuleCreate", "ModuleSuspend", "ModuleUnsuspend", "ModuleTerminate"))
 
 # UpdateClientProduct field -> the service's own key.
 UPDATABLE = {
-    "pid": "pid", "serverid": "serverid", "regdate": "regdate", "nextduedate": "nextduedate",
-    "domain": "domain", "status": "status", "notes": "notes", "serviceusername": "username",
-    "servicepassword": "password", "dedicatedip": "dedicatedip", "assignedips": "assignedips",
-    "diskusage": "diskusage", "disklimit": "disklimit", "bwusage": "bwusage", "bwlimit": "bwlimit",
-    "suspendreason": "suspensionreason", "overideautosuspend": "overideautosuspend",
-    "overidesuspenduntil": "overidesuspenduntil", "firstpaymentamount": "firstpaymentamount",
-    "recurringamount": "recurringamount", "billingcycle": "billingcycle", "paymentmethod": "paymentmethod",
-    "ns1": "ns1", "ns2": "ns2", "subscriptionid": "subscriptionid", "promoid": "promoid",
+    "pid": "pid",
+    "serverid": "serverid",
+    "regdate": "regdate",
+    "nextduedate": "nextduedate",
+    "domain": "domain",
+    "status": "status",
+    "notes": "notes",
+    "serviceusername": "username",
+    "servicepassword": "password",
+    "dedicatedip": "dedicatedip",
+    "assignedips": "assignedips",
+    "diskusage": "diskusage",
+    "disklimit": "disklimit",
+    "bwusage": "bwusage",
+    "bwlimit": "bwlimit",
+    "suspendreason": "suspensionreason",
+    "overideautosuspend": "overideautosuspend",
+    "overidesuspenduntil": "overidesuspenduntil",
+    "firstpaymentamount": "firstpaymentamount",
+    "recurringamount": "recurringamount",
+    "billingcycle": "billingcycle",
+    "paymentmethod": "paymentmethod",
+    "ns1": "ns1",
+    "ns2": "ns2",
+    "subscriptionid": "subscriptionid",
+    "promoid": "promoid",
 }
 # The fields UpdateClientProduct's unset[] blanks, as WHMCS's documentation lists them.
-UNSETTABLE = ("domain", "serviceusername", "servicepassword", "subscriptionid", "ns1", "ns2", "dedicatedip",
-              "assignedips", "notes", "suspendreason")
+UNSETTABLE = ("domain", "serviceusername", "servicepassword", "subscriptionid", "ns1", "ns2", "dedicatedip", "assignedips", "notes", "suspendreason")
 # Fields a service has beyond its ids, with the value a new one starts with.
 SERVICE_DEFAULTS = {
-    "orderid": 0, "ordernumber": "", "regdate": "2024-01-01", "domain": "", "dedicatedip": "", "assignedips": "",
-    "serverid": 0, "suspensionreason": "", "firstpaymentamount": "0.00", "recurringamount": "0.00",
-    "paymentmethod": "banktransfer", "paymentmethodname": "Bank Transfer", "billingcycle": "Monthly",
-    "nextduedate": "0000-00-00", "status": "Pending", "username": "", "password": "", "subscriptionid": "",
-    "promoid": 0, "overideautosuspend": 0, "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "",
-    "notes": "", "diskusage": 0, "disklimit": 0, "bwusage": 0, "bwlimit": 0, "lastupdate": "0000-00-00 00:00:00",
-    "configoptions": {}, "customfields": {},
+    "orderid": 0,
+    "ordernumber": "",
+    "regdate": "2024-01-01",
+    "domain": "",
+    "dedicatedip": "",
+    "assignedips": "",
+    "serverid": 0,
+    "suspensionreason": "",
+    "firstpaymentamount": "0.00",
+    "recurringamount": "0.00",
+    "paymentmethod": "banktransfer",
+    "paymentmethodname": "Bank Transfer",
+    "billingcycle": "Monthly",
+    "nextduedate": "0000-00-00",
+    "status": "Pending",
+    "username": "",
+    "password": "",
+    "subscriptionid": "",
+    "promoid": 0,
+    "overideautosuspend": 0,
+    "overidesuspenduntil": "0000-00-00",
+    "ns1": "",
+    "ns2": "",
+    "notes": "",
+    "diskusage": 0,
+    "disklimit": 0,
+    "bwusage": 0,
+    "bwlimit": 0,
+    "lastupdate": "0000-00-00 00:00:00",
+    "configoptions": {},
+    "customfields": {},
 }
 
 
@@ -131,6 +171,7 @@ class WHMCSApiError(Exception):
 
 # PHP (un)serialize: the simulator's own, independent of the collection's serializer ------------
 
+
 def php_unserialize(text):
     """Parse PHP's ``serialize()`` output (arrays, strings, ints, floats, bools, null).
 
@@ -144,24 +185,24 @@ def php_unserialize(text):
 
 
 def _php_value(data, pos):
-    kind = data[pos:pos + 2]
+    kind = data[pos : pos + 2]
     if kind == b"N;":
         return None, pos + 2
     if kind in (b"i:", b"b:", b"d:"):
         end = data.index(b";", pos)
-        raw = data[pos + 2:end].decode("ascii")
+        raw = data[pos + 2 : end].decode("ascii")
         value = int(raw) if kind == b"i:" else (raw == "1" if kind == b"b:" else float(raw))
         return value, end + 1
     if kind == b"s:":
         colon = data.index(b":", pos + 2)
-        length = int(data[pos + 2:colon])
-        if data[colon + 1:colon + 2] != b'"' or data[colon + 2 + length:colon + 4 + length] != b'";':
+        length = int(data[pos + 2 : colon])
+        if data[colon + 1 : colon + 2] != b'"' or data[colon + 2 + length : colon + 4 + length] != b'";':
             raise ValueError("bad string at position %d" % pos)
-        return data[colon + 2:colon + 2 + length].decode("utf-8"), colon + 4 + length
+        return data[colon + 2 : colon + 2 + length].decode("utf-8"), colon + 4 + length
     if kind == b"a:":
         colon = data.index(b":", pos + 2)
-        count = int(data[pos + 2:colon])
-        if data[colon + 1:colon + 2] != b"{":
+        count = int(data[pos + 2 : colon])
+        if data[colon + 1 : colon + 2] != b"{":
             raise ValueError("bad array at position %d" % pos)
         pos = colon + 2
         array = {}
@@ -170,7 +211,7 @@ def _php_value(data, pos):
             if not isinstance(key, (int, str)):
                 raise ValueError("bad array key at position %d" % pos)
             array[key], pos = _php_value(data, pos)
-        if data[pos:pos + 1] != b"}":
+        if data[pos : pos + 1] != b"}":
             raise ValueError("array not closed at position %d" % pos)
         return array, pos + 1
     raise ValueError("unknown PHP value %r at position %d" % (kind, pos))
@@ -202,14 +243,13 @@ class WHMCSSimulator(SimulatorServer):
     BROKEN_ANSWER = ("application/json", b'{"result":"success","totalresults":"2","startnumber":0,"products":{"product":[{"id":"1","na')
 
     SETTINGS = {
-        "refuse_ip": str,   # "" (allowed), "403" (HTTP 403) or "error" ("Invalid IP", HTTP 200)
+        "refuse_ip": str,  # "" (allowed), "403" (HTTP 403) or "error" ("Invalid IP", HTTP 200)
         "access_key": str,  # $api_access_key of configuration.php; "" = none configured
         "identifier": str,  # the one API credential that is accepted
         "secret": str,
     }
 
-    def __init__(self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret",
-                 refuse_ip="", access_key="", state=None):
+    def __init__(self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None):
         super().__init__(tls_dir=tls_dir, port=port, latency=latency)
         self.identifier = identifier
         self.secret = secret
@@ -252,14 +292,16 @@ class WHMCSSimulator(SimulatorServer):
         self.modulequeue = list(state.get("modulequeue", []))
 
     def dump_state(self):
-        return copy.deepcopy({
-            "clients": [self.clients[k] for k in sorted(self.clients)],
-            "servers": [self.servers[k] for k in sorted(self.servers)],
-            "products": [self.products[k] for k in sorted(self.products)],
-            "services": [self.services[k] for k in self._service_ids],
-            "activitylog": self.activitylog,
-            "modulequeue": self.modulequeue,
-        })
+        return copy.deepcopy(
+            {
+                "clients": [self.clients[k] for k in sorted(self.clients)],
+                "servers": [self.servers[k] for k in sorted(self.servers)],
+                "products": [self.products[k] for k in sorted(self.products)],
+                "services": [self.services[k] for k in self._service_ids],
+                "activitylog": self.activitylog,
+                "modulequeue": self.modulequeue,
+            }
+        )
 
     def service(self, service_id):
         """A copy of one service's stored record (for tests)."""
@@ -325,8 +367,7 @@ class WHMCSSimulator(SimulatorServer):
 
     def _action_GetClientsProducts(self, params):  # pylint: disable=invalid-name
         wanted = []
-        for name, key in (("clientid", "clientid"), ("serviceid", "id"), ("pid", "pid"), ("domain", "domain"),
-                          ("username2", "username")):
+        for name, key in (("clientid", "clientid"), ("serviceid", "id"), ("pid", "pid"), ("domain", "domain"), ("username2", "username")):
             if not _empty(params.get(name)):
                 wanted.append((key, str(params[name])))
         services = self.services
@@ -338,10 +379,16 @@ class WHMCSSimulator(SimulatorServer):
             matches = [sid for sid in self._service_ids if all(str(services[sid][key]) == value for key, value in wanted)]
         start = max(0, _int(params.get("limitstart"), 0))
         limit = _int(params.get("limitnum"), 0)
-        chosen = matches[start:start + limit] if limit > 0 else matches[start:]
-        answer = {"clientid": params.get("clientid") or "", "serviceid": params.get("serviceid") or "",
-                  "pid": params.get("pid") or "", "domain": params.get("domain") or "",
-                  "totalresults": str(len(matches)), "startnumber": start, "numreturned": len(chosen)}
+        chosen = matches[start : start + limit] if limit > 0 else matches[start:]
+        answer = {
+            "clientid": params.get("clientid") or "",
+            "serviceid": params.get("serviceid") or "",
+            "pid": params.get("pid") or "",
+            "domain": params.get("domain") or "",
+            "totalresults": str(len(matches)),
+            "startnumber": start,
+            "numreturned": len(chosen),
+        }
         answer["products"] = {"product": [self._render_service(services[sid]) for sid in chosen]} if chosen else ""
         return answer
 
@@ -350,28 +397,53 @@ class WHMCSSimulator(SimulatorServer):
         server = self.servers.get(int(service["serverid"] or 0), {})
         group = product.get("groupname", "")
         out = {
-            "id": str(service["id"]), "clientid": str(service["clientid"]), "orderid": str(service["orderid"]),
-            "ordernumber": str(service["ordernumber"]), "pid": str(service["pid"]), "regdate": service["regdate"],
-            "name": product.get("name", ""), "translated_name": product.get("name", ""), "groupname": group,
-            "translated_groupname": group, "domain": service["domain"], "dedicatedip": service["dedicatedip"],
-            "serverid": str(service["serverid"]), "servername": server.get("name", ""),
-            "serverip": server.get("ipaddress", ""), "serverhostname": server.get("hostname", ""),
-            "suspensionreason": service["suspensionreason"], "firstpaymentamount": service["firstpaymentamount"],
-            "recurringamount": service["recurringamount"], "paymentmethod": service["paymentmethod"],
-            "paymentmethodname": service["paymentmethodname"], "billingcycle": service["billingcycle"],
-            "nextduedate": service["nextduedate"], "status": service["status"], "username": service["username"],
-            "password": service["password"], "subscriptionid": service["subscriptionid"],
-            "promoid": str(service["promoid"]), "overideautosuspend": str(service["overideautosuspend"]),
-            "overidesuspenduntil": service["overidesuspenduntil"], "ns1": service["ns1"], "ns2": service["ns2"],
-            "assignedips": service["assignedips"], "notes": service["notes"],
-            "diskusage": str(service["diskusage"]), "disklimit": str(service["disklimit"]),
-            "bwusage": str(service["bwusage"]), "bwlimit": str(service["bwlimit"]), "lastupdate": service["lastupdate"],
+            "id": str(service["id"]),
+            "clientid": str(service["clientid"]),
+            "orderid": str(service["orderid"]),
+            "ordernumber": str(service["ordernumber"]),
+            "pid": str(service["pid"]),
+            "regdate": service["regdate"],
+            "name": product.get("name", ""),
+            "translated_name": product.get("name", ""),
+            "groupname": group,
+            "translated_groupname": group,
+            "domain": service["domain"],
+            "dedicatedip": service["dedicatedip"],
+            "serverid": str(service["serverid"]),
+            "servername": server.get("name", ""),
+            "serverip": server.get("ipaddress", ""),
+            "serverhostname": server.get("hostname", ""),
+            "suspensionreason": service["suspensionreason"],
+            "firstpaymentamount": service["firstpaymentamount"],
+            "recurringamount": service["recurringamount"],
+            "paymentmethod": service["paymentmethod"],
+            "paymentmethodname": service["paymentmethodname"],
+            "billingcycle": service["billingcycle"],
+            "nextduedate": service["nextduedate"],
+            "status": service["status"],
+            "username": service["username"],
+            "password": service["password"],
+            "subscriptionid": service["subscriptionid"],
+            "promoid": str(service["promoid"]),
+            "overideautosuspend": str(service["overideautosuspend"]),
+            "overidesuspenduntil": service["overidesuspenduntil"],
+            "ns1": service["ns1"],
+            "ns2": service["ns2"],
+            "assignedips": service["assignedips"],
+            "notes": service["notes"],
+            "diskusage": str(service["diskusage"]),
+            "disklimit": str(service["disklimit"]),
+            "bwusage": str(service["bwusage"]),
+            "bwlimit": str(service["bwlimit"]),
+            "lastupdate": service["lastupdate"],
         }
         values = service["customfields"]
-        out["customfields"] = {"customfield": [
-            {"id": str(field["id"]), "name": field["name"], "translated_name": field["name"],
-             "value": values.get(str(field["id"]), "")}
-            for field in product.get("customfields", [])]}
+        out["customfields"] = {
+            "customfield": [
+                {"id": str(field["id"]), "name": field["name"], "translated_name": field["name"], "value": values.get(str(field["id"]), "")}
+                for field in product.get("customfields", [])
+            ]
+        }
         chosen = service["configoptions"]
         options = []
         for option in product.get("configoptions", []):
@@ -395,19 +467,35 @@ class WHMCSSimulator(SimulatorServer):
                 continue
             if not _empty(params.get("module")) and product.get("module") != params["module"]:
                 continue
-            chosen.append({
-                "pid": str(pid), "gid": str(product.get("gid", 1)), "type": product.get("type", "server"),
-                "name": product["name"], "description": product.get("description", ""),
-                "module": product.get("module", "dcimanager"), "paytype": product.get("paytype", "recurring"),
-                "pricing": product.get("pricing", {"USD": {"prefix": "$", "suffix": " USD", "monthly": "100.00"}}),
-                "customfields": {"customfield": [
-                    {"id": str(f["id"]), "name": f["name"], "description": f.get("description", ""),
-                     "required": f.get("required", "")} for f in product.get("customfields", [])]},
-                "configoptions": {"configoption": [
-                    {"id": str(o["id"]), "name": o["name"], "type": o["type"],
-                     "options": {"option": [{"id": str(i), "name": str(n)} for i, n in enumerate(o.get("options", []), 1)]}}
-                    for o in product.get("configoptions", [])]},
-            })
+            chosen.append(
+                {
+                    "pid": str(pid),
+                    "gid": str(product.get("gid", 1)),
+                    "type": product.get("type", "server"),
+                    "name": product["name"],
+                    "description": product.get("description", ""),
+                    "module": product.get("module", "dcimanager"),
+                    "paytype": product.get("paytype", "recurring"),
+                    "pricing": product.get("pricing", {"USD": {"prefix": "$", "suffix": " USD", "monthly": "100.00"}}),
+                    "customfields": {
+                        "customfield": [
+                            {"id": str(f["id"]), "name": f["name"], "description": f.get("description", ""), "required": f.get("required", "")}
+                            for f in product.get("customfields", [])
+                        ]
+                    },
+                    "configoptions": {
+                        "configoption": [
+                            {
+                                "id": str(o["id"]),
+                                "name": o["name"],
+                                "type": o["type"],
+                                "options": {"option": [{"id": str(i), "name": str(n)} for i, n in enumerate(o.get("options", []), 1)]},
+                            }
+                            for o in product.get("configoptions", [])
+                        ]
+                    },
+                }
+            )
         return {"totalresults": str(len(chosen)), "products": {"product": chosen} if chosen else ""}
 
     def _action_UpdateClientProduct(self, params):  # pylint: disable=invalid-name
@@ -465,9 +553,17 @@ class WHMCSSimulator(SimulatorServer):
         return {"password": text[4:] if text.startswith("enc:") else ""}
 
     def _action_GetServers(self, params):  # pylint: disable=invalid-name,unused-argument
-        servers = [{"id": str(s["id"]), "name": s.get("name", ""), "hostname": s.get("hostname", ""),
-                    "ipaddress": s.get("ipaddress", ""), "active": s.get("active", True), "module": s.get("module", "dcimanager")}
-                   for s in (self.servers[k] for k in sorted(self.servers))]
+        servers = [
+            {
+                "id": str(s["id"]),
+                "name": s.get("name", ""),
+                "hostname": s.get("hostname", ""),
+                "ipaddress": s.get("ipaddress", ""),
+                "active": s.get("active", True),
+                "module": s.get("module", "dcimanager"),
+            }
+            for s in (self.servers[k] for k in sorted(self.servers))
+        ]
         return {"servers": servers}
 
     def _module_command(self, params, action):
@@ -507,28 +603,53 @@ class WHMCSSimulator(SimulatorServer):
 
     def _log_activity(self, description, client_id=0):
         entry_id = (self.activitylog[-1]["id"] + 1) if self.activitylog else 1
-        self.activitylog.append({"id": entry_id, "clientId": int(client_id), "userId": 0, "adminId": 0,
-                                 "date": _now(), "description": description, "username": "System",
-                                 "ipaddress": "127.0.0.1", "userid": int(client_id)})
+        self.activitylog.append(
+            {
+                "id": entry_id,
+                "clientId": int(client_id),
+                "userId": 0,
+                "adminId": 0,
+                "date": _now(),
+                "description": description,
+                "username": "System",
+                "ipaddress": "127.0.0.1",
+                "userid": int(client_id),
+            }
+        )
         return entry_id
 
     def _module_event(self, service, action, error=None, reason=""):
         word, queue_action, status = MODULE_ACTIONS[action]
         sid = int(service["id"])
-        queued = next((item for item in self.modulequeue if item["serviceType"] == "service" and int(item["serviceId"]) == sid
-                       and item["moduleAction"] == queue_action and item["completed"] == "0"), None)
+        queued = next(
+            (
+                item
+                for item in self.modulequeue
+                if item["serviceType"] == "service" and int(item["serviceId"]) == sid and item["moduleAction"] == queue_action and item["completed"] == "0"
+            ),
+            None,
+        )
         if error:
             if queued is None:
                 product = self.products.get(int(service["pid"]), {})
                 queue_id = (int(self.modulequeue[-1]["id"]) + 1) if self.modulequeue else 1
-                self.modulequeue.append({
-                    "id": str(queue_id), "serviceType": "service", "serviceId": str(sid),
-                    "moduleName": product.get("module", ""), "moduleAction": queue_action, "lastAttempt": _now(),
-                    "lastAttemptError": str(error), "numRetries": "0", "completed": "0",
-                    "createdAt": _now(), "updatedAt": _now()})
+                self.modulequeue.append(
+                    {
+                        "id": str(queue_id),
+                        "serviceType": "service",
+                        "serviceId": str(sid),
+                        "moduleName": product.get("module", ""),
+                        "moduleAction": queue_action,
+                        "lastAttempt": _now(),
+                        "lastAttemptError": str(error),
+                        "numRetries": "0",
+                        "completed": "0",
+                        "createdAt": _now(),
+                        "updatedAt": _now(),
+                    }
+                )
             else:
-                queued.update(lastAttempt=_now(), lastAttemptError=str(error), updatedAt=_now(),
-                              numRetries=str(int(queued["numRetries"]) + 1))
+                queued.update(lastAttempt=_now(), lastAttemptError=str(error), updatedAt=_now(), numRetries=str(int(queued["numRetries"]) + 1))
             return self._log_activity("Module %s Failed - Service ID: %d - Error: %s" % (word, sid, error), service["clientid"])
         service["status"] = status
         if action == "suspend":
@@ -558,7 +679,7 @@ class WHMCSSimulator(SimulatorServer):
         start = max(0, _int(params.get("limitstart"), 0))
         limit = _int(params.get("limitnum"), 25)
         limit = 25 if limit <= 0 else limit
-        chosen = entries[start:start + limit]
+        chosen = entries[start : start + limit]
         return {"totalresults": len(entries), "startnumber": start, "activity": {"entry": copy.deepcopy(chosen)}}
 
     def _action_GetModuleQueue(self, params):  # pylint: disable=invalid-name
@@ -590,21 +711,46 @@ def _int(value, default):
 # --- state generator -------------------------------------------------------------------------
 
 DEFAULT_PRODUCTS = (
-    {"pid": 1, "gid": 1, "groupname": "Dedicated Servers", "name": "Dedicated E3-1230", "type": "server", "module": "dcimanager",
-     "configoptions": [{"id": 1, "name": "OS", "type": "dropdown", "options": ["Debian 12", "Ubuntu 24.04", "AlmaLinux 9"]},
-                       {"id": 2, "name": "IP", "type": "quantity"},
-                       {"id": 3, "name": "IPv6", "type": "quantity"}],
-     "customfields": [{"id": 1, "name": "Rack", "type": "text"}, {"id": 2, "name": "Serial", "type": "text"}]},
-    {"pid": 2, "gid": 1, "groupname": "Dedicated Servers", "name": "Dedicated EPYC 7302", "type": "server", "module": "dcimanager",
-     "configoptions": [{"id": 4, "name": "os", "type": "radio", "options": ["Debian 12", "Windows Server 2022"]},
-                       {"id": 5, "name": "recipe", "type": "dropdown", "options": ["null", "#local__docker"]},
-                       {"id": 6, "name": "Backup", "type": "yesno"}],
-     "customfields": [{"id": 3, "name": "Rack", "type": "text"}]},
-    {"pid": 3, "gid": 2, "groupname": "Storage Servers", "name": "Storage 4x8TB", "type": "server", "module": "dcimanager",
-     "configoptions": [], "customfields": []},
+    {
+        "pid": 1,
+        "gid": 1,
+        "groupname": "Dedicated Servers",
+        "name": "Dedicated E3-1230",
+        "type": "server",
+        "module": "dcimanager",
+        "configoptions": [
+            {"id": 1, "name": "OS", "type": "dropdown", "options": ["Debian 12", "Ubuntu 24.04", "AlmaLinux 9"]},
+            {"id": 2, "name": "IP", "type": "quantity"},
+            {"id": 3, "name": "IPv6", "type": "quantity"},
+        ],
+        "customfields": [{"id": 1, "name": "Rack", "type": "text"}, {"id": 2, "name": "Serial", "type": "text"}],
+    },
+    {
+        "pid": 2,
+        "gid": 1,
+        "groupname": "Dedicated Servers",
+        "name": "Dedicated EPYC 7302",
+        "type": "server",
+        "module": "dcimanager",
+        "configoptions": [
+            {"id": 4, "name": "os", "type": "radio", "options": ["Debian 12", "Windows Server 2022"]},
+            {"id": 5, "name": "recipe", "type": "dropdown", "options": ["null", "#local__docker"]},
+            {"id": 6, "name": "Backup", "type": "yesno"},
+        ],
+        "customfields": [{"id": 3, "name": "Rack", "type": "text"}],
+    },
+    {
+        "pid": 3,
+        "gid": 2,
+        "groupname": "Storage Servers",
+        "name": "Storage 4x8TB",
+        "type": "server",
+        "module": "dcimanager",
+        "configoptions": [],
+        "customfields": [],
+    },
 )
-DEFAULT_STATUS_WEIGHTS = (("Active", 70), ("Pending", 8), ("Suspended", 8), ("Terminated", 6), ("Cancelled", 4),
-                          ("Fraud", 2), ("Completed", 2))
+DEFAULT_STATUS_WEIGHTS = (("Active", 70), ("Pending", 8), ("Suspended", 8), ("Terminated", 6), ("Cancelled", 4), ("Fraud", 2), ("Completed", 2))
 
 
 def make_state(n_services, products=None, statuses=None, seed=0, clients=None):
@@ -624,10 +770,11 @@ def make_state(n_services, products=None, statuses=None, seed=0, clients=None):
     cum = [weight for dummy, weight in weights]
     n_clients = clients or max(1, n_services // 3)
     state = {
-        "clients": [{"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid,
-                     "companyname": "", "status": "Active"} for cid in range(1, n_clients + 1)],
-        "servers": [{"id": 1, "name": "DCImanager", "hostname": "dci.example.com", "ipaddress": "198.51.100.10",
-                     "active": True, "module": "dcimanager"}],
+        "clients": [
+            {"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid, "companyname": "", "status": "Active"}
+            for cid in range(1, n_clients + 1)
+        ],
+        "servers": [{"id": 1, "name": "DCImanager", "hostname": "dci.example.com", "ipaddress": "198.51.100.10", "active": True, "module": "dcimanager"}],
         "products": products,
         "services": [],
     }
@@ -649,17 +796,29 @@ def make_state(n_services, products=None, statuses=None, seed=0, clients=None):
         for field in product.get("customfields", []):
             if rng.random() < 0.7:
                 custom[str(field["id"])] = "%s-%d" % (field["name"][:1].upper(), rng.randrange(1, 100))
-        state["services"].append({
-            "id": sid, "clientid": client, "orderid": 1000 + sid, "ordernumber": str(7000000000 + sid), "pid": product["pid"],
-            "regdate": "2024-%02d-%02d" % (1 + sid % 12, 1 + sid % 28), "domain": ("srv%d.example.com" % sid) if rng.random() < 0.8 else "",
-            "dedicatedip": ip if provisioned else "",
-            "assignedips": "\n".join("10.200.%d.%d" % (sid % 256, n) for n in range(rng.randrange(3))) if provisioned else "",
-            "serverid": 1 if provisioned else 0, "billingcycle": rng.choice(("Monthly", "Quarterly", "Annually")),
-            "nextduedate": "2025-%02d-%02d" % (1 + sid % 12, 1 + sid % 28), "status": status,
-            "username": "client%d" % client, "password": "pw-%08x" % rng.getrandbits(32),
-            "firstpaymentamount": "100.00", "recurringamount": "100.00",
-            "configoptions": options, "customfields": custom,
-        })
+        state["services"].append(
+            {
+                "id": sid,
+                "clientid": client,
+                "orderid": 1000 + sid,
+                "ordernumber": str(7000000000 + sid),
+                "pid": product["pid"],
+                "regdate": "2024-%02d-%02d" % (1 + sid % 12, 1 + sid % 28),
+                "domain": ("srv%d.example.com" % sid) if rng.random() < 0.8 else "",
+                "dedicatedip": ip if provisioned else "",
+                "assignedips": "\n".join("10.200.%d.%d" % (sid % 256, n) for n in range(rng.randrange(3))) if provisioned else "",
+                "serverid": 1 if provisioned else 0,
+                "billingcycle": rng.choice(("Monthly", "Quarterly", "Annually")),
+                "nextduedate": "2025-%02d-%02d" % (1 + sid % 12, 1 + sid % 28),
+                "status": status,
+                "username": "client%d" % client,
+                "password": "pw-%08x" % rng.getrandbits(32),
+                "firstpaymentamount": "100.00",
+                "recurringamount": "100.00",
+                "configoptions": options,
+                "customfields": custom,
+            }
+        )
     return state
 
 

@@ -29,7 +29,7 @@ class FakeResponse:
 
     def iter_content(self, chunk_size=1):
         for start in range(0, len(self.body), chunk_size):
-            yield self.body[start:start + chunk_size]
+            yield self.body[start : start + chunk_size]
 
     def close(self):
         pass

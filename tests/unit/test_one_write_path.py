@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 WRITE_METHODS = {"write", "update_client_product", "new_login_key"}
 # Where writes are made: every module, and the resource bases shared by them.
 SOURCES = sorted((REPO / "plugins" / "modules").glob("*.py")) + [
-    REPO / "plugins" / "module_utils" / "_dci_module.py", REPO / "plugins" / "module_utils" / "_whmcs_module.py"]
+    REPO / "plugins" / "module_utils" / "_dci_module.py",
+    REPO / "plugins" / "module_utils" / "_whmcs_module.py",
+]
 
 
 def write_calls_outside_change(source):
@@ -50,8 +52,7 @@ def write_calls_outside_change(source):
 def _inside_change(node, parents, handed_to_change):
     child, parent = node, parents.get(node)
     while parent is not None:
-        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "change" \
-                and parent.args and child is parent.args[0]:
+        if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "change" and parent.args and child is parent.args[0]:
             return True
         if isinstance(parent, ast.FunctionDef) and parent.name in handed_to_change:
             return True
@@ -60,11 +61,9 @@ def _inside_change(node, parents, handed_to_change):
 
 
 def test_the_scan_finds_a_write_outside_change():
-    assert write_calls_outside_change("def f(self):\n    self.client.write('user.delete', elid=1)\n") == [
-        (2, "self.client.write('user.delete', elid=1)")]
+    assert write_calls_outside_change("def f(self):\n    self.client.write('user.delete', elid=1)\n") == [(2, "self.client.write('user.delete', elid=1)")]
     assert write_calls_outside_change("def f(self):\n    self.change(lambda: self.client.write('x'), None)\n") == []
-    assert write_calls_outside_change("def f(self):\n    def send():\n        return self.client.write('x')\n"
-                                      "    self.change(send, None)\n") == []
+    assert write_calls_outside_change("def f(self):\n    def send():\n        return self.client.write('x')\n    self.change(send, None)\n") == []
     # Handing change() the write's answer (the write already made) is no better than calling it bare.
     assert write_calls_outside_change("def f(self):\n    self.change(None, self.client.write('x'))\n") != []
 

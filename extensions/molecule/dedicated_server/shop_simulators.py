@@ -33,7 +33,7 @@ from pathlib import Path
 TESTS_DIR = Path(__file__).resolve().parents[3] / "tests"
 
 START_TIMEOUT = 30.0  # seconds for a simulator to print its JSON line (it makes a CA first)
-STOP_TIMEOUT = 10.0   # seconds for a simulator to exit after SIGTERM, before SIGKILL
+STOP_TIMEOUT = 10.0  # seconds for a simulator to exit after SIGTERM, before SIGKILL
 
 # The credentials the simulators accept; passed on their command lines so they are stated once.
 DCI_ADMIN = ("admin", "molecule-admin-pw")
@@ -75,12 +75,15 @@ def _launch(directory, name, state, options):
     # inherited from Ansible's command module would make that task wait for them.
     with open(directory / ("%s.out" % name), "wb") as out, open(directory / ("%s.log" % name), "wb") as log:
         process = subprocess.Popen(  # pylint: disable=consider-using-with  # it must outlive this script
-            [sys.executable, "-m", "simulators.%s" % name, "--state", str(state_file),
-             "--tls-dir", str(directory / ("%s-tls" % name))] + options,
-            cwd=str(TESTS_DIR), stdin=subprocess.DEVNULL, stdout=out, stderr=log,
+            [sys.executable, "-m", "simulators.%s" % name, "--state", str(state_file), "--tls-dir", str(directory / ("%s-tls" % name))] + options,
+            cwd=str(TESTS_DIR),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=log,
             # A session of its own: no signal meant for the process group of the create step's
             # ansible-playbook (or Molecule's) reaches the simulators; destroy stops them by pid.
-            start_new_session=True)
+            start_new_session=True,
+        )
     return process, str(state_file)
 
 
@@ -95,8 +98,7 @@ def _read_line(directory, name, process, deadline):
             break
         time.sleep(0.1)
     log = (directory / ("%s.log" % name)).read_text(encoding="utf-8", errors="replace")
-    raise SimulatorError("the %s simulator did not start (exit code %s); its stderr ends with:\n%s"
-                         % (name, process.poll(), log[-2000:]))
+    raise SimulatorError("the %s simulator did not start (exit code %s); its stderr ends with:\n%s" % (name, process.poll(), log[-2000:]))
 
 
 def stop(directory):
@@ -104,8 +106,7 @@ def stop(directory):
     pids_file = directory / "pids.json"
     if not pids_file.exists():
         return 0
-    running = [(pid, state_file) for pid, state_file in json.loads(pids_file.read_text(encoding="utf-8"))
-               if _is_ours(pid, state_file)]
+    running = [(pid, state_file) for pid, state_file in json.loads(pids_file.read_text(encoding="utf-8")) if _is_ours(pid, state_file)]
     for pid, dummy in running:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
@@ -129,8 +130,9 @@ def start(directory):
     pids = []
     try:
         for name, state, options in (
-                ("dcimanager", dci_state, ["--admin-user", DCI_ADMIN[0], "--admin-password", DCI_ADMIN[1]] + DCI_TIMINGS),
-                ("whmcs", whmcs_state, ["--identifier", WHMCS_API[0], "--secret", WHMCS_API[1]])):
+            ("dcimanager", dci_state, ["--admin-user", DCI_ADMIN[0], "--admin-password", DCI_ADMIN[1]] + DCI_TIMINGS),
+            ("whmcs", whmcs_state, ["--identifier", WHMCS_API[0], "--secret", WHMCS_API[1]]),
+        ):
             process, state_file = _launch(directory, name, state, options)
             launched[name] = process
             # Written after every start, so a stop can find each simulator that is running.
@@ -143,9 +145,13 @@ def start(directory):
         raise
 
     connection = {
-        "dcimanager_url": dci["url"], "dcimanager_username": DCI_ADMIN[0], "dcimanager_password": DCI_ADMIN[1],
+        "dcimanager_url": dci["url"],
+        "dcimanager_username": DCI_ADMIN[0],
+        "dcimanager_password": DCI_ADMIN[1],
         "dcimanager_ca_path": dci["ca_path"],
-        "whmcs_url": whmcs["url"], "whmcs_identifier": WHMCS_API[0], "whmcs_secret": WHMCS_API[1],
+        "whmcs_url": whmcs["url"],
+        "whmcs_identifier": WHMCS_API[0],
+        "whmcs_secret": WHMCS_API[1],
         "whmcs_ca_path": whmcs["ca_path"],
         "dedicated_server_products": products,
     }

@@ -33,13 +33,15 @@ class CallbackModule(CallbackBase):
         self.records = []
 
     def _record(self, status, result):
-        self.records.append({
-            "task": result._task.get_name(),  # pylint: disable=protected-access
-            "action": result._task.action,  # pylint: disable=protected-access
-            "host": result._host.get_name(),  # pylint: disable=protected-access
-            "status": status,
-            "result": result._result,  # pylint: disable=protected-access
-        })
+        self.records.append(
+            {
+                "task": result._task.get_name(),  # pylint: disable=protected-access
+                "action": result._task.action,  # pylint: disable=protected-access
+                "host": result._host.get_name(),  # pylint: disable=protected-access
+                "status": status,
+                "result": result._result,  # pylint: disable=protected-access
+            }
+        )
 
     def v2_runner_on_ok(self, result):
         self._record("changed" if result._result.get("changed") else "ok", result)  # pylint: disable=protected-access

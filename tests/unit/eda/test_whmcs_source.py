@@ -84,17 +84,23 @@ def run(coro):
 
 # --- push ---------------------------------------------------------------------------------------------
 
+
 def push_args(tmp_path, port, **changes):
-    args = {"mode": "push", "state_file": str(tmp_path / "state.json"), "hmac_secret": SECRET, "port": port,
-            "acknowledge": False}
+    args = {"mode": "push", "state_file": str(tmp_path / "state.json"), "hmac_secret": SECRET, "port": port, "acknowledge": False}
     args.update(changes)
     return args
 
 
 def body_of(action="create", service_id=42, product_id=1, event_id=None, timestamp=None, **extra):
-    data = {"event_id": event_id or "whmcs-push-%032x" % (hash((action, service_id, time.time())) & (2 ** 128 - 1)),
-            "timestamp": int(time.time()) if timestamp is None else timestamp, "hook": "AfterModuleCreate",
-            "action": action, "service_id": service_id, "product_id": product_id, "client_id": 7}
+    data = {
+        "event_id": event_id or "whmcs-push-%032x" % (hash((action, service_id, time.time())) & (2**128 - 1)),
+        "timestamp": int(time.time()) if timestamp is None else timestamp,
+        "hook": "AfterModuleCreate",
+        "action": action,
+        "service_id": service_id,
+        "product_id": product_id,
+        "client_id": 7,
+    }
     data.update(extra)
     return json.dumps(data).encode()
 
@@ -132,8 +138,7 @@ def test_push_a_signed_post_becomes_one_event(tmp_path, caplog):
             answered = time.monotonic() - started
             assert (status, answer["status"]) == (202, "accepted")
             [event] = await source.events(1)
-            assert event == {"whmcs": {"service_id": 42, "action": "create", "product_id": 1,
-                                       "event_id": "whmcs-push-0123456789abcdef"}}
+            assert event == {"whmcs": {"service_id": 42, "action": "create", "product_id": 1, "event_id": "whmcs-push-0123456789abcdef"}}
             assert answered < 1.0
             # The same post again is a replay: refused, and nothing more is emitted.
             status, answer = await post("http://127.0.0.1:%d/whmcs" % port, body)
@@ -144,20 +149,23 @@ def test_push_a_signed_post_becomes_one_event(tmp_path, caplog):
     assert SECRET not in caplog.text and SECRET[:12] not in caplog.text
 
 
-@pytest.mark.parametrize("case, status, reason", [
-    ("unsigned", 401, "unsigned"),
-    ("wrong-signature", 401, "wrong signature"),
-    ("other-secret", 401, "wrong signature"),
-    ("not-json", 400, "not JSON"),
-    ("not-an-object", 422, "not a JSON object"),
-    ("unknown-action", 422, "unknown action"),
-    ("old", 422, "more than 300 seconds"),
-    ("future", 422, "more than 300 seconds"),
-    ("no-service", 422, "service_id"),
-    ("bad-event-id", 422, "event_id"),
-    ("bool-timestamp", 422, "timestamp"),
-    ("oversized", 413, "limit"),
-])
+@pytest.mark.parametrize(
+    "case, status, reason",
+    [
+        ("unsigned", 401, "unsigned"),
+        ("wrong-signature", 401, "wrong signature"),
+        ("other-secret", 401, "wrong signature"),
+        ("not-json", 400, "not JSON"),
+        ("not-an-object", 422, "not a JSON object"),
+        ("unknown-action", 422, "unknown action"),
+        ("old", 422, "more than 300 seconds"),
+        ("future", 422, "more than 300 seconds"),
+        ("no-service", 422, "service_id"),
+        ("bad-event-id", 422, "event_id"),
+        ("bool-timestamp", 422, "timestamp"),
+        ("oversized", 413, "limit"),
+    ],
+)
 def test_push_bad_posts_are_refused_and_the_source_keeps_running(tmp_path, caplog, case, status, reason):
     caplog.set_level(logging.INFO)
     port = free_port()
@@ -258,13 +266,16 @@ def test_push_replay_is_refused_after_a_restart(tmp_path):
     run(scenario())
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"hmac_secret": "short"}, "at least 32 characters"),
-    ({"mode": "pull"}, "mode must be push or poll"),
-    ({"state_file": "/nonexistent/dir/state.json"}, "does not exist"),
-    ({"certfile": "/tmp/cert.pem"}, "certfile and keyfile together"),
-    ({"product_ids": ["x"]}, "product_ids"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"hmac_secret": "short"}, "at least 32 characters"),
+        ({"mode": "pull"}, "mode must be push or poll"),
+        ({"state_file": "/nonexistent/dir/state.json"}, "does not exist"),
+        ({"certfile": "/tmp/cert.pem"}, "certfile and keyfile together"),
+        ({"product_ids": ["x"]}, "product_ids"),
+    ],
+)
 def test_bad_arguments_stop_the_source_with_a_reason(tmp_path, args, message):
     full = push_args(tmp_path, free_port())
     full.update(args)
@@ -280,10 +291,12 @@ def test_a_corrupt_state_file_is_not_guessed_over(tmp_path):
 
 # --- acknowledgements: what survives a restart ------------------------------------------------------
 
+
 def write_ack(ack_dir, event, started_at, ended_at):
     Path(ack_dir).mkdir(exist_ok=True)
-    (Path(ack_dir) / (event["whmcs"]["event_id"] + ".json")).write_text(json.dumps(
-        dict(event["whmcs"], started_at=started_at, ended_at=ended_at, failed=False)))
+    (Path(ack_dir) / (event["whmcs"]["event_id"] + ".json")).write_text(
+        json.dumps(dict(event["whmcs"], started_at=started_at, ended_at=ended_at, failed=False))
+    )
 
 
 def test_unacknowledged_events_are_emitted_again_after_a_restart(tmp_path, monkeypatch):
@@ -300,13 +313,13 @@ def test_unacknowledged_events_are_emitted_again_after_a_restart(tmp_path, monke
             events = await source.events(3)
             # The playbooks the source's ansible-rulebook starts will acknowledge their event.
             import os  # pylint: disable=import-outside-toplevel
+
             assert os.environ["ISPSYSTEM_EDA_ACK_DIR"] == str(tmp_path / "acks")
             assert os.environ["ANSIBLE_CALLBACKS_ENABLED"] == "ansible.posix.profile_tasks,ispsystem.dcimanager.eda_ack"
             # The run for service 1 ended; the one for service 2 ended for another action.
             now = time.time()
             write_ack(tmp_path / "acks", events[0], now - 1, now)
-            write_ack(tmp_path / "acks", {"whmcs": dict(events[1]["whmcs"], action="suspend", event_id="whmcs-other-1")},
-                      now - 1, now)
+            write_ack(tmp_path / "acks", {"whmcs": dict(events[1]["whmcs"], action="suspend", event_id="whmcs-other-1")}, now - 1, now)
             await asyncio.sleep(0.6)
         state = json.loads((tmp_path / "state.json").read_text())
         assert [p["event"]["whmcs"]["service_id"] for p in state["pending"]] == [2, 3]
@@ -353,6 +366,7 @@ def test_a_duplicate_the_throttle_dropped_is_settled_by_the_run_of_the_first(tmp
 
 # --- poll ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def whmcs(tmp_path):
     dummy, state, dummy_products = make_shop()
@@ -364,9 +378,16 @@ def whmcs(tmp_path):
 
 
 def poll_args(tmp_path, whmcs, **changes):
-    args = {"mode": "poll", "state_file": str(tmp_path / "state.json"), "whmcs_url": whmcs.url,
-            "whmcs_identifier": whmcs.identifier, "whmcs_secret": whmcs.secret, "ca_path": whmcs.ca_path,
-            "interval": 0.1, "acknowledge": False}
+    args = {
+        "mode": "poll",
+        "state_file": str(tmp_path / "state.json"),
+        "whmcs_url": whmcs.url,
+        "whmcs_identifier": whmcs.identifier,
+        "whmcs_secret": whmcs.secret,
+        "ca_path": whmcs.ca_path,
+        "interval": 0.1,
+        "acknowledge": False,
+    }
     args.update(changes)
     return args
 
@@ -383,8 +404,7 @@ def test_poll_emits_module_actions_once_and_in_order(tmp_path, whmcs, caplog):
             whmcs.log_activity("Cron Job: Check for Updates: No new updates available")
             whmcs.module_event(22, "terminate")
             events = await source.events(3)
-            assert [(e["whmcs"]["service_id"], e["whmcs"]["action"]) for e in events] == [
-                (10, "create"), (21, "unsuspend"), (22, "terminate")]
+            assert [(e["whmcs"]["service_id"], e["whmcs"]["action"]) for e in events] == [(10, "create"), (21, "unsuspend"), (22, "terminate")]
             assert all(e["whmcs"]["product_id"] == 1 for e in events)
             assert [e["whmcs"]["event_id"] for e in events] == ["whmcs-log-2", "whmcs-log-3", "whmcs-log-5"]
             await source.nothing(0.5)
@@ -435,7 +455,7 @@ def test_poll_product_filter_and_deleted_services(tmp_path, whmcs, caplog):
     async def scenario():
         async with Source(poll_args(tmp_path, whmcs, product_ids=[1])) as source:
             await source.nothing(0.3)
-            whmcs.module_event(30, "create")       # another product
+            whmcs.module_event(30, "create")  # another product
             whmcs.log_activity("Module Create Successful - Service ID: 999")  # a service WHMCS no longer has
             whmcs.module_event(12, "create")
             [event] = await source.events(1)

@@ -67,8 +67,18 @@ def server_row(sim, server_id):
 
 
 def flags(elem):
-    known = ("blocked", "hwproblem", "diag_in_progress", "disabled", "poweron", "poweroff", "powererror",
-             "install_in_progress", "operation_failed", "func_in_progress")
+    known = (
+        "blocked",
+        "hwproblem",
+        "diag_in_progress",
+        "disabled",
+        "poweron",
+        "poweroff",
+        "powererror",
+        "install_in_progress",
+        "operation_failed",
+        "func_in_progress",
+    )
     return {flag for flag in known if elem.find(flag) is not None}
 
 
@@ -82,6 +92,7 @@ def wait_for(predicate, timeout=5.0):
 
 
 # --- transport and authentication ------------------------------------------------------------------
+
 
 def test_tls_needs_the_ca(sim):
     with pytest.raises(requests.exceptions.SSLError):
@@ -132,6 +143,7 @@ def test_login_key_is_single_use_and_user_scoped(sim):
 
 
 # --- lists and forms -------------------------------------------------------------------------------
+
 
 def test_server_list_columns_and_flags(sim):
     servers = rows(call(sim, "server"))
@@ -196,6 +208,7 @@ def test_server_edit_form_and_save(sim):
 
 # --- addresses -------------------------------------------------------------------------------------
 
+
 def test_address_allocation_domains_release_and_exhaustion(sim):
     iplist = call(sim, "iplist", elid="1").findall("elem")
     assert [(e.findtext("type"), e.findtext("ip")) for e in iplist] == [("group", "public"), ("public", "192.0.2.11")]
@@ -208,8 +221,7 @@ def test_address_allocation_domains_release_and_exhaustion(sim):
 
     v6 = call(sim, "iplist.edit", plid="1", sok="ok", family="ipv6", iptype="public", ip="", domain="web1.example.com")
     assert v6.findtext("ip") == "2001:db8:100::10" and v6.findtext("id")
-    got = [call(sim, "iplist.edit", plid="1", sok="ok", family="ipv4", iptype="public", ip="", domain="web1.example.com")
-           .findtext("ip") for dummy in range(6)]
+    got = [call(sim, "iplist.edit", plid="1", sok="ok", family="ipv4", iptype="public", ip="", domain="web1.example.com").findtext("ip") for dummy in range(6)]
     assert got == ["203.0.113.%d" % i for i in range(10, 16)]
     full = call(sim, "iplist.edit", plid="2", sok="ok", family="ipv4", iptype="public", ip="", domain="x.example.com")
     assert error(full) == ("limit", "ip")
@@ -229,8 +241,7 @@ def test_concurrent_claims_never_share_an_address(tls_dir):
         results = []
 
         def claim(i):
-            doc = call(sim, "iplist.edit", plid=str(i % 4 + 1), sok="ok", family="ipv4", iptype="public", ip="",
-                       domain="h%d.example.com" % i)
+            doc = call(sim, "iplist.edit", plid=str(i % 4 + 1), sok="ok", family="ipv4", iptype="public", ip="", domain="h%d.example.com" % i)
             results.append(doc.findtext("ip"))
 
         threads = [threading.Thread(target=claim, args=(i,)) for i in range(20)]
@@ -243,6 +254,7 @@ def test_concurrent_claims_never_share_an_address(tls_dir):
 
 
 # --- timed operations ----------------------------------------------------------------------------
+
 
 def test_power_flags_follow_time(sim):
     call(sim, "server.poweron", elid="1")
@@ -297,8 +309,9 @@ def test_block_and_enable_with_ports(sim):
 
 
 def install(sim, server_id, template="ISPsystem__Debian-12-amd64", password="root-pw-1", **extra):
-    params = dict(sok="ok", elid=str(server_id), operation="ostemplate", ostemplate=template, passwd=password,
-                  confirm=password, checkpasswd=password, recipe="null")
+    params = dict(
+        sok="ok", elid=str(server_id), operation="ostemplate", ostemplate=template, passwd=password, confirm=password, checkpasswd=password, recipe="null"
+    )
     params.update(extra)
     return call(sim, "server.operations", **params)
 
@@ -348,13 +361,13 @@ def test_settings_skip_the_power_requirement(sim):
 
 def test_osmgr_and_traffic(sim):
     templates = call(sim, "osmgr").findall("elem")
-    assert [t.findtext("name") for t in templates] == ["ISPsystem__Debian-12-amd64", "ISPsystem__Ubuntu-24.04-amd64",
-                                                       "ISPsystem__AlmaLinux-9-amd64"]
+    assert [t.findtext("name") for t in templates] == ["ISPsystem__Debian-12-amd64", "ISPsystem__Ubuntu-24.04-amd64", "ISPsystem__AlmaLinux-9-amd64"]
     burst = {e.findtext("id"): e.findtext("burst") for e in call(sim, "trafficburstable").findall("reportdata//elem")}
     assert burst["6"] == "12.5"
 
 
 # --- call log, faults, control -----------------------------------------------------------------------
+
 
 def test_call_log_marks_writes_and_records_the_query(sim):
     call(sim, "server.edit", elid="1")
@@ -376,16 +389,14 @@ def test_a_faulted_write_changes_nothing(sim, kind):
     before = sim.dump_state()
     sim.set_faults(rate=1.0, kinds=[kind], names=["iplist.edit"], stall_seconds=0.2, seed=1)
     try:
-        response = post(sim, {"func": "iplist.edit", "out": "xml", "authinfo": ADMIN, "plid": "1", "sok": "ok",
-                              "family": "ipv4", "iptype": "public"})
+        response = post(sim, {"func": "iplist.edit", "out": "xml", "authinfo": ADMIN, "plid": "1", "sok": "ok", "family": "ipv4", "iptype": "public"})
         outcome = response.status_code
         if kind == "badbody":
             with pytest.raises(ET.ParseError):
                 ET.fromstring(response.content)
     except requests.exceptions.RequestException as exc:
         outcome = type(exc).__name__
-    expected = {"http500": (500, 502, 503), "stall": (504,), "badbody": (200,), "drop": ("ConnectionError",),
-                "truncate": ("ChunkedEncodingError",)}[kind]
+    expected = {"http500": (500, 502, 503), "stall": (504,), "badbody": (200,), "drop": ("ConnectionError",), "truncate": ("ChunkedEncodingError",)}[kind]
     assert outcome in expected
     assert sim.dump_state() == before
     assert error(call(sim, "server")) is None  # other functions are not faulted
@@ -436,14 +447,17 @@ def test_make_state_shape():
 def test_cli_serves_until_sigterm(tmp_path):
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(make_state(3)))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.simulators.dcimanager", "--state", str(state_file),
-                             "--tls-dir", str(tmp_path / "tls"), "--install-seconds", "0.1"],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.simulators.dcimanager", "--state", str(state_file), "--tls-dir", str(tmp_path / "tls"), "--install-seconds", "0.1"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(proc.stdout.readline())
         assert info["url"].endswith("/dcimgr") and os.path.exists(info["ca_path"])
-        response = requests.post(info["url"], data={"func": "server", "out": "xml", "authinfo": ADMIN},
-                                 verify=info["ca_path"], timeout=5)
+        response = requests.post(info["url"], data={"func": "server", "out": "xml", "authinfo": ADMIN}, verify=info["ca_path"], timeout=5)
         assert len(ET.fromstring(response.content).findall("elem")) == 3
         settings = requests.get(info["control"] + "/settings", verify=info["ca_path"], timeout=5).json()
         assert settings["install_seconds"] == 0.1

@@ -24,6 +24,7 @@ def make_sim(tls_dir):
         sim = DCImanagerSimulator(tls_dir=tls_dir, **dict(TIMINGS, **knobs)).start()
         made.append(sim)
         return sim
+
     yield make
     for sim in made:
         sim.close()
@@ -37,6 +38,7 @@ def switch_and_ipmi(sim, server_id="6"):
 
 # --- the knobs themselves ------------------------------------------------------------------------
 
+
 def test_defaults_are_todays_panel_and_every_variant_is_one_difference(make_sim):
     sim = make_sim()
     defaults = {name: default for name, (dummy, default) in VARIANT_KNOBS.items()}
@@ -49,9 +51,16 @@ def test_defaults_are_todays_panel_and_every_variant_is_one_difference(make_sim)
 
 def test_knob_values_are_checked(make_sim, tls_dir):
     sim = make_sim()
-    for bad in ({"disable_sets": "neither"}, {"port_state_words": "on"}, {"port_state_words": "x,x"},
-                {"port_state_column": "type"}, {"port_state_column": "two words"}, {"list_page_size": -1},
-                {"install_flag_delay": -1}, {"auth_answer": "cookie"}):
+    for bad in (
+        {"disable_sets": "neither"},
+        {"port_state_words": "on"},
+        {"port_state_words": "x,x"},
+        {"port_state_column": "type"},
+        {"port_state_column": "two words"},
+        {"list_page_size": -1},
+        {"install_flag_delay": -1},
+        {"auth_answer": "cookie"},
+    ):
         with pytest.raises(ValueError):
             sim.apply_settings(bad)
         assert control(sim, "PUT", "settings", json=bad).status_code == 400
@@ -274,6 +283,7 @@ def test_install_flag_late_variant_fits_the_integration_timing():
 
 # --- the list documents ----------------------------------------------------------------------------
 
+
 def _reference(columns_rows, empty_cells=False, flag_text="", path=(), head=()):
     """The same list built with ElementTree, as the simulator did before _ListDoc."""
     doc = ET.Element("doc", {"lang": "en"})
@@ -297,9 +307,11 @@ def _reference(columns_rows, empty_cells=False, flag_text="", path=(), head=()):
 @pytest.mark.parametrize("empty_cells, flag_text", [(False, ""), (True, ""), (True, "on"), (False, "a<&>b")])
 @pytest.mark.parametrize("path, head", [((), ()), (("reportdata", "traffic"), ()), ((), (("p_num", 1), ("p_cnt", 2), ("p_elems", 0)))])
 def test_list_documents_are_byte_identical_to_elementtree(empty_cells, flag_text, path, head):
-    data = [([("id", 1), ("name", "a & <b> \"c\" 'd' é ✓"), ("owner", ""), ("type", None), ("burst", 0), ("x", 12.5)], ["poweron"]),
-            ([("id", "2"), ("hostname", "]]>")], []),
-            ([], ["blocked", "disabled"])]
+    data = [
+        ([("id", 1), ("name", "a & <b> \"c\" 'd' é ✓"), ("owner", ""), ("type", None), ("burst", 0), ("x", 12.5)], ["poweron"]),
+        ([("id", "2"), ("hostname", "]]>")], []),
+        ([], ["blocked", "disabled"]),
+    ]
     for sample in (data, []):
         doc = _ListDoc(empty_cells=empty_cells, flag_text=flag_text, path=path, head=head)
         for columns, row_flags in sample:

@@ -68,10 +68,17 @@ def problems(dci, whmcs):
     return found
 
 
-EXPECTED = {"active_blocked": {"blocked"}, "suspended_unblocked": {"unblocked"}, "terminated_allocated": {"allocated", "ip_left"},
-            "terminated_ip_left": {"ip_left"}, "ip_on_other_server": {"ip_mismatch"}, "hostname_twice": {"hostname_twice"},
-            "active_no_server": {"no_server"}, "foreign_owner": {"foreign_owner"},
-            "no_domain_duplicate": {"shared_hostname", "allocated"}}
+EXPECTED = {
+    "active_blocked": {"blocked"},
+    "suspended_unblocked": {"unblocked"},
+    "terminated_allocated": {"allocated", "ip_left"},
+    "terminated_ip_left": {"ip_left"},
+    "ip_on_other_server": {"ip_mismatch"},
+    "hostname_twice": {"hostname_twice"},
+    "active_no_server": {"no_server"},
+    "foreign_owner": {"foreign_owner"},
+    "no_domain_duplicate": {"shared_hostname", "allocated"},
+}
 
 
 def expected(plan):
@@ -162,8 +169,7 @@ def test_the_simulators_serve_ten_thousand_services(tmp_path):
     dci, whmcs, dummy = make_consistent_shop(10000)
     assert time.monotonic() - started < 10
     assert problems(dci, whmcs) == {}
-    with DCImanagerSimulator(state=dci, tls_dir=str(tmp_path / "dci")) as sim, \
-            WHMCSSimulator(state=whmcs, tls_dir=str(tmp_path / "whmcs")) as billing:
+    with DCImanagerSimulator(state=dci, tls_dir=str(tmp_path / "dci")) as sim, WHMCSSimulator(state=whmcs, tls_dir=str(tmp_path / "whmcs")) as billing:
         session = requests.Session()
         data = {"func": "server", "out": "xml", "authinfo": ADMIN}
         session.post(sim.url, data=data, verify=sim.ca_path, timeout=30)  # the connection and TLS set up
@@ -172,7 +178,17 @@ def test_the_simulators_serve_ten_thousand_services(tmp_path):
         seconds = time.monotonic() - started
         rows = ET.fromstring(answer.content).findall("elem")
         assert len(rows) == len(dci["servers"]) and seconds < 1.0, seconds
-        page = session.post(billing.api_url, verify=billing.ca_path, timeout=30, data={
-            "action": "GetClientsProducts", "identifier": billing.identifier, "secret": billing.secret,
-            "responsetype": "json", "limitstart": 9500, "limitnum": 1000}).json()
+        page = session.post(
+            billing.api_url,
+            verify=billing.ca_path,
+            timeout=30,
+            data={
+                "action": "GetClientsProducts",
+                "identifier": billing.identifier,
+                "secret": billing.secret,
+                "responsetype": "json",
+                "limitstart": 9500,
+                "limitnum": 1000,
+            },
+        ).json()
         assert page["totalresults"] == "10000" and page["numreturned"] == 500

@@ -66,7 +66,10 @@ def test_the_next_named_write_is_handled_then_dropped(sim):
     second = ET.fromstring(outcome(sim, ALLOCATE)[1])
     assert second.findtext("ip") == "203.0.113.11"  # the first allocation took 203.0.113.10
     assert [(c["name"], c["fault"], c["fault_after"]) for c in sim.calls] == [
-        ("server", None, False), ("iplist.edit", "drop", True), ("iplist.edit", None, False)]
+        ("server", None, False),
+        ("iplist.edit", "drop", True),
+        ("iplist.edit", None, False),
+    ]
     assert sim.faults["count"] == 0 and sim.faults["after"] == 1.0
 
 
@@ -104,6 +107,7 @@ def test_after_decisions_are_reproducible_and_keep_old_seeds():
     def decisions(**kwargs):
         plan = _FaultPlan(rate=0.5, kinds=("http500", "drop", "stall"), seed=11, **kwargs)
         return [plan.decide("x") for dummy in range(200)]
+
     mixed = decisions(after=0.3)
     assert mixed == decisions(after=0.3)
     assert 10 < sum(1 for d in mixed if d and d[2]) < sum(1 for d in mixed if d and not d[2])
@@ -116,8 +120,14 @@ def test_after_decisions_are_reproducible_and_keep_old_seeds():
 def test_whmcs_lost_answer_after_the_update(tmp_path):
     with WHMCSSimulator(tls_dir=str(tmp_path / "tls")) as whmcs:
         whmcs.lose_next_answer("UpdateClientProduct", kind="http500")
-        data = {"action": "UpdateClientProduct", "identifier": whmcs.identifier, "secret": whmcs.secret,
-                "responsetype": "json", "serviceid": "1", "dedicatedip": "192.0.2.99"}
+        data = {
+            "action": "UpdateClientProduct",
+            "identifier": whmcs.identifier,
+            "secret": whmcs.secret,
+            "responsetype": "json",
+            "serviceid": "1",
+            "dedicatedip": "192.0.2.99",
+        }
         assert HTTP.post(whmcs.api_url, data=data, verify=whmcs.ca_path, timeout=10).status_code == 500
         assert whmcs.service(1)["dedicatedip"] == "192.0.2.99"
         assert whmcs.calls[-1]["fault_after"] is True

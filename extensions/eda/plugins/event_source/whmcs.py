@@ -168,8 +168,7 @@ LOG = logging.getLogger("ispsystem.dcimanager.whmcs")
 
 ACTIONS = ("create", "suspend", "unsuspend", "terminate")
 # The module queue's moduleAction -> our action.
-QUEUE_ACTIONS = {"CreateAccount": "create", "SuspendAccount": "suspend", "UnsuspendAccount": "unsuspend",
-                 "TerminateAccount": "terminate"}
+QUEUE_ACTIONS = {"CreateAccount": "create", "SuspendAccount": "suspend", "UnsuspendAccount": "unsuspend", "TerminateAccount": "terminate"}
 # WHMCS's activity log line of a successful module action (assumption W-EDA-1 in docs/eda.md).
 LOG_LINE = re.compile(r"(?<![A-Za-z])Module (Create|Suspend|Unsuspend|Terminate) Successful - Service ID: (\d+)\b")
 # The activity log search that narrows GetActivityLog to module lines (a substring match).
@@ -196,6 +195,7 @@ class WHMCSUnavailable(Exception):
 
 
 # --- arguments ---------------------------------------------------------------------------------
+
 
 def _bool(value):
     if isinstance(value, bool):
@@ -269,11 +269,11 @@ class Settings:
             if not 10 <= self.max_age <= 86400:
                 raise SourceError("max_age must be between 10 and 86400 seconds")
         else:
-            missing = [name for name, value in (("whmcs_url", self.whmcs_url), ("whmcs_identifier", self.identifier),
-                                                ("whmcs_secret", self.secret)) if not value]
+            missing = [
+                name for name, value in (("whmcs_url", self.whmcs_url), ("whmcs_identifier", self.identifier), ("whmcs_secret", self.secret)) if not value
+            ]
             if missing:
-                raise SourceError("poll mode needs %s (or WHMCS_URL, WHMCS_API_IDENTIFIER, WHMCS_API_SECRET)"
-                                  % ", ".join(missing))
+                raise SourceError("poll mode needs %s (or WHMCS_URL, WHMCS_API_IDENTIFIER, WHMCS_API_SECRET)" % ", ".join(missing))
             if not self.whmcs_url.lower().startswith("https://"):
                 raise SourceError("whmcs_url must start with https:// (the API credentials travel in each request)")
             if not 0.05 <= self.interval <= 86400 or not 1 <= self.timeout <= 600:
@@ -297,15 +297,16 @@ def api_endpoint(url):
 
 # --- durable state ---------------------------------------------------------------------------------
 
+
 class State:
     """The state file: cursor, recent event ids, unacknowledged events. Written atomically."""
 
     def __init__(self, path):
         self.path = path
-        self.activity_id = None      # poll: the newest activity log id handled
-        self.queue_ids = set()       # poll: module queue entries emitted (while still in the queue)
+        self.activity_id = None  # poll: the newest activity log id handled
+        self.queue_ids = set()  # poll: module queue entries emitted (while still in the queue)
         self.done = collections.OrderedDict()  # event id -> time it was settled
-        self.pending = []            # [{"event": ..., "emitted_at": float}], in emission order
+        self.pending = []  # [{"event": ..., "emitted_at": float}], in emission order
 
     def load(self):
         try:
@@ -315,8 +316,7 @@ class State:
             return False
         except (OSError, ValueError) as exc:
             # Never guess a cursor: a reset could skip events or repeat them all.
-            raise SourceError("state file %s cannot be read (%s); repair it, or remove it to start afresh"
-                              % (self.path, exc.__class__.__name__)) from None
+            raise SourceError("state file %s cannot be read (%s); repair it, or remove it to start afresh" % (self.path, exc.__class__.__name__)) from None
         if not isinstance(data, dict) or data.get("version") != 1:
             raise SourceError("state file %s is not a version 1 state of this source" % self.path)
         self.activity_id = data.get("activity_id")
@@ -326,8 +326,7 @@ class State:
         return True
 
     def save(self):
-        data = {"version": 1, "activity_id": self.activity_id, "queue_ids": sorted(self.queue_ids),
-                "done": list(self.done.items()), "pending": self.pending}
+        data = {"version": 1, "activity_id": self.activity_id, "queue_ids": sorted(self.queue_ids), "done": list(self.done.items()), "pending": self.pending}
         directory = os.path.dirname(self.path)
         fd, tmp = tempfile.mkstemp(prefix=".whmcs-state-", dir=directory)
         try:
@@ -366,8 +365,8 @@ class Delivery:
         self.queue = queue
         self.settings = settings
         self.state = state
-        self._acks_read = {}   # ack file name -> mtime already applied
-        self._covered = {}     # (service id, action) -> events emitted until then are covered
+        self._acks_read = {}  # ack file name -> mtime already applied
+        self._covered = {}  # (service id, action) -> events emitted until then are covered
         self._outbox = asyncio.Queue()
 
     def record(self, event):
@@ -385,8 +384,7 @@ class Delivery:
         """Put recorded events on ansible-rulebook's queue in order (runs for the source's life)."""
         while True:
             event = await self._outbox.get()
-            LOG.info("emitting %s of service %s (event %s)", event["whmcs"]["action"], event["whmcs"]["service_id"],
-                     event["whmcs"]["event_id"])
+            LOG.info("emitting %s of service %s (event %s)", event["whmcs"]["action"], event["whmcs"]["service_id"], event["whmcs"]["event_id"])
             # A copy: ansible-rulebook's filters add "meta" to what they are given.
             await self.queue.put(json.loads(json.dumps(event)))
             if not self.settings.acknowledge:
@@ -397,8 +395,7 @@ class Delivery:
         """After a start: apply acknowledgements, then emit again what was never acknowledged."""
         self.read_acks()
         if self.state.pending:
-            LOG.warning("emitting again %d event(s) whose playbook run did not end before the last stop",
-                        len(self.state.pending))
+            LOG.warning("emitting again %d event(s) whose playbook run did not end before the last stop", len(self.state.pending))
             for pending in self.state.pending:
                 pending["emitted_at"] = time.time()
                 self._outbox.put_nowait(pending["event"])
@@ -458,8 +455,7 @@ class Delivery:
             self._covered[key] = max(covered, self._covered.get(key, 0.0))
         # Also settles an event recorded after its run's acknowledgement was read (a duplicate
         # the throttle drops).
-        if self._settle_pending(lambda p: p["emitted_at"] <= self._covered.get(
-                (p["event"]["whmcs"]["service_id"], p["event"]["whmcs"]["action"]), -1.0)):
+        if self._settle_pending(lambda p: p["emitted_at"] <= self._covered.get((p["event"]["whmcs"]["service_id"], p["event"]["whmcs"]["action"]), -1.0)):
             self.state.save()
 
 
@@ -472,8 +468,10 @@ def enable_acknowledgements(settings):
     os.makedirs(settings.ack_dir, exist_ok=True)
     current = os.environ.get(ACK_DIR_ENV)
     if current and os.path.abspath(current) != settings.ack_dir:
-        raise SourceError("two whmcs sources in one ansible-rulebook keep their state in different directories "
-                          "(%s, %s): put both state files in one directory" % (current, os.path.dirname(settings.state_file)))
+        raise SourceError(
+            "two whmcs sources in one ansible-rulebook keep their state in different directories "
+            "(%s, %s): put both state files in one directory" % (current, os.path.dirname(settings.state_file))
+        )
     os.environ[ACK_DIR_ENV] = settings.ack_dir
     enabled = [name.strip() for name in os.environ.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if name.strip()]
     if ACK_CALLBACK not in enabled:
@@ -481,6 +479,7 @@ def enable_acknowledgements(settings):
 
 
 # --- push -------------------------------------------------------------------------------------------
+
 
 class PushReceiver:
     """The HTTP(S) endpoint for the WHMCS hook's signed posts."""
@@ -492,11 +491,13 @@ class PushReceiver:
 
     def refuse(self, request, status, reason):
         from aiohttp import web  # pylint: disable=import-outside-toplevel
+
         LOG.warning("refused a post from %s: %s (HTTP %d)", request.remote, reason, status)
         return web.json_response({"status": "refused", "reason": reason}, status=status)
 
     async def handle(self, request):
         from aiohttp import web  # pylint: disable=import-outside-toplevel
+
         if request.method != "POST":
             return self.refuse(request, 405, "only POST is accepted")
         length = request.content_length
@@ -524,8 +525,12 @@ class PushReceiver:
         if problem:
             return self.refuse(request, 422 if event is None else 409, problem)
         if not self.settings.selected(event["whmcs"]["product_id"]):
-            LOG.info("ignoring %s of service %s: product %s is not in product_ids", event["whmcs"]["action"],
-                     event["whmcs"]["service_id"], event["whmcs"]["product_id"])
+            LOG.info(
+                "ignoring %s of service %s: product %s is not in product_ids",
+                event["whmcs"]["action"],
+                event["whmcs"]["service_id"],
+                event["whmcs"]["product_id"],
+            )
             return web.json_response({"status": "ignored", "event_id": event["whmcs"]["event_id"]}, status=200)
         try:
             self.delivery.record(event)
@@ -564,6 +569,7 @@ class PushReceiver:
 
 async def run_push(settings, delivery):
     from aiohttp import web  # pylint: disable=import-outside-toplevel
+
     receiver = PushReceiver(settings, delivery)
     # client_max_size bounds what aiohttp itself would buffer; the handler reads with its own bound.
     app = web.Application(client_max_size=settings.max_body)
@@ -587,6 +593,7 @@ async def run_push(settings, delivery):
 
 # --- poll -------------------------------------------------------------------------------------------
 
+
 class WHMCSReader:
     """The three read-only API actions poll mode needs, with bounded retries."""
 
@@ -597,6 +604,7 @@ class WHMCSReader:
 
     async def open(self):
         import aiohttp  # pylint: disable=import-outside-toplevel
+
         if not self.settings.validate_certs:
             context = False
         else:
@@ -604,7 +612,8 @@ class WHMCSReader:
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
             connector=aiohttp.TCPConnector(ssl=context, limit=4),
-            headers={"User-Agent": "ispsystem.dcimanager-eda/1"})
+            headers={"User-Agent": "ispsystem.dcimanager-eda/1"},
+        )
 
     async def close(self):
         if self.session is not None:
@@ -613,14 +622,14 @@ class WHMCSReader:
     async def call(self, action, **params):
         """One API call, up to 3 attempts with backoff; raises WHMCSUnavailable."""
         import aiohttp  # pylint: disable=import-outside-toplevel
-        data = dict(params, action=action, identifier=self.settings.identifier, secret=self.settings.secret,
-                    responsetype="json")
+
+        data = dict(params, action=action, identifier=self.settings.identifier, secret=self.settings.secret, responsetype="json")
         if self.settings.access_key:
             data["accesskey"] = self.settings.access_key
         problem = ""
         for attempt in range(3):
             if attempt:
-                await asyncio.sleep(0.5 * 2 ** attempt)
+                await asyncio.sleep(0.5 * 2**attempt)
             try:
                 async with self.session.post(self.endpoint, data=data, allow_redirects=False) as answer:
                     raw = await answer.content.read(MAX_ANSWER_BYTES + 1)
@@ -744,8 +753,9 @@ class Poller:
         cursor = self.state.activity_id
         found = {}
         for page in range(MAX_PAGES):
-            answer = await self.reader.call("GetActivityLog", description=LOG_FILTER,
-                                            limitstart=page * self.settings.page_size, limitnum=self.settings.page_size)
+            answer = await self.reader.call(
+                "GetActivityLog", description=LOG_FILTER, limitstart=page * self.settings.page_size, limitnum=self.settings.page_size
+            )
             entries = _entries(answer.get("activity"))
             reached = not entries or len(entries) < self.settings.page_size
             for entry in entries:
@@ -758,8 +768,7 @@ class Poller:
             if reached:
                 break
         else:
-            raise WHMCSUnavailable("more than %d new activity log entries since entry %d; raise page_size"
-                                   % (MAX_PAGES * self.settings.page_size, cursor))
+            raise WHMCSUnavailable("more than %d new activity log entries since entry %d; raise page_size" % (MAX_PAGES * self.settings.page_size, cursor))
         lines = [(entry_id,) + found[entry_id] for entry_id in sorted(found) if found[entry_id] is not None]
         return lines, max(found) if found else cursor
 
@@ -785,17 +794,25 @@ class Poller:
             if action is None or service_id is None or str(item.get("serviceType", "service")) != "service":
                 if queue_id not in self._reported:
                     self._reported.add(queue_id)
-                    LOG.info("module queue entry %s (%s of %s %s) is not an action this source handles",
-                             queue_id, _short(item.get("moduleAction")), _short(item.get("serviceType")),
-                             _short(item.get("serviceId")))
+                    LOG.info(
+                        "module queue entry %s (%s of %s %s) is not an action this source handles",
+                        queue_id,
+                        _short(item.get("moduleAction")),
+                        _short(item.get("serviceType")),
+                        _short(item.get("serviceId")),
+                    )
                 continue
             product_id = await self.reader.product_of(service_id)
             self.state.queue_ids.add(queue_id)
             if product_id is None or not self.settings.selected(product_id):
                 self.state.save()
                 continue
-            LOG.info("WHMCS's %s of service %d failed (%s); emitting it to be done again", item.get("moduleAction"),
-                     service_id, _short(item.get("lastAttemptError", ""))[:120])
+            LOG.info(
+                "WHMCS's %s of service %d failed (%s); emitting it to be done again",
+                item.get("moduleAction"),
+                service_id,
+                _short(item.get("lastAttemptError", ""))[:120],
+            )
             emitted += self._emit(make_event(service_id, action, product_id, "whmcs-queue-%s" % queue_id))
         # Forget entries that left the queue (done or deleted), so the state stays small.
         if self.state.queue_ids - present:
@@ -821,8 +838,13 @@ async def run_poll(settings, delivery):
             except WHMCSUnavailable as exc:
                 failures += 1
                 wait = min(settings.interval * 2 ** min(failures, 10), max(settings.interval, 300))
-                LOG.error("WHMCS poll failed (%d in a row), next try in %.0f s; the cursor stays at activity "
-                          "log entry %s: %s", failures, wait, delivery.state.activity_id, exc)
+                LOG.error(
+                    "WHMCS poll failed (%d in a row), next try in %.0f s; the cursor stays at activity log entry %s: %s",
+                    failures,
+                    wait,
+                    delivery.state.activity_id,
+                    exc,
+                )
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 delivery.read_acks()
@@ -832,6 +854,7 @@ async def run_poll(settings, delivery):
 
 
 # --- entry point ------------------------------------------------------------------------------------
+
 
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     """ansible-rulebook's entry point."""
@@ -862,4 +885,5 @@ if __name__ == "__main__":
 
     logging.basicConfig(level=logging.INFO)
     import sys  # pylint: disable=import-outside-toplevel
+
     asyncio.run(main(_PrintQueue(), json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}))

@@ -30,26 +30,32 @@ def make_client(answers, **kwargs):
     return client
 
 
-@pytest.mark.parametrize("given,expected", [
-    ("https://dci.example.com", "https://dci.example.com:1500/dcimgr"),
-    ("https://dci.example.com/", "https://dci.example.com:1500/dcimgr"),
-    ("https://dci.example.com:1500", "https://dci.example.com:1500/dcimgr"),
-    ("https://dci.example.com:1500/dcimgr", "https://dci.example.com:1500/dcimgr"),
-    ("https://dci.example.com:8443/manager/dcimgr/", "https://dci.example.com:8443/manager/dcimgr"),
-    ("dci.example.com", "https://dci.example.com:1500/dcimgr"),
-    ("https://[2001:db8::1]", "https://[2001:db8::1]:1500/dcimgr"),
-])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ("https://dci.example.com", "https://dci.example.com:1500/dcimgr"),
+        ("https://dci.example.com/", "https://dci.example.com:1500/dcimgr"),
+        ("https://dci.example.com:1500", "https://dci.example.com:1500/dcimgr"),
+        ("https://dci.example.com:1500/dcimgr", "https://dci.example.com:1500/dcimgr"),
+        ("https://dci.example.com:8443/manager/dcimgr/", "https://dci.example.com:8443/manager/dcimgr"),
+        ("dci.example.com", "https://dci.example.com:1500/dcimgr"),
+        ("https://[2001:db8::1]", "https://[2001:db8::1]:1500/dcimgr"),
+    ],
+)
 def test_normalize_api_url(given, expected):
     assert normalize_api_url(given) == expected
 
 
-@pytest.mark.parametrize("given,fragment", [
-    ("", "empty"),
-    ("ftp://dci.example.com", "https://"),
-    ("https://admin:pw@dci.example.com", "credentials"),
-    ("https://dci.example.com/dcimgr?func=auth", "query"),
-    ("https://dci.example.com:99999", "port"),
-])
+@pytest.mark.parametrize(
+    "given,fragment",
+    [
+        ("", "empty"),
+        ("ftp://dci.example.com", "https://"),
+        ("https://admin:pw@dci.example.com", "credentials"),
+        ("https://dci.example.com/dcimgr?func=auth", "query"),
+        ("https://dci.example.com:99999", "port"),
+    ],
+)
 def test_normalize_api_url_rejects(given, fragment):
     with pytest.raises(DCIError) as info:
         normalize_api_url(given)
@@ -58,8 +64,13 @@ def test_normalize_api_url_rejects(given, fragment):
 
 
 def test_list_rows_become_dicts_with_boolean_flags():
-    client = make_client([AUTH_OK, b"<doc><elem><id>1</id><hostname>free.ds</hostname><poweron/></elem>"
-                                   b"<elem><id>2</id><owner>bob</owner><blocked/><install_in_progress/></elem></doc>"])
+    client = make_client(
+        [
+            AUTH_OK,
+            b"<doc><elem><id>1</id><hostname>free.ds</hostname><poweron/></elem>"
+            b"<elem><id>2</id><owner>bob</owner><blocked/><install_in_progress/></elem></doc>",
+        ]
+    )
     rows = client.list("server", flags=SERVER_FLAGS)
     assert rows[0]["id"] == "1" and rows[0]["hostname"] == "free.ds"
     assert rows[0]["poweron"] is True and rows[0]["blocked"] is False
@@ -197,9 +208,11 @@ def test_http_403_is_explained():
 
 
 def test_entity_expansion_payload_is_connection_refused():
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY a "aaaaaaaaaa">'
-            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
-            b"<doc><elem><name>&c;</name></elem></doc>")
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        b"<doc><elem><name>&c;</name></elem></doc>"
+    )
     with pytest.raises(DCIError) as info:
         parse_document(bomb, "user")
     assert "DTD" in info.value.msg
@@ -223,8 +236,13 @@ def test_huge_body_is_refused(monkeypatch):
 
 
 def test_form_values_and_select_lists():
-    client = make_client([AUTH_OK, b'<doc><name>rack1</name><mac>00:11</mac><disabled>on</disabled>'
-                                   b'<slist name="ostemplate"><val key="ISPsystem__Debian-12-amd64">Debian 12</val></slist></doc>'])
+    client = make_client(
+        [
+            AUTH_OK,
+            b"<doc><name>rack1</name><mac>00:11</mac><disabled>on</disabled>"
+            b'<slist name="ostemplate"><val key="ISPsystem__Debian-12-amd64">Debian 12</val></slist></doc>',
+        ]
+    )
     form = client.form("server.operations", elid="1")
     assert form == {"name": "rack1", "mac": "00:11", "disabled": "on"}
     assert form.selects == {"ostemplate": {"ISPsystem__Debian-12-amd64": "Debian 12"}}

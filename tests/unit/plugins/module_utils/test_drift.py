@@ -40,8 +40,17 @@ PRODUCTS = {7: {"package": "DL360", "os_template": "Debian-12"}}
 
 def server(server_id="5", owner="ada", blocked=False, hostname=HOSTNAME, main_ip=None, state=None):
     """A server as dci_fleet_info returns it."""
-    row = {"id": server_id, "name": "srv" + server_id, "hostname": hostname, "owner": owner, "package": "DL360",
-           "main_ip": main_ip or "10.0.0.%s" % server_id, "rack": "", "blocked": blocked, "power": "on"}
+    row = {
+        "id": server_id,
+        "name": "srv" + server_id,
+        "hostname": hostname,
+        "owner": owner,
+        "package": "DL360",
+        "main_ip": main_ip or "10.0.0.%s" % server_id,
+        "rack": "",
+        "blocked": blocked,
+        "power": "on",
+    }
     free = not owner and hostname == "free.ds" and not blocked
     row.update(state=state or ("free" if free else "suspended" if blocked else "owned"), free=free)
     return row
@@ -59,23 +68,35 @@ PANEL = {
 # WHMCS status -> what the panel shows -> (action, conflict). The role's state is STATE_OF_STATUS[status].
 EXPECTED = {
     "Pending": {
-        "none": ("provision", None), "mine": ("provision", None), "mine, blocked": ("provision", None),
-        "another account's": ("conflict", "foreign_owner"), "no owner shown": ("provision", None),
+        "none": ("provision", None),
+        "mine": ("provision", None),
+        "mine, blocked": ("provision", None),
+        "another account's": ("conflict", "foreign_owner"),
+        "no owner shown": ("provision", None),
         "on two servers": ("conflict", "hostname_on_two_servers"),
     },
     "Active": {
-        "none": ("conflict", "no_server"), "mine": (None, None), "mine, blocked": ("unblock", None),
-        "another account's": ("conflict", "foreign_owner"), "no owner shown": ("conflict", "foreign_owner"),
+        "none": ("conflict", "no_server"),
+        "mine": (None, None),
+        "mine, blocked": ("unblock", None),
+        "another account's": ("conflict", "foreign_owner"),
+        "no owner shown": ("conflict", "foreign_owner"),
         "on two servers": ("conflict", "hostname_on_two_servers"),
     },
     "Suspended": {
-        "none": ("conflict", "no_server"), "mine": ("block", None), "mine, blocked": (None, None),
-        "another account's": ("conflict", "foreign_owner"), "no owner shown": ("conflict", "foreign_owner"),
+        "none": ("conflict", "no_server"),
+        "mine": ("block", None),
+        "mine, blocked": (None, None),
+        "another account's": ("conflict", "foreign_owner"),
+        "no owner shown": ("conflict", "foreign_owner"),
         "on two servers": ("conflict", "hostname_on_two_servers"),
     },
     "Terminated": {
-        "none": (None, None), "mine": ("release", None), "mine, blocked": ("release", None),
-        "another account's": ("conflict", "foreign_owner"), "no owner shown": ("release", None),
+        "none": (None, None),
+        "mine": ("release", None),
+        "mine, blocked": ("release", None),
+        "another account's": ("conflict", "foreign_owner"),
+        "no owner shown": ("release", None),
         "on two servers": ("conflict", "hostname_on_two_servers"),
     },
 }
@@ -83,24 +104,41 @@ EXPECTED["Cancelled"] = EXPECTED["Terminated"]
 CASES = [(status, panel) for status in EXPECTED for panel in PANEL]
 
 
-def service(status="Active", service_id=42, domain=HOSTNAME, dedicated_ip="", assigned_ips=(), username="ada", client_id=3,
-            host=None, **more):
+def service(status="Active", service_id=42, domain=HOSTNAME, dedicated_ip="", assigned_ips=(), username="ada", client_id=3, host=None, **more):
     """A host's variables from the WHMCS inventory."""
-    hostvars = {"inventory_hostname": host or "whmcs-%s" % service_id, "whmcs_service_id": service_id, "whmcs_client_id": client_id,
-                "whmcs_product_id": 7, "whmcs_status": status, "whmcs_domain": domain, "whmcs_dedicated_ip": dedicated_ip,
-                "whmcs_assigned_ips": list(assigned_ips), "whmcs_username": username}
+    hostvars = {
+        "inventory_hostname": host or "whmcs-%s" % service_id,
+        "whmcs_service_id": service_id,
+        "whmcs_client_id": client_id,
+        "whmcs_product_id": 7,
+        "whmcs_status": status,
+        "whmcs_domain": domain,
+        "whmcs_dedicated_ip": dedicated_ip,
+        "whmcs_assigned_ips": list(assigned_ips),
+        "whmcs_username": username,
+    }
     hostvars.update(more)
     return hostvars
 
 
 def subject(status, **fields):
-    whmcs = {"service": {"service_id": 42, "product_id": 7, "status": status, "domain": HOSTNAME, "username": "ada",
-                         "password": "pw", "dedicated_ip": fields.pop("dedicated_ip", ""),
-                         "assigned_ips": fields.pop("assigned_ips", [])}}
+    whmcs = {
+        "service": {
+            "service_id": 42,
+            "product_id": 7,
+            "status": status,
+            "domain": HOSTNAME,
+            "username": "ada",
+            "password": "pw",
+            "dedicated_ip": fields.pop("dedicated_ip", ""),
+            "assigned_ips": fields.pop("assigned_ips", []),
+        }
+    }
     return subject_of(settings(whmcs, products=PRODUCTS, **fields))
 
 
 # --- one service: every status x panel state ------------------------------------------------------
+
 
 @pytest.mark.parametrize("status, panel", CASES)
 def test_decide(status, panel):
@@ -127,35 +165,43 @@ def test_the_plan_takes_the_roles_decisions(status, panel):
 def test_the_role_filter_reads_dci_server_info(status, panel):
     """server_action takes dci_server_info's server dicts (no state, no free)."""
     found = [dict((k, v) for k, v in s.items() if k not in ("state", "free")) for s in PANEL[panel]]
-    found_settings = settings({"service": {"service_id": 42, "product_id": 7, "status": status, "domain": HOSTNAME,
-                                           "username": "ada"}}, products=PRODUCTS)
+    found_settings = settings({"service": {"service_id": 42, "product_id": 7, "status": status, "domain": HOSTNAME, "username": "ada"}}, products=PRODUCTS)
     made = server_action(found_settings, STATE_OF_STATUS[status], found)
     assert (made["action"], made["conflict"]) == EXPECTED[status][panel]
 
 
-@pytest.mark.parametrize("dedicated_ip, assigned_ips, others, expected", [
-    ("", [], [], (None, None)),
-    ("10.9.9.9", [], [], ("clear_ip", None)),                                           # on no server
-    ("", ["10.9.9.8"], [], ("clear_ip", None)),
-    ("10.9.9.9", [], [server("8", owner="", hostname="free.ds", main_ip="10.9.9.9")], ("clear_ip", None)),  # released
-    ("10.9.9.9", [], [server("8", owner="bob", hostname="bob.example", main_ip="10.9.9.9")], ("conflict", "ip_on_other_server")),
-    ("10.9.9.9", [], [server("8", owner="", hostname="half.example", main_ip="10.9.9.9")], ("conflict", "ip_on_other_server")),
-])
+@pytest.mark.parametrize(
+    "dedicated_ip, assigned_ips, others, expected",
+    [
+        ("", [], [], (None, None)),
+        ("10.9.9.9", [], [], ("clear_ip", None)),  # on no server
+        ("", ["10.9.9.8"], [], ("clear_ip", None)),
+        ("10.9.9.9", [], [server("8", owner="", hostname="free.ds", main_ip="10.9.9.9")], ("clear_ip", None)),  # released
+        ("10.9.9.9", [], [server("8", owner="bob", hostname="bob.example", main_ip="10.9.9.9")], ("conflict", "ip_on_other_server")),
+        ("10.9.9.9", [], [server("8", owner="", hostname="half.example", main_ip="10.9.9.9")], ("conflict", "ip_on_other_server")),
+    ],
+)
 def test_terminated_without_a_server(dedicated_ip, assigned_ips, others, expected):
-    made = plan([service("Terminated", dedicated_ip=dedicated_ip, assigned_ips=assigned_ips)], others + [server("1", owner="x", hostname="x.example")],
-                products=PRODUCTS)
+    made = plan(
+        [service("Terminated", dedicated_ip=dedicated_ip, assigned_ips=assigned_ips)],
+        others + [server("1", owner="x", hostname="x.example")],
+        products=PRODUCTS,
+    )
     entries = made["changes"] + made["conflicts"]
     assert [(e["action"], e["conflict"]) for e in entries] == ([expected] if expected[0] else [])
 
 
-@pytest.mark.parametrize("status, dedicated_ip, expected", [
-    ("Active", "10.0.0.5", (None, None)),                              # its own server's address
-    ("Active", "", (None, None)),
-    ("Active", "10.0.0.8", ("conflict", "ip_on_other_server")),        # another server's main address
-    ("Active", "10.0.0.99", (None, None)),                             # on no server: no evidence of a conflict
-    ("Suspended", "10.0.0.8", ("conflict", "ip_on_other_server")),
-    ("Pending", "10.0.0.8", ("provision", None)),                       # the provisioning writes the address
-])
+@pytest.mark.parametrize(
+    "status, dedicated_ip, expected",
+    [
+        ("Active", "10.0.0.5", (None, None)),  # its own server's address
+        ("Active", "", (None, None)),
+        ("Active", "10.0.0.8", ("conflict", "ip_on_other_server")),  # another server's main address
+        ("Active", "10.0.0.99", (None, None)),  # on no server: no evidence of a conflict
+        ("Suspended", "10.0.0.8", ("conflict", "ip_on_other_server")),
+        ("Pending", "10.0.0.8", ("provision", None)),  # the provisioning writes the address
+    ],
+)
 def test_dedicated_ip_of_another_server(status, dedicated_ip, expected):
     servers = [server(blocked=status == "Suspended"), server("8", owner="bob", hostname="bob.example")]
     made = plan([service(status, dedicated_ip=dedicated_ip)], servers, products=PRODUCTS)
@@ -170,6 +216,7 @@ def test_the_role_without_the_whole_list_leaves_the_address_to_the_modules():
 
 # --- evidence -------------------------------------------------------------------------------------
 
+
 def test_hostnames_compare_case_insensitively_and_without_a_trailing_dot():
     made = plan([service("Active", domain="Shop.Example.COM.")], [server(hostname="shop.example.com")], products=PRODUCTS)
     assert made["in_sync"] == 1
@@ -178,8 +225,17 @@ def test_hostnames_compare_case_insensitively_and_without_a_trailing_dot():
 def test_owner_from_a_sibling_or_the_explicit_variable():
     servers = [server(owner="ada-old")]
     sibling = service("Active", service_id=40, domain="old.example", username="ada-old")
-    assert plan([service("Active"), sibling, ], servers + [server("6", owner="ada-old", hostname="old.example")],
-                products=PRODUCTS)["in_sync"] == 2
+    assert (
+        plan(
+            [
+                service("Active"),
+                sibling,
+            ],
+            servers + [server("6", owner="ada-old", hostname="old.example")],
+            products=PRODUCTS,
+        )["in_sync"]
+        == 2
+    )
     assert plan([service("Active")], servers, products=PRODUCTS)["conflicts"][0]["conflict"] == "foreign_owner"
     assert plan([service("Active")], servers, products=PRODUCTS, owner="ada-old")["in_sync"] == 1
     # A host's own variable wins over the filter's argument, as in the role.
@@ -192,27 +248,35 @@ def test_unknown_accounts_skip_the_owner_check_but_not_the_owner_evidence():
 
 
 def test_host_settings_win():
-    made = plan([service("Active", domain="", dedicated_server_hostname="custom.example")], [server(hostname="custom.example")],
-                products=PRODUCTS)
+    made = plan([service("Active", domain="", dedicated_server_hostname="custom.example")], [server(hostname="custom.example")], products=PRODUCTS)
     assert made["in_sync"] == 1
-    made = plan([service("Active", domain="", dedicated_server_products={7: {"domain_template": "@ID@.p.example"}})],
-                [server(hostname="42.p.example")], products=PRODUCTS)
+    made = plan(
+        [service("Active", domain="", dedicated_server_products={7: {"domain_template": "@ID@.p.example"}})],
+        [server(hostname="42.p.example")],
+        products=PRODUCTS,
+    )
     assert made["in_sync"] == 1
-    assert plan([service("Active", domain="")], [server(hostname="42.t.example")], products=PRODUCTS,
-                domain_template="@ID@.t.example")["in_sync"] == 1
+    assert plan([service("Active", domain="")], [server(hostname="42.t.example")], products=PRODUCTS, domain_template="@ID@.t.example")["in_sync"] == 1
 
 
 def test_normalised_services_too():
-    item = {"service_id": 42, "client_id": 3, "product_id": 7, "status": "Active", "domain": HOSTNAME, "dedicated_ip": "",
-            "assigned_ips": [], "username": "ada"}
+    item = {
+        "service_id": 42,
+        "client_id": 3,
+        "product_id": 7,
+        "status": "Active",
+        "domain": HOSTNAME,
+        "dedicated_ip": "",
+        "assigned_ips": [],
+        "username": "ada",
+    }
     made = plan([item], [server(blocked=True)], products=PRODUCTS)
     assert made["hosts"] == ["whmcs-42"] and made["changes"][0]["action"] == "unblock"
 
 
 @pytest.mark.parametrize("status", ["Fraud", "Completed", "", None])
 def test_other_statuses_are_left_alone(status):
-    made = plan([service(status), service("Active", service_id=43, domain="b.example")], [server(hostname="b.example")],
-                products=PRODUCTS)
+    made = plan([service(status), service("Active", service_id=43, domain="b.example")], [server(hostname="b.example")], products=PRODUCTS)
     assert made["left_alone"] == 1 and made["in_sync"] == 1 and made["changes"] == made["conflicts"] == []
 
 
@@ -221,6 +285,7 @@ def test_a_service_without_an_id_is_left_alone():
 
 
 # --- bad input ------------------------------------------------------------------------------------
+
 
 def test_no_hostname():
     made = plan([service("Pending", domain="")], [server()], products=PRODUCTS, domain_template="@DOMAIN@")
@@ -233,13 +298,16 @@ def test_a_service_without_a_domain_gets_the_default_template():
     assert made["in_sync"] == 1
 
 
-@pytest.mark.parametrize("first, second, conflicting", [
-    (service("Active"), service("Terminated", service_id=43), 2),              # the other one would be released
-    (service("Active"), service("Pending", service_id=43), 2),
-    (service("Pending"), service("Terminated", service_id=43, dedicated_ip="10.0.0.1"), 2),
-    # Both done (terminated, no address, no server): they hold nothing, nothing is in the way.
-    (service("Terminated", domain="gone.example"), service("Cancelled", service_id=43, domain="GONE.example"), 0),
-])
+@pytest.mark.parametrize(
+    "first, second, conflicting",
+    [
+        (service("Active"), service("Terminated", service_id=43), 2),  # the other one would be released
+        (service("Active"), service("Pending", service_id=43), 2),
+        (service("Pending"), service("Terminated", service_id=43, dedicated_ip="10.0.0.1"), 2),
+        # Both done (terminated, no address, no server): they hold nothing, nothing is in the way.
+        (service("Terminated", domain="gone.example"), service("Cancelled", service_id=43, domain="GONE.example"), 0),
+    ],
+)
 def test_two_services_one_hostname(first, second, conflicting):
     made = plan([first, second], [server(), server("8", owner="x", hostname="x.example")], products=PRODUCTS)
     kinds = [c["conflict"] for c in made["conflicts"]]
@@ -290,19 +358,33 @@ def test_the_filter_is_the_function():
 
 # drift kind of tests/simulators/fleet.py -> what the plan must say of the drifted service.
 ON_DRIFT = {
-    "active_blocked": ("unblock", None), "suspended_unblocked": ("block", None),
-    "terminated_allocated": ("release", None), "terminated_ip_left": ("clear_ip", None),
-    "ip_on_other_server": ("conflict", "ip_on_other_server"), "hostname_twice": ("conflict", "hostname_on_two_servers"),
-    "active_no_server": ("conflict", "no_server"), "foreign_owner": ("conflict", "foreign_owner"),
+    "active_blocked": ("unblock", None),
+    "suspended_unblocked": ("block", None),
+    "terminated_allocated": ("release", None),
+    "terminated_ip_left": ("clear_ip", None),
+    "ip_on_other_server": ("conflict", "ip_on_other_server"),
+    "hostname_twice": ("conflict", "hostname_on_two_servers"),
+    "active_no_server": ("conflict", "no_server"),
+    "foreign_owner": ("conflict", "foreign_owner"),
     "no_domain_duplicate": ("conflict", "hostname_shared"),
 }
 
 
 def inventory_hostvars(whmcs_state):
     """The WHMCS inventory's host variables of the simulator's services (the fields the plan reads)."""
-    return [service(s["status"], service_id=s["id"], domain=s["domain"], dedicated_ip=s["dedicatedip"],
-                    assigned_ips=s["assignedips"].split(), username=s["username"], client_id=s["clientid"],
-                    whmcs_product_id=s["pid"]) for s in whmcs_state["services"]]
+    return [
+        service(
+            s["status"],
+            service_id=s["id"],
+            domain=s["domain"],
+            dedicated_ip=s["dedicatedip"],
+            assigned_ips=s["assignedips"].split(),
+            username=s["username"],
+            client_id=s["clientid"],
+            whmcs_product_id=s["pid"],
+        )
+        for s in whmcs_state["services"]
+    ]
 
 
 @pytest.mark.parametrize("variant", [{}, {"owner_column": "id"}, {"disable_sets": "disabled"}, {"hostname_case": "lower"}])
@@ -325,6 +407,7 @@ def test_the_consistent_shop_with_every_drift(tmp_path, variant):
 
 # --- the filter's host variables read ---------------------------------------------------------------
 
+
 class FakeHostVars:
     """``hostvars``: raw_get() gives the variables as stored, [] templates them (here: marks them)."""
 
@@ -343,16 +426,17 @@ class FakeHostVars:
                 host.templated.append((name, key))
                 value = dict.__getitem__(self, key)
                 return value.replace("{{ whmcs_domain }}", host.hosts[name]["whmcs_domain"]) if isinstance(value, str) else value
+
         return Templated(self.hosts[name])
 
 
 def test_the_filter_reads_host_names_through_hostvars():
-    hosts = {"a": service("Active", service_id=1, domain="a.example", dedicated_server_products=PRODUCTS),
-             "b": service("Active", service_id=2, domain="b.example", dedicated_server_products=PRODUCTS,
-                          dedicated_server_hostname="srv.{{ whmcs_domain }}")}
+    hosts = {
+        "a": service("Active", service_id=1, domain="a.example", dedicated_server_products=PRODUCTS),
+        "b": service("Active", service_id=2, domain="b.example", dedicated_server_products=PRODUCTS, dedicated_server_hostname="srv.{{ whmcs_domain }}"),
+    }
     hostvars = FakeHostVars(hosts)
-    made = drift_plan(["a", "b"], [server("1", hostname="a.example"), server("2", hostname="srv.b.example", blocked=True)],
-                      hostvars=hostvars)
+    made = drift_plan(["a", "b"], [server("1", hostname="a.example"), server("2", hostname="srv.b.example", blocked=True)], hostvars=hostvars)
     assert made["in_sync"] == 1 and made["hosts"] == ["b"]
     # Only the value that may be a template was read templated.
     assert hostvars.templated == [("b", "dedicated_server_hostname")]

@@ -33,8 +33,7 @@ SUCCESS = {"result": "success"}
 
 def make_client(answers, access_key=None, **kwargs):
     sleeps = []
-    client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key,
-                         sleep=sleeps.append, **kwargs)
+    client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key, sleep=sleeps.append, **kwargs)
     client.http = FakeSession(answers)
     client.sleeps = sleeps
     return client
@@ -42,15 +41,19 @@ def make_client(answers, access_key=None, **kwargs):
 
 # URL handling ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("given, expected", [
-    ("https://billing.example.com", "https://billing.example.com/includes/api.php"),
-    ("https://billing.example.com/", "https://billing.example.com/includes/api.php"),
-    ("https://example.com/whmcs", "https://example.com/whmcs/includes/api.php"),
-    ("https://example.com/whmcs/", "https://example.com/whmcs/includes/api.php"),
-    ("https://example.com/whmcs/includes/api.php", "https://example.com/whmcs/includes/api.php"),
-    ("https://example.com:8443/includes/api.php/", "https://example.com:8443/includes/api.php"),
-    ("https://example.com/?x=1#y", "https://example.com/includes/api.php"),
-])
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("https://billing.example.com", "https://billing.example.com/includes/api.php"),
+        ("https://billing.example.com/", "https://billing.example.com/includes/api.php"),
+        ("https://example.com/whmcs", "https://example.com/whmcs/includes/api.php"),
+        ("https://example.com/whmcs/", "https://example.com/whmcs/includes/api.php"),
+        ("https://example.com/whmcs/includes/api.php", "https://example.com/whmcs/includes/api.php"),
+        ("https://example.com:8443/includes/api.php/", "https://example.com:8443/includes/api.php"),
+        ("https://example.com/?x=1#y", "https://example.com/includes/api.php"),
+    ],
+)
 def test_api_endpoint(given, expected):
     assert api_endpoint(given) == expected
 
@@ -68,6 +71,7 @@ def test_missing_credentials_are_refused_before_any_call():
 
 # Transport ----------------------------------------------------------------------------------
 
+
 def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
     client = make_client([FakeResponse({"result": "success", "x": "1"})], access_key=ACCESS_KEY, ca_path="/ca.pem", timeout=7)
     assert client.call("GetProducts", {"pid": 3, "gid": None}) == {"result": "success", "x": "1"}
@@ -75,8 +79,7 @@ def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
     data = dict(post["data"])
     assert post["url"] == "https://billing.example.com/whmcs/includes/api.php"
     assert SECRET not in post["url"] and ACCESS_KEY not in post["url"]
-    assert data == {"action": "GetProducts", "identifier": "ident", "secret": SECRET, "accesskey": ACCESS_KEY,
-                    "responsetype": "json", "pid": "3"}
+    assert data == {"action": "GetProducts", "identifier": "ident", "secret": SECRET, "accesskey": ACCESS_KEY, "responsetype": "json", "pid": "3"}
     assert post["timeout"] == 7 and post["verify"] == "/ca.pem" and post["allow_redirects"] is False
 
 
@@ -105,13 +108,16 @@ def test_result_error_carries_whmcs_message_and_a_hint():
     assert len(client.http.posts) == 1  # an API refusal is an answer, not a transient failure
 
 
-@pytest.mark.parametrize("message, hint", [
-    ("Invalid or missing credentials", "identifier and secret"),
-    ("Authentication Failed", "identifier and secret"),
-    ("Invalid Access Key", "api_access_key"),
-    ("Access Denied", "role"),
-    ("Command Not Found", ""),
-])
+@pytest.mark.parametrize(
+    "message, hint",
+    [
+        ("Invalid or missing credentials", "identifier and secret"),
+        ("Authentication Failed", "identifier and secret"),
+        ("Invalid Access Key", "api_access_key"),
+        ("Access Denied", "role"),
+        ("Command Not Found", ""),
+    ],
+)
 def test_error_hints(message, hint):
     client = make_client([FakeResponse({"result": "error", "message": message})])
     with pytest.raises(WHMCSError) as info:
@@ -134,12 +140,15 @@ def test_redirect_is_refused():
         client.call("GetProducts")
 
 
-@pytest.mark.parametrize("body,posts", [
-    (b"<html>Fatal error</html>", 1),  # a web page: a wrong URL, not asked again
-    (b"result=success;", 6),            # garbled or cut off: a read is asked again, a bounded number of times
-    (b"[1, 2]", 1),
-    (b"\xff\xfe", 6),
-])
+@pytest.mark.parametrize(
+    "body,posts",
+    [
+        (b"<html>Fatal error</html>", 1),  # a web page: a wrong URL, not asked again
+        (b"result=success;", 6),  # garbled or cut off: a read is asked again, a bounded number of times
+        (b"[1, 2]", 1),
+        (b"\xff\xfe", 6),
+    ],
+)
 def test_non_json_bodies(body, posts):
     client = make_client([FakeResponse(body) for dummy in range(6)])
     with pytest.raises(WHMCSError, match="not JSON|unexpected JSON"):
@@ -159,8 +168,7 @@ def test_byte_order_mark_is_tolerated():
 
 def test_secrets_never_appear_in_errors():
     echoed = ('{"result":"error","message":"bad secret %s and key %s"}' % (SECRET, ACCESS_KEY)).encode()
-    answers = [FakeResponse(echoed), FakeResponse(b"<p>%s</p>" % SECRET.encode()),
-               requests.exceptions.SSLError("certificate verify failed for " + SECRET)]
+    answers = [FakeResponse(echoed), FakeResponse(b"<p>%s</p>" % SECRET.encode()), requests.exceptions.SSLError("certificate verify failed for " + SECRET)]
     for answer in answers:
         client = make_client([answer], access_key=ACCESS_KEY)
         with pytest.raises(WHMCSError) as info:
@@ -178,9 +186,9 @@ def test_tls_failure_names_ca_path():
 
 # Retries --------------------------------------------------------------------------------------
 
+
 def test_reads_are_retried_with_growing_backoff_then_succeed():
-    client = make_client([FakeResponse(b"busy", status=503), requests.exceptions.ReadTimeout("slow"),
-                          FakeResponse({"result": "success"})])
+    client = make_client([FakeResponse(b"busy", status=503), requests.exceptions.ReadTimeout("slow"), FakeResponse({"result": "success"})])
     assert client.call("GetClientsProducts") == {"result": "success"}
     assert len(client.http.posts) == 3
     assert len(client.sleeps) == 2 and client.sleeps[0] < client.sleeps[1]
@@ -207,14 +215,14 @@ def test_writes_are_not_repeated_after_the_request_may_have_arrived():
 
 
 def test_writes_are_repeated_when_the_request_never_left():
-    client = make_client([requests.exceptions.ConnectTimeout("connect"), connection_refused(),
-                          FakeResponse({"result": "success", "serviceid": 1})])
+    client = make_client([requests.exceptions.ConnectTimeout("connect"), connection_refused(), FakeResponse({"result": "success", "serviceid": 1})])
     assert client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
     assert len(client.http.posts) == 3
     assert client.write_count == 1
 
 
 # Answer quirks ----------------------------------------------------------------------------------
+
 
 def test_products_list_quirks():
     assert products_list({"products": ""}) == []
@@ -225,16 +233,24 @@ def test_products_list_quirks():
 
 def paging_server(total, cap=None, shrink_at=None):
     """A fake GetClientsProducts over services 1..total; ``cap`` limits limitnum like a server setting could."""
+
     def answer(data):
         start, limit = int(data["limitstart"]), int(data["limitnum"])
         assert limit > 0, "the client must always page explicitly"
         if cap:
             limit = min(limit, cap)
         ids = list(range(1, total + 1))
-        chosen = ids[start:start + limit]
-        return FakeResponse({"result": "success", "totalresults": str(total), "startnumber": start,
-                             "numreturned": len(chosen),
-                             "products": {"product": [{"id": str(i)} for i in chosen]} if chosen else ""})
+        chosen = ids[start : start + limit]
+        return FakeResponse(
+            {
+                "result": "success",
+                "totalresults": str(total),
+                "startnumber": start,
+                "numreturned": len(chosen),
+                "products": {"product": [{"id": str(i)} for i in chosen]} if chosen else "",
+            }
+        )
+
     return answer
 
 
@@ -246,7 +262,7 @@ def test_get_clients_products_pages_through_everything(total, page_size):
     posts = [dict(post["data"]) for post in client.http.posts]
     assert len(posts) == max(1, -(-total // page_size))
     assert all(p["pid"] == "3" and p["limitnum"] == str(page_size) for p in posts)
-    assert [int(p["limitstart"]) for p in posts] == list(range(0, max(1, total), page_size))[:len(posts)]
+    assert [int(p["limitstart"]) for p in posts] == list(range(0, max(1, total), page_size))[: len(posts)]
 
 
 def test_get_clients_products_survives_a_capped_limit():
@@ -266,8 +282,12 @@ def test_get_clients_products_drops_duplicates_and_stops_on_an_empty_page():
 
 
 def test_get_service_and_missing_service():
-    client = make_client([FakeResponse({"result": "success", "totalresults": "1", "products": {"product": [{"id": "9"}]}}),
-                          FakeResponse({"result": "success", "totalresults": "0", "products": ""})])
+    client = make_client(
+        [
+            FakeResponse({"result": "success", "totalresults": "1", "products": {"product": [{"id": "9"}]}}),
+            FakeResponse({"result": "success", "totalresults": "0", "products": ""}),
+        ]
+    )
     assert client.get_service(9) == {"id": "9"}
     assert client.get_service(10) is None
     assert dict(client.http.posts[0]["data"])["serviceid"] == "9"
@@ -276,28 +296,65 @@ def test_get_service_and_missing_service():
 # Normalisation ---------------------------------------------------------------------------------
 
 RAW = {
-    "id": "42", "clientid": "7", "orderid": "1003", "pid": "3", "regdate": "2024-01-15", "name": "Dedicated E3",
-    "groupname": "Dedicated Servers", "domain": "", "dedicatedip": " 203.0.113.42 ",
-    "assignedips": "203.0.113.43\r\n\r\n2001:db8::42\n", "serverid": "0", "servername": "", "serverip": "",
-    "serverhostname": "", "billingcycle": "Free Account", "nextduedate": "0000-00-00", "status": "Active",
-    "username": "client7", "password": "pw", "notes": "n",
-    "customfields": {"customfield": [{"id": "5", "name": "Rack", "translated_name": "Rack", "value": "A-12"},
-                                     {"id": "6", "name": "Serial", "translated_name": "Serial", "value": ""}]},
-    "configoptions": {"configoption": [{"id": "1", "option": "OS", "type": "dropdown", "value": "Debian 12"},
-                                       {"id": "2", "option": "IP", "type": "quantity", "value": "2"},
-                                       {"id": "3", "option": "Backup", "type": "yesno", "value": 1},
-                                       {"id": "4", "option": "recipe", "type": "radio", "value": "10"}]},
+    "id": "42",
+    "clientid": "7",
+    "orderid": "1003",
+    "pid": "3",
+    "regdate": "2024-01-15",
+    "name": "Dedicated E3",
+    "groupname": "Dedicated Servers",
+    "domain": "",
+    "dedicatedip": " 203.0.113.42 ",
+    "assignedips": "203.0.113.43\r\n\r\n2001:db8::42\n",
+    "serverid": "0",
+    "servername": "",
+    "serverip": "",
+    "serverhostname": "",
+    "billingcycle": "Free Account",
+    "nextduedate": "0000-00-00",
+    "status": "Active",
+    "username": "client7",
+    "password": "pw",
+    "notes": "n",
+    "customfields": {
+        "customfield": [
+            {"id": "5", "name": "Rack", "translated_name": "Rack", "value": "A-12"},
+            {"id": "6", "name": "Serial", "translated_name": "Serial", "value": ""},
+        ]
+    },
+    "configoptions": {
+        "configoption": [
+            {"id": "1", "option": "OS", "type": "dropdown", "value": "Debian 12"},
+            {"id": "2", "option": "IP", "type": "quantity", "value": "2"},
+            {"id": "3", "option": "Backup", "type": "yesno", "value": 1},
+            {"id": "4", "option": "recipe", "type": "radio", "value": "10"},
+        ]
+    },
 }
 
 
 def test_normalize_service():
     service = normalize_service(RAW)
     assert service == {
-        "service_id": 42, "client_id": 7, "order_id": 1003, "product_id": 3, "product_name": "Dedicated E3",
-        "product_group": "Dedicated Servers", "status": "Active", "domain": "", "dedicated_ip": "203.0.113.42",
-        "assigned_ips": ["203.0.113.43", "2001:db8::42"], "username": "client7", "billing_cycle": "Free Account",
-        "next_due_date": None, "reg_date": "2024-01-15", "server_id": 0, "server_name": "", "server_ip": "",
-        "server_hostname": "", "config_options": {"OS": "Debian 12", "IP": 2, "Backup": 1, "recipe": "10"},
+        "service_id": 42,
+        "client_id": 7,
+        "order_id": 1003,
+        "product_id": 3,
+        "product_name": "Dedicated E3",
+        "product_group": "Dedicated Servers",
+        "status": "Active",
+        "domain": "",
+        "dedicated_ip": "203.0.113.42",
+        "assigned_ips": ["203.0.113.43", "2001:db8::42"],
+        "username": "client7",
+        "billing_cycle": "Free Account",
+        "next_due_date": None,
+        "reg_date": "2024-01-15",
+        "server_id": 0,
+        "server_name": "",
+        "server_ip": "",
+        "server_hostname": "",
+        "config_options": {"OS": "Debian 12", "IP": 2, "Backup": 1, "recipe": "10"},
         "custom_fields": {"Rack": "A-12", "Serial": ""},
     }
     assert normalize_service(RAW, include_password=True)["password"] == "pw"
@@ -316,20 +373,24 @@ def test_split_addresses():
 
 # PHP serialize ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ({5: "abc", 6: ""}, 'a:2:{i:5;s:3:"abc";i:6;s:0:"";}'),
-    ({"7": "x"}, 'a:1:{i:7;s:1:"x";}'),
-    ({"07": "x", "name": 1}, 'a:2:{s:2:"07";s:1:"x";s:4:"name";i:1;}'),
-    ({1: "é"}, 'a:1:{i:1;s:2:"é";}'),
-    ([True, None, 1.5], 'a:3:{i:0;b:1;i:1;N;i:2;d:1.5;}'),
-    ({1: {2: "q\";"}}, 'a:1:{i:1;a:1:{i:2;s:3:"q\";";}}'),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ({5: "abc", 6: ""}, 'a:2:{i:5;s:3:"abc";i:6;s:0:"";}'),
+        ({"7": "x"}, 'a:1:{i:7;s:1:"x";}'),
+        ({"07": "x", "name": 1}, 'a:2:{s:2:"07";s:1:"x";s:4:"name";i:1;}'),
+        ({1: "é"}, 'a:1:{i:1;s:2:"é";}'),
+        ([True, None, 1.5], "a:3:{i:0;b:1;i:1;N;i:2;d:1.5;}"),
+        ({1: {2: 'q";'}}, 'a:1:{i:1;a:1:{i:2;s:3:"q";";}}'),
+    ],
+)
 def test_php_serialize(value, expected):
     assert php_serialize(value) == expected
 
 
 def test_php_serialize_round_trips_through_an_independent_parser():
-    value = {1: "A-12", 2: "", 30: "ünïcödé \"quoted\" ; {braces}", 4: "0"}
+    value = {1: "A-12", 2: "", 30: 'ünïcödé "quoted" ; {braces}', 4: "0"}
     assert php_unserialize(php_serialize(value)) == value
 
 
@@ -345,10 +406,10 @@ def test_php_serialize_refuses_other_types():
 
 # UpdateClientProduct -----------------------------------------------------------------------------
 
+
 def test_update_client_product_sends_fields_unset_and_custom_fields():
     client = make_client([FakeResponse({"result": "success", "serviceid": 42})])
-    client.update_client_product(42, fields={"domain": "a.example.com"}, unset=["notes", "dedicatedip"],
-                                 custom_fields={5: "A-12"})
+    client.update_client_product(42, fields={"domain": "a.example.com"}, unset=["notes", "dedicatedip"], custom_fields={5: "A-12"})
     data = client.http.posts[0]["data"]
     as_dict = dict(data)
     assert as_dict["action"] == "UpdateClientProduct" and as_dict["serviceid"] == "42"
@@ -366,6 +427,7 @@ def test_update_client_product_refuses_values_whmcs_would_ignore(value):
 
 
 # The client against the simulator over real HTTPS: the reference's quirks, end to end ------------
+
 
 @pytest.fixture
 def sim(tmp_path):
@@ -423,6 +485,7 @@ def test_simulator_auth_modes(sim):
 
 
 def test_simulator_answers_xml_without_responsetype(sim):
-    answer = requests.post(sim.url + "includes/api.php", verify=sim.ca_path, timeout=10,
-                           data={"action": "GetProducts", "identifier": sim.identifier, "secret": sim.secret})
+    answer = requests.post(
+        sim.url + "includes/api.php", verify=sim.ca_path, timeout=10, data={"action": "GetProducts", "identifier": sim.identifier, "secret": sim.secret}
+    )
     assert answer.status_code == 200 and answer.text.startswith("<?xml")
