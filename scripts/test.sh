@@ -79,6 +79,7 @@ count() { grep -oE "[0-9]+ $2" <<<"$1" | grep -oE '^[0-9]+' || echo 0; }
 # --- 0. ruff -------------------------------------------------------------------------
 begin "ruff"
 ruff check --no-cache .
+ruff format --no-cache --check .
 end
 
 if [ "$QUICK" = 1 ]; then

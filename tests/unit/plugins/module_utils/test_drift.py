@@ -148,6 +148,23 @@ def test_decide(status, panel):
     assert made["server_id"] == (PANEL[panel][0]["id"] if len(PANEL[panel]) == 1 else None)
 
 
+@pytest.mark.parametrize(
+    "panel, expected",
+    [
+        ("none", ("provision", None)),
+        ("mine", ("provision", None)),
+        ("another account's", ("conflict", "foreign_owner")),
+        ("on two servers", ("conflict", "hostname_on_two_servers")),
+    ],
+)
+def test_a_service_whmcs_has_just_created_is_provisioned(panel, expected):
+    """A create event: WHMCS shows the service Active already, before any server exists."""
+    made = decide("active", subject("Active", new_service=True), PANEL[panel])
+    assert (made["action"], made["conflict"]) == expected, made["reason"]
+    # The flag means nothing for a service WHMCS shows otherwise: it is a create event's.
+    assert decide("suspended", subject("Suspended", new_service=True), [])["conflict"] == "no_server"
+
+
 @pytest.mark.parametrize("status, panel", CASES)
 def test_the_plan_takes_the_roles_decisions(status, panel):
     """The plan of one service says what the role, given the servers its look finds, decides."""
