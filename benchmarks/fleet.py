@@ -116,14 +116,8 @@ class Fleet:
 
     def env(self):
         return {
-            "DCIMANAGER_URL": self.dci.url,
-            "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password,
-            "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url,
-            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
-            "WHMCS_API_SECRET": self.whmcs.secret,
-            "WHMCS_CA_PATH": self.whmcs.ca_path,
+            **self.dci.env(),
+            **self.whmcs.env(),
         }
 
     def reconcile(self, forks, profile=False, timeout=3600):

@@ -103,14 +103,8 @@ def main():
                     "ANSIBLE_COLLECTIONS_PATH": collections_path(workdir),
                     "ANSIBLE_NOCOLOR": "1",
                     "ANSIBLE_LOCALHOST_WARNING": "false",
-                    "DCIMANAGER_URL": dci.url,
-                    "DCIMANAGER_USERNAME": dci.admin_user,
-                    "DCIMANAGER_PASSWORD": dci.admin_password,
-                    "DCIMANAGER_CA_PATH": dci.ca_path,
-                    "WHMCS_URL": whmcs.url,
-                    "WHMCS_API_IDENTIFIER": whmcs.identifier,
-                    "WHMCS_API_SECRET": whmcs.secret,
-                    "WHMCS_CA_PATH": whmcs.ca_path,
+                    **dci.env(),
+                    **whmcs.env(),
                 }
             )
             command = [

@@ -178,44 +178,9 @@ _value:
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
 
 
-def service_settings(
-    whmcs,
-    state=None,
-    service_id=None,
-    products=None,
-    owner=None,
-    owner_password=None,
-    root_password=None,
-    hostname=None,
-    domain_template=None,
-    package=None,
-    os_template=None,
-    recipe=None,
-    ipv4_count=None,
-    ipv6_count=None,
-    ip_group="public",
-    wait_for_install=True,
-    new_service=False,
-):
-    return settings(
-        whmcs,
-        state=state,
-        service_id=service_id,
-        products=products,
-        owner=owner,
-        owner_password=owner_password,
-        root_password=root_password,
-        hostname=hostname,
-        domain_template=domain_template,
-        package=package,
-        os_template=os_template,
-        recipe=recipe,
-        ipv4_count=ipv4_count,
-        ipv6_count=ipv6_count,
-        ip_group=ip_group,
-        wait_for_install=wait_for_install,
-        new_service=new_service,
-    )
+def service_settings(whmcs, **options):
+    """The filter is ``_dedicated_server.settings`` itself: its keyword arguments are the options above."""
+    return settings(whmcs, **options)
 
 
 class FilterModule:

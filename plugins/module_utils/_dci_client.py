@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import functools
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from ._http import READ_RETRIES, ClientError, check_status, error_family, new_session, post, with_retries
-
-REQUESTS_IMPORT_ERROR = None
-try:
-    import requests
-
-    HAS_REQUESTS = True
-except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ._http import (  # noqa: F401  HAS_REQUESTS and REQUESTS_IMPORT_ERROR are the modules' to check
+    HAS_REQUESTS,
+    READ_RETRIES,
+    REQUESTS_IMPORT_ERROR,
+    ClientError,
+    check_status,
+    error_family,
+    new_session,
+    post,
+    with_retries,
+)
 
 LXML_IMPORT_ERROR = None
 try:
@@ -338,7 +339,7 @@ class DCIClient:
 
     def login_url(self, login, key):
         """The browser URL that consumes the one-time ``key`` of ``login``."""
-        return "%s?checkcookie=no&func=auth&username=%s&key=%s" % (self.url, requests.utils.quote(login, safe=""), key)
+        return "%s?checkcookie=no&func=auth&username=%s&key=%s" % (self.url, quote(login, safe=""), key)
 
     def new_login_key(self, login, key):
         """Create a one-time key for ``login``; returns the write's answer.

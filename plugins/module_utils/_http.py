@@ -12,11 +12,18 @@ from __future__ import annotations
 
 import random
 
+# Both clients need requests; each module reports it missing with missing_required_lib().
+REQUESTS_IMPORT_ERROR = None
 try:
     import requests
+    from requests.adapters import HTTPAdapter  # noqa: F401  pylint: disable=unused-import
     from urllib3.exceptions import NewConnectionError
-except ImportError:  # pragma: no cover - the clients report the missing library
-    requests = None
+
+    HAS_REQUESTS = True
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    requests = HTTPAdapter = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
 
 # HTTP answers that say "try again later" rather than "no".
 RETRYABLE_STATUS = (429, 500, 502, 503, 504)

@@ -17,17 +17,19 @@ import re
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ._http import READ_RETRIES, ClientError, check_status, error_family, new_session, post, short_reason, with_retries
-
-REQUESTS_IMPORT_ERROR = None
-try:
-    import requests  # noqa: F401  pylint: disable=unused-import
-    from requests.adapters import HTTPAdapter
-
-    HAS_REQUESTS = True
-except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ._http import (
+    HAS_REQUESTS,
+    READ_RETRIES,
+    REQUESTS_IMPORT_ERROR,
+    ClientError,
+    HTTPAdapter,
+    check_status,
+    error_family,
+    new_session,
+    post,
+    short_reason,
+    with_retries,
+)
 
 API_PATH = "includes/api.php"
 

@@ -29,12 +29,7 @@ def dci(tmp_path):
 @pytest.fixture
 def dci_env(dci):
     """The environment variables that point the dci_* modules at the simulator."""
-    return {
-        "DCIMANAGER_URL": dci.url,
-        "DCIMANAGER_USERNAME": dci.admin_user,
-        "DCIMANAGER_PASSWORD": dci.admin_password,
-        "DCIMANAGER_CA_PATH": dci.ca_path,
-    }
+    return dci.env()
 
 
 class Shop:
@@ -44,14 +39,8 @@ class Shop:
         self.dci = dci
         self.whmcs = whmcs
         self.env = {
-            "DCIMANAGER_URL": dci.url,
-            "DCIMANAGER_USERNAME": dci.admin_user,
-            "DCIMANAGER_PASSWORD": dci.admin_password,
-            "DCIMANAGER_CA_PATH": dci.ca_path,
-            "WHMCS_URL": whmcs.url,
-            "WHMCS_API_IDENTIFIER": whmcs.identifier,
-            "WHMCS_API_SECRET": whmcs.secret,
-            "WHMCS_CA_PATH": whmcs.ca_path,
+            **dci.env(),
+            **whmcs.env(),
         }
         self.products_file = directory / "products.yml"
         self.products_file.write_text(yaml.safe_dump({"dedicated_server_products": products}))

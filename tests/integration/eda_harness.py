@@ -77,14 +77,8 @@ class Shop:
         self.dci = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST).start()
         self.whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls")).start()
         self.env = {
-            "DCIMANAGER_URL": self.dci.url,
-            "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password,
-            "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url,
-            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
-            "WHMCS_API_SECRET": self.whmcs.secret,
-            "WHMCS_CA_PATH": self.whmcs.ca_path,
+            **self.dci.env(),
+            **self.whmcs.env(),
         }
 
     def close(self):

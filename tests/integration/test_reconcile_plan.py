@@ -50,14 +50,8 @@ class DriftShop:
         self.whmcs.start()
         self.directory = directory
         self.env = {
-            "DCIMANAGER_URL": self.dci.url,
-            "DCIMANAGER_USERNAME": self.dci.admin_user,
-            "DCIMANAGER_PASSWORD": self.dci.admin_password,
-            "DCIMANAGER_CA_PATH": self.dci.ca_path,
-            "WHMCS_URL": self.whmcs.url,
-            "WHMCS_API_IDENTIFIER": self.whmcs.identifier,
-            "WHMCS_API_SECRET": self.whmcs.secret,
-            "WHMCS_CA_PATH": self.whmcs.ca_path,
+            **self.dci.env(),
+            **self.whmcs.env(),
             "DCIMANAGER_LOCK_DIR": str(directory),
             # An inventory that cannot be read must fail the run (as AWX does).
             "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",

@@ -37,12 +37,7 @@ def whmcs(tmp_path):
 @pytest.fixture
 def whmcs_env(whmcs):
     """The environment variables that point the whmcs_* modules and the inventory plugin at the simulator."""
-    return {
-        "WHMCS_URL": whmcs.url,
-        "WHMCS_API_IDENTIFIER": whmcs.identifier,
-        "WHMCS_API_SECRET": whmcs.secret,
-        "WHMCS_CA_PATH": whmcs.ca_path,
-    }
+    return whmcs.env()
 
 
 def api_calls(sim, action=None):

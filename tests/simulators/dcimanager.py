@@ -602,6 +602,15 @@ class DCImanagerSimulator(SimulatorServer):
     def url(self):
         return self.base_url + API_PATHS[0]
 
+    def env(self):
+        """The environment variables that point the collection's dci_* modules and plugins at this simulator."""
+        return {
+            "DCIMANAGER_URL": self.url,
+            "DCIMANAGER_USERNAME": self.admin_user,
+            "DCIMANAGER_PASSWORD": self.admin_password,
+            "DCIMANAGER_CA_PATH": self.ca_path,
+        }
+
     # --- time: every timed flag is computed from absolute deadlines, so no background thread ---
 
     def now(self):

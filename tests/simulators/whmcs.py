@@ -269,6 +269,15 @@ class WHMCSSimulator(SimulatorServer):
         """The WHMCS base URL (what users give the collection)."""
         return self.base_url + "/"
 
+    def env(self):
+        """The environment variables that point the collection's whmcs_* modules and plugins at this simulator."""
+        return {
+            "WHMCS_URL": self.url,
+            "WHMCS_API_IDENTIFIER": self.identifier,
+            "WHMCS_API_SECRET": self.secret,
+            "WHMCS_CA_PATH": self.ca_path,
+        }
+
     @property
     def api_url(self):
         return self.base_url + API_PATH
