@@ -138,6 +138,8 @@ class Fleet:
             "@products.yml",
             "-e",
             "dedicated_server_poll_interval=2",
+            "-e",
+            "dedicated_server_install_settle_time=3",
             "-f",
             str(forks),
         ]

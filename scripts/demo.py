@@ -116,6 +116,8 @@ def main():
                 "@products.yml",
                 "-e",
                 "dedicated_server_poll_interval=2",
+                "-e",
+                "dedicated_server_install_settle_time=3",
                 "-f",
                 "10",
             ]

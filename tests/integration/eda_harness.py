@@ -110,7 +110,14 @@ class RulebookRun:
         self.proc = None
         self.inventory = self.workdir / "eda-inventory.yml"
         self.inventory.write_text(
-            yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}, "vars": {"dedicated_server_products": products}}})
+            yaml.safe_dump(
+                {
+                    "all": {
+                        "hosts": {"localhost": {"ansible_connection": "local"}},
+                        "vars": {"dedicated_server_products": products, "dedicated_server_install_settle_time": 2},
+                    }
+                }
+            )
         )
         variables = {"whmcs_eda_mode": mode, "whmcs_eda_state_file": str(self.state_file), "whmcs_eda_port": self.port}
         variables.update({"whmcs_eda_" + key: value for key, value in source_vars.items()})

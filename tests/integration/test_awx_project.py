@@ -66,7 +66,8 @@ def test_the_example_project_runs_the_lifecycle(shop, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(EXTRAS / "project", project)
     (project / "inventories" / "group_vars" / "all.yml").write_text(
-        yaml.safe_dump({"dedicated_server_products": shop_products(shop), "dedicated_server_poll_interval": 1}), encoding="utf-8"
+        yaml.safe_dump({"dedicated_server_products": shop_products(shop), "dedicated_server_poll_interval": 1, "dedicated_server_install_settle_time": 2}),
+        encoding="utf-8",
     )
     source = project / "inventories" / "billing.whmcs.yml"
     settings = yaml.safe_load(source.read_text(encoding="utf-8"))

@@ -70,7 +70,14 @@ def test_whole_lifecycle(tmp_path, dci, dci_env):
         dci,
         dci_env,
         "dci_os_install",
-        {"hostname": "bob1.example.net", "os_template": "ISPsystem__Debian-12-amd64", "recipe": "#local__hello", "root_password": ROOT_PW, "poll_interval": 1},
+        {
+            "hostname": "bob1.example.net",
+            "os_template": "ISPsystem__Debian-12-amd64",
+            "recipe": "#local__hello",
+            "root_password": ROOT_PW,
+            "settle_time": 3,
+            "poll_interval": 1,
+        },
     )
     assert install["install_finished"] is True
     assert install["server"]["power"] == "on" and install["server"]["install_in_progress"] is False
@@ -148,10 +155,14 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
             task("dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Debian-13", "root_password": ROOT_PW}, "unknown"),
             task(
                 "dci_os_install",
-                {"server_id": "6", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "recipe": "not a recipe"},
+                {"server_id": "6", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "settle_time": 3, "recipe": "not a recipe"},
                 "badrecipe",
             ),
-            task("dci_os_install", {"server_id": "6", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "poll_interval": 1}, "failing"),
+            task(
+                "dci_os_install",
+                {"server_id": "6", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "settle_time": 3, "poll_interval": 1},
+                "failing",
+            ),
         ],
         env=dci_env,
     )
@@ -170,7 +181,14 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
         [
             task(
                 "dci_os_install",
-                {"server_id": "2", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "wait_timeout": 3, "poll_interval": 1},
+                {
+                    "server_id": "2",
+                    "os_template": "ISPsystem__Debian-12-amd64",
+                    "root_password": ROOT_PW,
+                    "settle_time": 3,
+                    "wait_timeout": 3,
+                    "poll_interval": 1,
+                },
             )
         ],
         env=dci_env,
@@ -181,7 +199,7 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
     dci.clear_calls()
     run = run_playbook(
         tmp_path,
-        [task("dci_os_install", {"server_id": "2", "os_template": "ISPsystem__Ubuntu-24.04-amd64", "root_password": ROOT_PW, "wait": False})],
+        [task("dci_os_install", {"server_id": "2", "os_template": "ISPsystem__Ubuntu-24.04-amd64", "root_password": ROOT_PW, "settle_time": 3, "wait": False})],
         env=dci_env,
     )
     assert run.status("step") == "ok" and run.result("step")["install_finished"] is False
@@ -191,7 +209,7 @@ def test_install_failure_timeout_and_unknown_template(tmp_path, dci, dci_env):
 def test_start_false_only_waits_for_the_install_an_earlier_task_started(tmp_path, dci, dci_env):
     """The role's pattern: start every install (wait: false), then wait for each (start: false)."""
     dci.fail_installs("6")
-    debian = {"os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "poll_interval": 1}
+    debian = {"os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "settle_time": 3, "poll_interval": 1}
     run = run_playbook(
         tmp_path,
         [
@@ -338,7 +356,10 @@ def test_lifecycle_under_injected_faults(tmp_path, dci, dci_env):
     steps = [
         ("dci_user", {"name": "fran", "password": "fran-pw-123456"}),
         ("dci_server_allocate", {"owner": "fran", "hostname": "fran.example.net", "package": "DL360-G9", "ipv4_count": 1, "ipv6_count": 1}),
-        ("dci_os_install", {"hostname": "fran.example.net", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "poll_interval": 1}),
+        (
+            "dci_os_install",
+            {"hostname": "fran.example.net", "os_template": "ISPsystem__Debian-12-amd64", "root_password": ROOT_PW, "settle_time": 3, "poll_interval": 1},
+        ),
         ("dci_server", {"hostname": "fran.example.net", "blocked": True, "poll_interval": 1}),
         ("dci_server", {"hostname": "fran.example.net", "blocked": False, "poll_interval": 1}),
         ("dci_server_release", {"hostname": "fran.example.net", "poll_interval": 1}),

@@ -11,7 +11,7 @@ from simulators.shop import PACKAGE
 
 
 def playbook(shop, tmp_path, name, *args, check=False, inventory=None):
-    args = list(args) + ["-e", "@%s" % shop.products_file, "-e", "dedicated_server_poll_interval=1"]
+    args = list(args) + ["-e", "@%s" % shop.products_file, "-e", "dedicated_server_poll_interval=1", "-e", "dedicated_server_install_settle_time=2"]
     run = run_ansible_playbook(tmp_path, ["ispsystem.dcimanager.%s" % name] + args, env=shop.env, check=check, inventory=str(inventory) if inventory else None)
     assert "Traceback" not in run.output
     return run
