@@ -21,6 +21,7 @@ author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
   - ispsystem.dcimanager.dcimanager
+  - ispsystem.dcimanager.network
   - ispsystem.dcimanager.attributes
   - ispsystem.dcimanager.attributes.info_module
   - ispsystem.dcimanager.attributes.actiongroup_dcimanager
