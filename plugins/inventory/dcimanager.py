@@ -160,12 +160,7 @@ from urllib.parse import quote, quote_plus
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
-    HAS_LXML,
-    HAS_REQUESTS,
-    DCIClient,
-    DCIError,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import HAS_LXML, DCIClient, DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
     FREE_HOSTNAME,
     hostname_key,
@@ -175,6 +170,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     read_fleet,
     state_of,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import HAS_REQUESTS
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")

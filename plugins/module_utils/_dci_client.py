@@ -13,10 +13,8 @@ import functools
 import time
 from urllib.parse import quote, urlsplit
 
-from ._http import (  # noqa: F401  HAS_REQUESTS and REQUESTS_IMPORT_ERROR are the modules' to check
-    HAS_REQUESTS,
+from ._http import (
     READ_RETRIES,
-    REQUESTS_IMPORT_ERROR,
     ClientError,
     check_status,
     error_family,

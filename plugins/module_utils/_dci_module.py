@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._dci_client import CONNECTION_FLAGS, HAS_LXML, HAS_REQUESTS, LXML_IMPORT_ERROR, REQUESTS_IMPORT_ERROR, DCIClient, DCIError
+from ._dci_client import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR, DCIClient, DCIError
 from ._dci_panel import (
     Accounts,
     is_ipv6,
@@ -27,6 +27,7 @@ from ._dci_panel import (
     read_servers,
     same_hostname,
 )
+from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import CANNOT_TELL, NOT_SHOWN, APIResource
 from ._wait import poll
 

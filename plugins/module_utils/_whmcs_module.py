@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import APIResource
-from ._whmcs_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, WHMCSClient, WHMCSError
+from ._whmcs_client import WHMCSClient, WHMCSError
 
 
 def whmcs_argument_spec():
