@@ -13,6 +13,9 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+import secrets
+import string
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ._dci_client import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR, DCIClient, DCIError
@@ -30,6 +33,9 @@ from ._dci_panel import (
 from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import CANNOT_TELL, NOT_SHOWN, APIResource
 from ._wait import poll
+
+# The letters of a one-time login key.
+KEY_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def dci_argument_spec():
@@ -180,6 +186,29 @@ class DCIResource(APIResource):
 
     # Writes shared by the modules -------------------------------------------------------------
 
+    def write(self, func, read_back, what, **params):
+        """Send the panel function ``func`` with ``params`` through the one write path (``change``):
+        the only place the dci_* modules' writes reach the client. ``read_back`` and ``what`` as in ``change``."""
+        return self.change(lambda: self.client.write(func, **params), read_back, what)
+
+    def login_key(self, login):
+        """A one-time key for ``login`` (``session.newkey``) through ``change``; the link that consumes it
+        (None in check mode).
+
+        32 lower-case letters and digits, as ISPsystem's module makes them (the panel wants 16 or more),
+        and a new key every send: a key whose answer was lost was never shown to anyone, so it is as
+        good as not made (keys cannot be listed to read it back), and no send repeats another.
+        """
+        keys = []
+
+        def send():
+            keys.append("".join(secrets.choice(KEY_ALPHABET) for dummy in range(32)))
+            return self.client.new_login_key(login, keys[-1])
+
+        if self.change(send, lambda: NOT_SHOWN, "a one-time key for %s" % login) is None:
+            return None
+        return self.client.login_url(login, keys[-1])
+
     def edit_server(self, server_id, form=None, **changes):
         """Save the server's form with ``changes``, echoing back every other field it shows.
 
@@ -198,11 +227,7 @@ class DCIResource(APIResource):
                 return {}
             return NOT_SHOWN
 
-        self.change(
-            lambda: self.client.write("server.edit", sok="ok", elid=server_id, **values),
-            read_back,
-            "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))),
-        )
+        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), sok="ok", elid=server_id, **values)
 
     def set_domain(self, server_id, domain, addresses=None, main_ip=None):
         """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
@@ -230,19 +255,25 @@ class DCIResource(APIResource):
                 return {} if same_hostname(self.server_row(server_id).get("hostname"), domain) else NOT_SHOWN
             return CANNOT_TELL
 
-        self.change(
-            lambda: self.client.write("iplist.edit", plid=server_id, elid=address["id"], sok="ok", domain=domain),
+        self.write(
+            "iplist.edit",
             read_back,
             "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
+            plid=server_id,
+            elid=address["id"],
+            sok="ok",
+            domain=domain,
         )
         address["domain"] = domain
 
     def delete_address(self, server_id, address):
         """Give an extra address back to the pool (``iplist.delete``); read back: it is no longer listed."""
-        self.change(
-            lambda: self.client.write("iplist.delete", plid=server_id, elid=address["id"]),
+        self.write(
+            "iplist.delete",
             lambda: NOT_SHOWN if any(a.get("id") == address["id"] for a in self.addresses(server_id)) else {},
             "the removal of address %s from server %s" % (address["ip"], server_id),
+            plid=server_id,
+            elid=address["id"],
         )
 
     def server_call(self, server_id, func, shows, busy=None, what=None):
@@ -257,7 +288,7 @@ class DCIResource(APIResource):
             row = self.settled_row(server_id, busy)
             return {} if shows(row) else NOT_SHOWN
 
-        self.change(lambda: self.client.write(func, elid=server_id), read_back, what or "%s on server %s" % (func, server_id))
+        self.write(func, read_back, what or "%s on server %s" % (func, server_id), elid=server_id)
 
     def settled_row(self, server_id, busy=None):
         """The server's row once ``busy(row)`` is false (at once without ``busy``)."""

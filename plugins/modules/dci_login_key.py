@@ -59,15 +59,10 @@ login:
   sample: client1042
 """
 
-import secrets
-import string
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
-
-KEY_ALPHABET = string.ascii_lowercase + string.digits
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 
 class DCILoginKey(DCIResource):
@@ -82,18 +77,7 @@ class DCILoginKey(DCIResource):
         login = self.module.params["login"] or self.module.params["api_username"]
         if self.module.params["login"] and self.find_user(login) is None:
             self.module.fail_json(msg="DCImanager has no account %s" % login)
-        keys = []
-
-        def send():
-            # 32 lower-case letters and digits, as ISPsystem's module makes them (the panel wants 16 or more).
-            # A new key every send: a key whose answer was lost was never shown to anyone, so it is
-            # as good as not made (keys cannot be listed to read it back), and the next send never
-            # repeats it.
-            keys.append("".join(secrets.choice(KEY_ALPHABET) for dummy in range(32)))
-            return self.client.new_login_key(login, keys[-1])
-
-        if self.change(send, lambda: NOT_SHOWN, "a one-time key for %s" % login) is not None:
-            self.result = self.client.login_url(login, keys[-1])
+        self.result = self.login_key(login)
 
 
 def main():

@@ -277,20 +277,18 @@ class DCIOSInstall(DCIResource):
                 return NOT_SHOWN
             return {}
 
-        self.change(
-            lambda: self.client.write(
-                "server.operations",
-                sok="ok",
-                elid=server_id,
-                operation="ostemplate",
-                ostemplate=template,
-                passwd=params["root_password"],
-                confirm=params["root_password"],
-                checkpasswd=params["root_password"],
-                recipe=recipe,
-            ),
+        self.write(
+            "server.operations",
             read_back,
             "the start of the install of %s on server %s" % (template, server_id),
+            sok="ok",
+            elid=server_id,
+            operation="ostemplate",
+            ostemplate=template,
+            passwd=params["root_password"],
+            confirm=params["root_password"],
+            checkpasswd=params["root_password"],
+            recipe=recipe,
         )
 
     def install(self):

@@ -154,10 +154,11 @@ class DCIServer(DCIResource):
             return
         if power == "restarted":
             # While a reboot runs the row shows no power flag; a row showing one cannot tell.
-            self.change(
-                lambda: self.client.write("server.reboot", elid=server_id),
+            self.write(
+                "server.reboot",
                 lambda: {} if power_of(self.server_row(server_id)) == "unknown" else CANNOT_TELL,
                 "the restart of server %s" % server_id,
+                elid=server_id,
             )
             row = self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "restarting", params["wait_timeout"]) if params["wait"] else None
         else:
@@ -216,10 +217,8 @@ class DCIServer(DCIResource):
                 return CANNOT_TELL
             return {} if state == network else NOT_SHOWN
 
-        self.change(
-            lambda: self.client.write("server.connection.%s" % network, plid=server_id, elid=conn_id),
-            read_back,
-            "switching port %s of server %s %s" % (conn_id, server_id, network),
+        self.write(
+            "server.connection.%s" % network, read_back, "switching port %s of server %s %s" % (conn_id, server_id, network), plid=server_id, elid=conn_id
         )
 
     def apply(self):

@@ -291,10 +291,16 @@ class DCIServerAllocate(DCIResource):
             new = [a["ip"] for a in self.addresses(server_id) if a["ip"] not in known and is_ipv6(a["ip"]) == (family == "ipv6")]
             return {"ip": new[0]} if new else NOT_SHOWN
 
-        answer = self.change(
-            lambda: self.client.write("iplist.edit", plid=server_id, sok="ok", family=family, iptype=params["ip_group"], ip="", domain=params["hostname"]),
+        answer = self.write(
+            "iplist.edit",
             read_back,
             "a new %s address on server %s" % (family, server_id),
+            plid=server_id,
+            sok="ok",
+            family=family,
+            iptype=params["ip_group"],
+            ip="",
+            domain=params["hostname"],
         )
         return answer.get("ip")
 

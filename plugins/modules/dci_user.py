@@ -135,10 +135,8 @@ class DCIUser(DCIResource):
             return {"id": user.get("id")} if user is not None else NOT_SHOWN
 
         try:
-            answer = self.change(
-                lambda: self.client.write("user.edit", sok="ok", level="lvUser", name=params["name"], passwd=params["password"]),
-                read_back,
-                "the account %s" % params["name"],
+            answer = self.write(
+                "user.edit", read_back, "the account %s" % params["name"], sok="ok", level="lvUser", name=params["name"], passwd=params["password"]
             )
         except DCIError as exc:
             if exc.error_type != "exists":
@@ -159,10 +157,8 @@ class DCIUser(DCIResource):
         def read_back():
             return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
 
-        self.change(
-            lambda: self.client.write("user.edit", sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"]),
-            read_back,
-            "the new password of %s" % params["name"],
+        self.write(
+            "user.edit", read_back, "the new password of %s" % params["name"], sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"]
         )
         # The password itself never goes into the diff; only that it changed.
         self.before["password"] = "(old)"
@@ -199,9 +195,7 @@ class DCIUser(DCIResource):
                 msg="the account %s still owns %d server(s): %s; release them (dci_server_release) before deleting it"
                 % (name, len(owned), ", ".join("%s (id %s)" % (row.get("hostname") or row.get("name"), row["id"]) for row in owned))
             )
-        self.change(
-            lambda: self.client.write("user.delete", elid=user["id"]), lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name
-        )
+        self.write("user.delete", lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name, elid=user["id"])
         self.after = {"state": "absent"}
 
 

@@ -306,11 +306,7 @@ class WHMCSService(WHMCSResource):
             # WHMCS writes one row at once: the update took effect when anything planned shows.
             return NOT_SHOWN if len(self._not_shown(self._get_service())) == len(self.wanted) else {}
 
-        self.change(
-            lambda: self.client.update_client_product(raw.get("id"), fields=self.fields, unset=self.unset, custom_fields=self.custom_values),
-            read_back,
-            "the update of service %s" % raw.get("id"),
-        )
+        self.update_service(raw.get("id"), read_back, fields=self.fields, unset=self.unset, custom_fields=self.custom_values)
         if self.module.check_mode:
             self.result = self._simulate(current, self.after)
             return

@@ -6,7 +6,9 @@
 
 ``change()`` marks the change, skips the call in check mode and resolves lost answers
 (plugins/module_utils/_resource.py). A writing client call anywhere else would escape all three, so
-every call of a client's writing method must sit inside a function handed to ``change()``.
+the modules call no writing method of a client at all (they call the resource bases' ``write()``,
+``update_service()``, ``login_key()`` ...), and in the resource bases every such call sits inside a
+function handed to ``change()``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 # The clients' methods that send a writing call.
 WRITE_METHODS = {"write", "update_client_product", "new_login_key"}
-# Where writes are made: every module, and the resource bases shared by them.
-SOURCES = sorted((REPO / "plugins" / "modules").glob("*.py")) + [
-    REPO / "plugins" / "module_utils" / "_dci_module.py",
-    REPO / "plugins" / "module_utils" / "_whmcs_module.py",
-]
+MODULES = sorted((REPO / "plugins" / "modules").glob("*.py"))
+# The resource bases: the only place a write reaches a client, inside change().
+BASES = [REPO / "plugins" / "module_utils" / "_dci_module.py", REPO / "plugins" / "module_utils" / "_whmcs_module.py"]
 
 
-def write_calls_outside_change(source):
-    """(line, text) of every writing client call in ``source`` that is not inside what a change() call gets."""
+def write_calls(source, anywhere=False):
+    """(line, text) of every writing client call in ``source`` that is not inside what a change() call gets
+    (with ``anywhere``: of every writing client call)."""
     tree = ast.parse(source)
     parents = {}
     for node in ast.walk(tree):
@@ -44,7 +45,7 @@ def write_calls_outside_change(source):
         owner = node.func.value
         if not (isinstance(owner, ast.Attribute) and owner.attr == "client" or isinstance(owner, ast.Name) and owner.id == "client"):
             continue
-        if not _inside_change(node, parents, handed_to_change):
+        if anywhere or not _inside_change(node, parents, handed_to_change):
             found.append((node.lineno, ast.unparse(node)[:80]))
     return found
 
@@ -60,6 +61,10 @@ def _inside_change(node, parents, handed_to_change):
     return False
 
 
+def write_calls_outside_change(source):
+    return write_calls(source)
+
+
 def test_the_scan_finds_a_write_outside_change():
     assert write_calls_outside_change("def f(self):\n    self.client.write('user.delete', elid=1)\n") == [(2, "self.client.write('user.delete', elid=1)")]
     assert write_calls_outside_change("def f(self):\n    self.change(lambda: self.client.write('x'), None)\n") == []
@@ -67,7 +72,15 @@ def test_the_scan_finds_a_write_outside_change():
     # Handing change() the write's answer (the write already made) is no better than calling it bare.
     assert write_calls_outside_change("def f(self):\n    self.change(None, self.client.write('x'))\n") != []
 
+    assert write_calls("def f(self):\n    self.change(lambda: self.client.write('x'), None)\n", anywhere=True) != []
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.name)
-def test_no_write_outside_the_one_write_path(path):
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: path.name)
+def test_modules_call_no_client_write(path):
+    assert write_calls(path.read_text(encoding="utf-8"), anywhere=True) == []
+
+
+@pytest.mark.parametrize("path", BASES, ids=lambda path: path.name)
+def test_the_resource_bases_write_only_through_change(path):
     assert write_calls_outside_change(path.read_text(encoding="utf-8")) == []
+    assert write_calls(path.read_text(encoding="utf-8"), anywhere=True), "the scan found no write at all in %s" % path.name
