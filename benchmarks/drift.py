@@ -110,31 +110,31 @@ def module_runs(figures, hosts):
     return [r for r in tasks_run(figures, hosts) if r["status"] != "skipped" and r.get("action", "").startswith(MODULE_PREFIX)]
 
 
+def reconcile_command(forks):
+    """The reconcile over the drift shop's WHMCS inventory (the simulator's installs take seconds: a short settle time)."""
+    return [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "ispsystem.dcimanager.reconcile",
+        "-i",
+        "drift.whmcs.yml",
+        "-e",
+        "@products.yml",
+        "-e",
+        "dedicated_server_poll_interval=2",
+        "-e",
+        "dedicated_server_install_settle_time=5",
+        "-f",
+        str(forks),
+    ]
+
+
 def full_pass(workdir, services, seed, forks, timeout):
     """``reconcile -e reconcile_full=true`` on a fresh shop: wall time and the calls per in-sync service."""
     states, drifted = shop(services, seed)
     in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
     with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
         (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
-        command = [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "ispsystem.dcimanager.reconcile",
-            "-i",
-            "drift.whmcs.yml",
-            "-e",
-            "@products.yml",
-            "-e",
-            "dedicated_server_poll_interval=2",
-            "-e",
-            "dedicated_server_install_settle_time=3",
-            "-e",
-            "dedicated_server_install_settle_time=5",
-            "-e",
-            "reconcile_full=true",
-            "-f",
-            str(forks),
-        ]
-        figures = run(fleet, command, "full", timeout)
+        figures = run(fleet, reconcile_command(forks) + ["-e", "reconcile_full=true"], "full", timeout)
         statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
         figures["in_sync_calls"] = len(naming(figures, in_sync, statuses))
         figures["in_sync_runs"] = len(module_runs(figures, set("whmcs-%s" % sid for sid in in_sync)))
@@ -151,22 +151,7 @@ def one_round(workdir, services, seed, timeout, forks):
         (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
         bindir = Path(sys.executable).parent
         listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"], "listing", timeout)
-        playbook = [
-            str(bindir / "ansible-playbook"),
-            "ispsystem.dcimanager.reconcile",
-            "-i",
-            "drift.whmcs.yml",
-            "-e",
-            "@products.yml",
-            "-e",
-            "dedicated_server_poll_interval=2",
-            "-e",
-            "dedicated_server_install_settle_time=3",
-            "-e",
-            "dedicated_server_install_settle_time=5",
-            "-f",
-            str(forks),
-        ]
+        playbook = reconcile_command(forks)
         plan = run(fleet, playbook + ["--check"], "plan", timeout)
         reconcile = run(fleet, playbook, "reconcile", timeout)
         problems = []
