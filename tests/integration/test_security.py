@@ -406,9 +406,13 @@ def test_nothing_shipped_turns_verification_off():
                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                     assert not turned_off.search(line), "%s:%d turns TLS verification off" % (path.relative_to(REPO), number)
     assert checked > 20
-    # The demo verifies the simulators' certificates against their throwaway CA.
+    # The demo verifies the simulators' certificates against their throwaway CA: it runs with the
+    # simulators' env(), which names their CA.
     demo = (REPO / "scripts" / "demo.py").read_text(encoding="utf-8")
-    assert re.search(r"DCIMANAGER_CA_PATH[\"']\s*:\s*dci\.ca_path", demo) and re.search(r"WHMCS_CA_PATH[\"']\s*:\s*whmcs\.ca_path", demo)
+    assert "**dci.env()" in demo and "**whmcs.env()" in demo
+    for name, variable in (("dcimanager", "DCIMANAGER_CA_PATH"), ("whmcs", "WHMCS_CA_PATH")):
+        simulator = (REPO / "tests" / "simulators" / (name + ".py")).read_text(encoding="utf-8")
+        assert re.search(r"[\"']%s[\"']\s*:\s*self\.ca_path" % variable, simulator), name
 
 
 # --- hostile answers ---------------------------------------------------------------------------------
