@@ -14,7 +14,8 @@ log() { printf 'setup.sh: %s\n' "$*"; }
 # python_between MIN MAX [PREFERRED]: a Python whose version is MIN to MAX (3.x minor numbers), PREFERRED first.
 python_between() {
     local candidate
-    for candidate in ${3:-} python3.13 python3.12 python3.11 python3; do
+    # The Python the tests run with here (3.11) first; newer ones work as well.
+    for candidate in ${3:-} python3.11 python3.12 python3.13 python3; do
         if command -v "$candidate" >/dev/null 2>&1 &&
            "$candidate" -c "import sys; sys.exit(not ((3, $1) <= sys.version_info[:2] <= (3, $2)))" 2>/dev/null; then
             command -v "$candidate"
