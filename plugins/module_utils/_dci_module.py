@@ -57,7 +57,8 @@ def server_selector_spec():
 
 
 def wait_spec(default_timeout, wait=True):
-    """``wait`` / ``wait_timeout`` / ``poll_interval``, mirrored by the ``dcimanager.wait`` doc fragment."""
+    """``wait`` / ``wait_timeout`` / ``poll_interval``; ``wait`` and ``poll_interval`` are mirrored by the
+    ``dcimanager.wait`` and ``dcimanager.poll`` doc fragments, ``wait_timeout`` by each module (its default differs)."""
     spec = dict(
         wait_timeout=dict(type="int", default=default_timeout),
         poll_interval=dict(type="int", default=15),

@@ -163,7 +163,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout, poll
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 
@@ -272,7 +272,7 @@ class DCIOSInstall(DCIResource):
                 return row["install_in_progress"] or (row["operation_failed"] and not before["operation_failed"])
 
             try:
-                poll(lambda: started(self.server_row(server_id)), params["settle_time"], 5, "the install showing")
+                self.wait_server(server_id, started, "the install showing", params["settle_time"])
             except WaitTimeout:
                 return NOT_SHOWN
             return {}

@@ -96,7 +96,7 @@ import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import CONNECTION_FLAGS, SERVER_FLAGS, DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import CONNECTION_FLAGS, SERVER_FLAGS, DCIError, element_to_dict
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
     PORT_STATE_COLUMNS,
@@ -137,7 +137,8 @@ class DCIPanelInfo(DCIResource):
 
     def _list(self, name, func, flags=(), **params):
         root = self.client.document(func, **params)
-        rows = [dict((child.tag, (child.text or "").strip()) for child in elem if isinstance(child.tag, str)) for elem in root.iter("elem")]
+        # Flags as the panel writes them (their text too), not as booleans: the evidence of P7.
+        rows = [element_to_dict(elem) for elem in root.iter("elem")]
         columns = sorted(set(key for row in rows for key in row) - set(flags))
         self.lists[name] = {
             "rows": len(rows),

@@ -23,6 +23,8 @@ import time as _time
 
 from ansible.module_utils import basic
 
+from simulators.dcimanager import DCImanagerSimulator, default_state
+
 try:  # ansible-core 2.19 and later
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # ansible-core 2.16 to 2.18: the module reads basic._ANSIBLE_ARGS
@@ -47,6 +49,19 @@ def connection_args(dci=None, whmcs=None):
     if whmcs is not None:
         return dict(whmcs_url=whmcs.url, whmcs_identifier=whmcs.identifier, whmcs_secret=whmcs.secret, ca_path=whmcs.ca_path)
     return dict(api_url=dci.url, api_username=dci.admin_user, api_password=dci.admin_password, ca_path=dci.ca_path)
+
+
+# A panel's pace on the virtual clock: long enough that every wait really waits.
+PANEL_TIMINGS = dict(poweron_seconds=20, poweroff_seconds=10, install_seconds=300, enable_seconds=5)
+
+
+def start_panel(tmp_path, monkeypatch, state=None, **knobs):
+    """A started DCImanager simulator (the sample panel, PANEL_TIMINGS, ``knobs``), a runner for it on a
+    virtual clock, and the clock: ``(sim, runner, clock)``. The caller closes the simulator."""
+    sim = DCImanagerSimulator(state=default_state() if state is None else state, tls_dir=str(tmp_path / "tls"), **dict(PANEL_TIMINGS, **knobs))
+    sim.start()
+    clock = VirtualClock(sim)
+    return sim, ModuleRunner(connection_args(sim), clock=clock, monkeypatch=monkeypatch), clock
 
 
 class VirtualClock:

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import pytest
 
-from inprocess import ModuleRunner, VirtualClock, connection_args
-from simulators.dcimanager import DCImanagerSimulator, default_state
+from inprocess import ModuleRunner, connection_args, start_panel
 from simulators.whmcs import WHMCSSimulator, make_state as whmcs_state
 
 pytestmark = pytest.mark.quick
 
-TIMINGS = dict(poweron_seconds=20, poweroff_seconds=10, install_seconds=300, enable_seconds=5)
 DEBIAN = "ISPsystem__Debian-12-amd64"
 WAIT = {"poll_interval": 5, "wait_timeout": 1800}
 
@@ -143,8 +141,8 @@ CASES = {
 
 @pytest.fixture
 def panel(tmp_path, monkeypatch):
-    sim = DCImanagerSimulator(state=default_state(), tls_dir=str(tmp_path / "tls"), **TIMINGS).start()
-    yield sim, ModuleRunner(connection_args(sim), clock=VirtualClock(sim), monkeypatch=monkeypatch)
+    sim, runner, dummy = start_panel(tmp_path, monkeypatch)
+    yield sim, runner
     sim.close()
     assert sim.errors == []
 

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import pytest
 
-from inprocess import ModuleRunner, VirtualClock, connection_args
-from simulators.dcimanager import DCImanagerSimulator, default_state
+from inprocess import start_panel
 
 pytestmark = pytest.mark.quick
 
-TIMINGS = dict(poweron_seconds=20, poweroff_seconds=10, install_seconds=600, enable_seconds=5)
 DEBIAN = "ISPsystem__Debian-12-amd64"
 WAIT = {"poll_interval": 15, "wait_timeout": 1800}
 
 
 @pytest.fixture
 def panel(tmp_path, monkeypatch):
-    sim = DCImanagerSimulator(state=default_state(), tls_dir=str(tmp_path / "tls"), **TIMINGS).start()
-    clock = VirtualClock(sim)
-    yield sim, ModuleRunner(connection_args(sim), clock=clock, monkeypatch=monkeypatch), clock
+    sim, runner, clock = start_panel(tmp_path, monkeypatch)
+    yield sim, runner, clock
     sim.close()
     assert sim.errors == []
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import pytest
 
-from inprocess import ModuleRunner, VirtualClock, connection_args
-from simulators.dcimanager import VARIANTS, DCImanagerSimulator, default_state
+from inprocess import start_panel
+from simulators.dcimanager import VARIANTS
 
 pytestmark = pytest.mark.quick
 
 # The simulator's timings: long enough that a wait really waits (on the virtual clock).
-TIMINGS = dict(poweron_seconds=20, poweroff_seconds=10, install_seconds=300, enable_seconds=5)
 DEBIAN = "ISPsystem__Debian-12-amd64"
 HOSTNAME = "Bob1.Example.net"
 PASSWORD = "bob-pw-123456"
@@ -103,10 +102,8 @@ def check_switch_ports(life, server_id, state):
 
 @pytest.mark.parametrize("variant", ["default"] + sorted(VARIANTS))
 def test_one_service_life(variant, tmp_path, monkeypatch):
-    sim = DCImanagerSimulator(state=default_state(), tls_dir=str(tmp_path / "tls"), **dict(TIMINGS, **VARIANTS.get(variant, {})))
-    sim.start()
+    sim, runner, dummy = start_panel(tmp_path, monkeypatch, **VARIANTS.get(variant, {}))
     try:
-        runner = ModuleRunner(connection_args(sim), clock=VirtualClock(sim), monkeypatch=monkeypatch)
         life = Life(variant, sim, runner)
         live_one_life(life)
         assert sim.errors == []
