@@ -163,17 +163,16 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import HAS_LXML, DCIClient, DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
     FREE_HOSTNAME,
+    fleet_server,
     hostname_key,
-    is_suspended,
-    package_of,
-    power_of,
     read_fleet,
-    state_of,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import HAS_REQUESTS
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")
+# What of fleet_server() a host shows, each as dci_<name>, besides dci_server_id.
+HOST_VARIABLES = ("name", "hostname", "owner", "package", "rack", "main_ip", "blocked", "power", "state")
 # The plugin's own groups: (host variable, group name prefix).
 _GROUPED = tuple(("dci_" + kind, "dci_%s_" % kind) for kind in ("state", "package", "rack"))
 
@@ -266,25 +265,14 @@ class InventoryModule(CachedInventory):
         states, packages, owners = set(filters["states"]), set(filters["packages"]), set(filters["owners"])
         servers = []
         for row in rows:
-            state = state_of(row)
-            package = package_of(row)
-            owner = row["owner_login"]
-            if (states and state not in states) or (packages and package not in packages) or (owners and owner not in owners):
+            server = fleet_server(row)
+            if (states and server["state"] not in states) or (packages and server["package"] not in packages) or (owners and server["owner"] not in owners):
                 continue
-            hostvars = {
-                "dci_server_id": row["id"],
-                "dci_name": row["name"],
-                "dci_hostname": row["hostname"],
-                "dci_owner": owner,
-                "dci_package": package,
-                "dci_rack": row["rack"],
-                "dci_main_ip": row["ip"],
-                "dci_blocked": is_suspended(row),
-                "dci_power": power_of(row),
-                "dci_state": state,
-            }
-            if row["ip"]:
-                hostvars["ansible_host"] = row["ip"]
+            # The host variables are the collection's bulk view of a server (the drift plan's too).
+            hostvars = dict(("dci_" + key, server[key]) for key in HOST_VARIABLES)
+            hostvars["dci_server_id"] = server["id"]
+            if server["main_ip"]:
+                hostvars["ansible_host"] = server["main_ip"]
             servers.append(hostvars)
         servers.sort(key=lambda hostvars: _id_order(hostvars["dci_server_id"]))
         return self._name_hosts(servers)

@@ -80,6 +80,24 @@ def state_of(row):
     return "free" if is_free(row) else "owned"
 
 
+def fleet_server(row):
+    """A ``read_fleet`` row as the collection shows a server in bulk: the ``dcimanager`` inventory
+    plugin's host variables (without their ``dci_`` prefix), the drift plan and ``dci_fleet_info``."""
+    return {
+        "id": row["id"],
+        "name": row.get("name", ""),
+        "hostname": row.get("hostname", ""),
+        "owner": row.get("owner_login", row.get("owner", "")),
+        "package": package_of(row),
+        "main_ip": row.get("ip", ""),
+        "rack": row.get("rack", ""),
+        "blocked": is_suspended(row),
+        "power": power_of(row),
+        "state": state_of(row),
+        "free": is_free(row),
+    }
+
+
 def hostname_key(name):
     """A hostname as compared: domains are case-insensitive and may carry a trailing dot."""
     return (name or "").strip().rstrip(".").lower()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import collections
 
-from ._dci_panel import FREE_HOSTNAME, hostname_key, is_free, is_suspended, package_of, power_of, state_of
+from ._dci_panel import FREE_HOSTNAME, hostname_key
 from ._dedicated_server import client_accounts, settings, text
 
 # What the role makes of a service in each WHMCS status, when the status is the source of truth.
@@ -50,24 +50,6 @@ SHORT_LIST_MIN_MISSING = 3
 
 
 # --- the panel's servers ---------------------------------------------------------------------
-
-
-def fleet_server(row):
-    """A ``read_fleet`` row as the plan (and ``dci_fleet_info``) shows it: the fields of the
-    ``dcimanager`` inventory plugin's host variables, plus ``free``."""
-    return {
-        "id": row["id"],
-        "name": row.get("name", ""),
-        "hostname": row.get("hostname", ""),
-        "owner": row.get("owner_login", row.get("owner", "")),
-        "package": package_of(row),
-        "main_ip": row.get("ip", ""),
-        "rack": row.get("rack", ""),
-        "blocked": is_suspended(row),
-        "power": power_of(row),
-        "state": state_of(row),
-        "free": is_free(row),
-    }
 
 
 def is_free_server(server):

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.ispsystem.dcimanager.plugins.filter.drift_plan import drift_plan
 from ansible_collections.ispsystem.dcimanager.plugins.filter.server_action import server_action
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIClient
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import read_fleet
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import (
     CONFLICTS,
@@ -25,7 +25,6 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import
     SERVER_LIST_SHORT,
     STATE_OF_STATUS,
     decide,
-    fleet_server,
     plan,
     subject_of,
 )
