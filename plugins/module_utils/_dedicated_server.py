@@ -237,16 +237,3 @@ def result_record(settings_, state, server=None, traffic=None):
         if state != "terminated":
             record.update(main_ip=server.get("main_ip", ""), owner=server.get("owner", ""))
     return record
-
-
-def server_after(state, action, found=None, allocation=None, state_change=None, release=None):
-    """The service's server after the role's state ran: the registered result of the task that acted
-    (by the decided ``action``), else the server the role found. A skipped task's result is never read."""
-    found = list(found or ())
-    if state == "terminated":
-        return (release or {}).get("server") if action in ("release", "clear_ip") else None
-    if action == "provision":
-        return (allocation or {}).get("server")
-    if action in ("unblock", "block"):
-        return (state_change or {}).get("server")
-    return found[0] if len(found) == 1 else None
