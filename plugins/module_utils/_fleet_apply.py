@@ -14,11 +14,11 @@ from __future__ import annotations
 import copy
 import time
 
-from ._dci_client import DCIClient
+from ._dci.client import DCIClient
 from ._dci_module import dci_argument_spec
 from ._service.apply import Panels, apply
 from ._service.converge import FOLLOW, SET, Run
-from ._whmcs_client import WHMCSClient
+from ._whmcs.client import WHMCSClient
 from ._whmcs_module import whmcs_argument_spec
 
 WHMCS_GROUP = "ispsystem.dcimanager.whmcs"

@@ -156,7 +156,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.billing import ServiceUpdate
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import STATUSES
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import STATUSES
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
 
 OPTIONS = ("status", "domain", "dedicated_ip", "assigned_ips", "username", "password", "custom_fields", "notes", "bandwidth_usage")

@@ -9,8 +9,8 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from .._dci_client import DCIError
-from .._dci_panel import CUSTOMER_LEVEL
+from .._dci.errors import DCIError
+from .._dci.panel import CUSTOMER_LEVEL
 from .._writes import NOT_SHOWN
 from .errors import OperationFailed
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import hashlib
 import time
 
-from .._dci_client import DCIError
-from .._dci_panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, package_of, same_hostname, why_busy
-from .._http import AnswerLost
+from .._dci.errors import DCIError
+from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, package_of, same_hostname, why_busy
+from .._transport import AnswerLost
 from .._lock import controller_lock
 from .._writes import CANNOT_TELL, NOT_SHOWN, WriteNotMade
 from .errors import OperationFailed

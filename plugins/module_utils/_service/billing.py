@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 
-from .._whmcs_client import SERVICE_FIELDS, custom_field_ids, normalize_service
+from .._whmcs.services import SERVICE_FIELDS, custom_field_ids, normalize_service
 from .._writes import NOT_SHOWN
 from .errors import OperationFailed
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import time
 
-from .._dci_panel import fleet_server, same_hostname
+from .._dci.panel import fleet_server, same_hostname
 from .._dedicated_server import settings as service_settings
 from .._drift import BLOCK, CLEAR_IP, CONFLICT, NO_PANEL, PROVISION, RELEASE, STATE_OF_STATUS, UNBLOCK, decide, decision, panel_of, subject_of
-from .._http import ClientError
+from .._transport import ClientError
 from .._wait import WaitTimeout
 from .._writes import CANNOT_TELL, Writes
 from .account import Account

@@ -9,7 +9,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from .._http import ClientError
+from .._transport import ClientError
 
 
 class OperationFailed(ClientError):

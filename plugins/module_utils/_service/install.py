@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import time
 
-from .._dci_client import DCIError
-from .._dci_panel import FREE_HOSTNAME, is_suspended, same_hostname
+from .._dci.errors import DCIError
+from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
 from .._install_record import InstallRecord, read_record, with_record
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN

@@ -16,8 +16,8 @@ from __future__ import annotations
 import secrets
 import string
 
-from .._dci_client import CONNECTION_FLAGS
-from .._dci_panel import Accounts, is_ipv6, is_suspended, is_switch, owner_may_be_id, package_of, power_of, same_hostname
+from .._dci.answers import CONNECTION_FLAGS
+from .._dci.panel import Accounts, is_ipv6, is_suspended, is_switch, owner_may_be_id, package_of, power_of, same_hostname
 from .._writes import CANNOT_TELL, NOT_SHOWN
 from .errors import OperationFailed
 from .view import ServerGone, ServerList

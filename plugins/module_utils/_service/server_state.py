@@ -9,7 +9,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from .._dci_panel import is_suspended, is_switch, port_state, power_of
+from .._dci.panel import is_suspended, is_switch, port_state, power_of
 from .._writes import CANNOT_TELL, NOT_SHOWN
 from .errors import OperationFailed
 

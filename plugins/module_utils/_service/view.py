@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 
-from .._dci_panel import read_servers
+from .._dci.panel import read_servers
 from .._wait import WaitTimeout
 
 FIRST_PAUSE = 1.0
