@@ -167,7 +167,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     hostname_key,
     read_fleet,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import HAS_REQUESTS
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import HAS_REQUESTS
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")

@@ -9,18 +9,17 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-import functools
-import time
 from urllib.parse import quote, urlsplit
 
-from ._http import (
+from ._transport import (
     READ_RETRIES,
+    AnswerLost,
     ClientError,
-    check_status,
-    error_family,
-    new_session,
-    post,
-    with_retries,
+    ErrorClasses,
+    NotSent,
+    Retryable,
+    Transport,
+    WriteNotMade,
 )
 
 LXML_IMPORT_ERROR = None
@@ -61,14 +60,13 @@ MAX_PAGES = 1000
 
 
 class DCIError(ClientError):
-    """Any failure talking to DCImanager, with the panel's own error where it gave one."""
+    """Any failure talking to DCImanager, with the panel's own error where it gave one; ``call`` is the function."""
 
-    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, func=None, status=None):
-        super().__init__(msg, status)
+    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, call=None, status=None):
+        super().__init__(msg, status=status, call=call)
         self.error_type = error_type
         self.error_object = error_object
         self.panel_msg = panel_msg
-        self.func = func
 
     @property
     def api_error(self):
@@ -78,8 +76,26 @@ class DCIError(ClientError):
         return {"type": self.error_type, "object": self.error_object, "msg": self.panel_msg}
 
 
-# Its transport failures (_http.error_family): reads may repeat the first two; a write, only the second.
-_RetryableError, _NotSentError, LostAnswerError = error_family(DCIError)
+class DCIRetryableError(DCIError, Retryable):
+    """A failure that may pass (a 5xx, a time-out, a broken connection, a garbled answer): a reading call may be sent again."""
+
+
+class DCINotSentError(DCIRetryableError, NotSent):
+    """The request never reached the panel (connection refused, a proxy's refusal): even a write may be sent again."""
+
+
+class DCIWriteNotMadeError(DCIError, WriteNotMade):
+    """A write whose answer was lost and that a read-back proved not made (see _writes)."""
+
+
+class DCIAnswerLostError(DCIError, AnswerLost):
+    """A write reached the panel (or may have) and its answer was lost: the write path reads back."""
+
+    not_made = DCIWriteNotMadeError
+
+
+# What the client's Transport raises.
+DCI_ERRORS = ErrorClasses(error=DCIError, retryable=DCIRetryableError, not_sent=DCINotSentError, answer_lost=DCIAnswerLostError)
 
 
 def normalize_api_url(url):
@@ -127,38 +143,44 @@ def _hardened_parser():
     )
 
 
-def parse_document(body, func=None):
-    """Parse a panel answer into the ``<doc>`` element, or raise DCIError."""
+def parse_document(body, func=None, status=200):
+    """Parse a panel answer into the ``<doc>`` element, or raise DCIError (the panel's own error when it is one).
+
+    ``status`` is the HTTP status the answer came with; an error document is the panel's refusal
+    whatever the status (the message names a status other than 200).
+    """
     stripped = body.lstrip()[:512].lower()
     if stripped.startswith(b"<!doctype html") or stripped.startswith(b"<html"):
         raise DCIError(
             "DCImanager answered %s with a web page instead of API XML; check that api_url points to the "
             "API endpoint (https://HOST:1500/dcimgr)" % (func or "the request"),
-            func=func,
+            call=func,
         )
     if b"<!doctype" in stripped or b"<!entity" in stripped:
-        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, func=func)
+        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, call=func)
     try:
         root = etree.fromstring(body, parser=_hardened_parser())
     except etree.XMLSyntaxError as exc:
-        raise _RetryableError("DCImanager's answer to %s is not valid XML (%s)" % (func, exc), func=func) from None
+        raise DCIRetryableError("DCImanager's answer to %s is not valid XML (%s)" % (func, exc), call=func) from None
     # The quick look above only sees the first bytes; a DTD later on (after a long comment, or in a
     # UTF-16 document) shows in the parsed tree and is refused just the same.
     if root.getroottree().docinfo.internalDTD is not None:
-        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, func=func)
+        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, call=func)
     if root.tag != "doc":
-        raise DCIError("DCImanager's answer to %s has root <%s>, expected <doc>" % (func, root.tag), func=func)
+        raise DCIError("DCImanager's answer to %s has root <%s>, expected <doc>" % (func, root.tag), call=func)
     error = root.find("error")
     if error is not None:
         panel_msg = (error.findtext("msg") or "").strip()
         error_type = error.get("type", "")
         error_object = error.get("object", "")
         raise DCIError(
-            "DCImanager refused %s: %s (type %s, object %s)" % (func, panel_msg or "no message", error_type, error_object),
+            "DCImanager refused %s%s: %s (type %s, object %s)"
+            % (func, "" if status == 200 else " with HTTP %d" % status, panel_msg or "no message", error_type, error_object),
             error_type=error_type,
             error_object=error_object,
             panel_msg=panel_msg,
-            func=func,
+            call=func,
+            status=None if status == 200 else status,
         )
     return root
 
@@ -202,27 +224,34 @@ class DCIClient:
         timeout=60,
         retries=READ_RETRIES,
         backoff=0.5,
-        sleep=time.sleep,
+        sleep=None,
         on_session=None,
         use_proxy=True,
     ):
         self.url = normalize_api_url(url)
         self.username = username
         self._password = password
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
         self._session_id = None
         self._on_session = on_session
         self._use_authinfo = False
-        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
-        self.http = new_session(use_proxy)
+        self.transport = Transport(
+            self.url,
+            DCI_ERRORS,
+            "DCImanager",
+            MAX_BODY_BYTES,
+            verify=ca_path if (validate_certs and ca_path) else bool(validate_certs),
+            timeout=timeout,
+            use_proxy=use_proxy,
+            retries=retries,
+            backoff=backoff,
+            sleep=sleep,
+            hint_403="the controller's address may be blocked in the panel's or a proxy's access list",
+        )
         self.call_count = 0
         self.write_count = 0
 
     def close(self):
-        self.http.close()
+        self.transport.close()
 
     # Public calls -------------------------------------------------------------------------
 
@@ -253,7 +282,7 @@ class DCIClient:
             raise DCIError(
                 "DCImanager's %s list says it has %d rows, but %d could be read page by page (p_num/p_cnt); "
                 "the collection needs the whole list to decide anything" % (func, total, len(rows)),
-                func=func,
+                call=func,
             )
         return rows
 
@@ -286,7 +315,7 @@ class DCIClient:
         params = {key: str(value) for key, value in (params or {}).items() if value is not None}
         self._ensure_auth()
         try:
-            root = self._post_with_retries(func, self._with_auth(params), write)
+            root = self._send(func, self._with_auth(params), write)
         except DCIError as exc:
             if exc.error_type != "auth" or not self._session_id:
                 raise
@@ -294,7 +323,7 @@ class DCIClient:
             # request: logging in again once and repeating it is safe for any call.
             self._session_id = None
             self._ensure_auth()
-            root = self._post_with_retries(func, self._with_auth(params), write)
+            root = self._send(func, self._with_auth(params), write)
         self.call_count += 1
         if write:
             self.write_count += 1
@@ -307,7 +336,7 @@ class DCIClient:
         and only an error of type ``auth`` as a bad one: anything else says nothing either way.
         """
         try:
-            root = self._post_with_retries("auth", {"username": login, "password": password}, write=False)
+            root = self._send("auth", {"username": login, "password": password}, write=False)
         except DCIError as exc:
             if exc.error_type == "auth":
                 return False
@@ -318,7 +347,7 @@ class DCIClient:
         raise DCIError(
             "cannot tell whether %s's password is right: DCImanager answered func=auth with neither a session "
             "nor an error (this panel gives no sessions; run the check_panel playbook)" % login,
-            func="auth",
+            call="auth",
         )
 
     @property
@@ -330,7 +359,7 @@ class DCIClient:
     def try_foreign_session(self, func, session_id):
         """Call the reading function ``func`` with a session id the panel never gave; returns its error, or None."""
         try:
-            self._post_with_retries(func, {"auth": session_id}, write=False)
+            self._send(func, {"auth": session_id}, write=False)
         except DCIError as exc:
             return exc
         return None
@@ -351,7 +380,7 @@ class DCIClient:
         except DCIError as exc:
             if exc.error_type != "access" or not self._session_id:
                 raise
-        root = self._post_with_retries("session.newkey", dict(username=login, key=key, authinfo=self._authinfo()), write=True)
+        root = self._send("session.newkey", dict(username=login, key=key, authinfo=self._authinfo()), write=True)
         self.call_count += 1
         self.write_count += 1
         return element_to_dict(root)
@@ -361,7 +390,7 @@ class DCIClient:
     def _ensure_auth(self):
         if self._session_id or self._use_authinfo:
             return
-        root = self._post_with_retries("auth", {"username": self.username, "password": self._password}, write=False, login=True)
+        root = self._send("auth", {"username": self.username, "password": self._password}, write=False, login=True)
         session_id = session_of(root)
         if session_id:
             self._session_id = session_id
@@ -382,24 +411,18 @@ class DCIClient:
     def _authinfo(self):
         return "%s:%s" % (self.username, self._password)
 
-    # Transport -----------------------------------------------------------------------------
+    # Sending ---------------------------------------------------------------------------------
 
-    def _post_with_retries(self, func, params, write, login=False):
-        return with_retries(
-            lambda: self._post(func, params, login=login), write, self.retries, self.backoff, self._sleep, functools.partial(LostAnswerError, func=func)
-        )
-
-    def _post(self, func, params, login=False):
+    def _send(self, func, params, write, login=False):
+        """POST ``func`` with ``params`` (authentication included) through the transport; the parsed ``<doc>``."""
         data = dict(params)
         data["func"] = func
         data["out"] = "xml"
-        errors = tuple(functools.partial(cls, func=func) for cls in (DCIError, _RetryableError, _NotSentError))
-        response, body = post(self.http, self.url, data, self.timeout, self.verify, func, errors, MAX_BODY_BYTES, "DCImanager")
-        check_status(
-            response, func, self.url, "DCImanager", (errors[0], errors[1]), "the controller's address may be blocked in the panel's or a proxy's access list"
-        )
+        return self.transport.post(func, data, lambda body, status: self._read(func, body, status, login), write=write)
+
+    def _read(self, func, body, status, login):
         try:
-            return parse_document(body, func)
+            return parse_document(body, func, status)
         except DCIError as exc:
             if login and exc.error_type is not None:
                 raise DCIError(
@@ -407,7 +430,8 @@ class DCIClient:
                     error_type=exc.error_type,
                     error_object=exc.error_object,
                     panel_msg=exc.panel_msg,
-                    func=func,
+                    call=func,
+                    status=exc.status,
                 ) from None
             raise
 

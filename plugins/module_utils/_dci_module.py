@@ -30,8 +30,8 @@ from ._dci_panel import (
     read_servers,
     same_hostname,
 )
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import CANNOT_TELL, NOT_SHOWN, APIResource
+from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._wait import poll
 
 # The letters of a one-time login key.

@@ -11,7 +11,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from ._http import AnswerLost
+from ._transport import AnswerLost
 from ._wait import WaitTimeout
 
 # What a read-back returns when the panel provably does not show the write's effect: the write may be

@@ -11,24 +11,21 @@ by the ispsystem.dcimanager.whmcs inventory plugin.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import re
-import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ._http import (
+from ._transport import (
     HAS_REQUESTS,
     READ_RETRIES,
     REQUESTS_IMPORT_ERROR,
+    AnswerLost,
     ClientError,
-    HTTPAdapter,
-    check_status,
-    error_family,
-    new_session,
-    post,
-    short_reason,
-    with_retries,
+    ErrorClasses,
+    NotSent,
+    Retryable,
+    Transport,
+    WriteNotMade,
 )
 
 API_PATH = "includes/api.php"
@@ -61,11 +58,10 @@ _ADDRESS_SPLIT_RE = re.compile(r"[\s,;]+")
 
 
 class WHMCSError(ClientError):
-    """Any failure talking to WHMCS, with WHMCS's own message where it gave one."""
+    """Any failure talking to WHMCS, with WHMCS's own message where it gave one; ``call`` is the action."""
 
-    def __init__(self, msg, action=None, api_message=None, status=None):
-        super().__init__(msg, status)
-        self.action = action
+    def __init__(self, msg, call=None, api_message=None, status=None):
+        super().__init__(msg, status=status, call=call)
         self.api_message = api_message
 
     @property
@@ -73,11 +69,36 @@ class WHMCSError(ClientError):
         """WHMCS's error as the modules return it, or None for transport failures."""
         if self.api_message is None:
             return None
-        return {"type": "error", "object": self.action, "msg": self.api_message}
+        return {"type": "error", "object": self.call, "msg": self.api_message}
 
 
-# Its transport failures (_http.error_family): reads may repeat the first two; a write, only the second.
-_RetryableError, _NotSentError, LostAnswerError = error_family(WHMCSError)
+class WHMCSRetryableError(WHMCSError, Retryable):
+    """A failure that may pass (a 5xx, a time-out, a broken connection, a garbled answer): a reading action may be sent again."""
+
+
+class WHMCSNotSentError(WHMCSRetryableError, NotSent):
+    """The request never reached WHMCS (connection refused, a proxy's refusal): even a write may be sent again."""
+
+
+class WHMCSWriteNotMadeError(WHMCSError, WriteNotMade):
+    """A write whose answer was lost and that a read-back proved not made (see _writes)."""
+
+
+class WHMCSAnswerLostError(WHMCSError, AnswerLost):
+    """A write reached WHMCS (or may have) and its answer was lost: the write path reads back."""
+
+    not_made = WHMCSWriteNotMadeError
+
+
+# What the client's Transport raises.
+WHMCS_ERRORS = ErrorClasses(error=WHMCSError, retryable=WHMCSRetryableError, not_sent=WHMCSNotSentError, answer_lost=WHMCSAnswerLostError)
+
+# What to do about an HTTP 403 (without a WHMCS error in it).
+HINT_403 = (
+    "the controller's IP address is probably not in WHMCS's API IP allow-list. Add the controller's "
+    "address under Setup > General Settings > Security > API IP Access Restriction, or set an API access "
+    "key ($api_access_key in configuration.php) and give it as the access key"
+)
 
 
 def api_endpoint(url):
@@ -128,7 +149,7 @@ class WHMCSClient:
         retries=READ_RETRIES,
         backoff=0.5,
         pool_size=10,
-        sleep=time.sleep,
+        sleep=None,
         use_proxy=True,
     ):
         if not HAS_REQUESTS:
@@ -140,20 +161,30 @@ class WHMCSClient:
         self._identifier = str(identifier)
         self._secret = str(secret)
         self._access_key = str(access_key) if access_key else None
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self._sleep = sleep
-        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
-        self.http = new_session(use_proxy)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, int(pool_size)))
-        self.http.mount("https://", adapter)
-        self.http.mount("http://", adapter)
+        # One session (one connection pool) for every call, the inventory plugin's threads too.
+        self.transport = Transport(
+            self.url,
+            WHMCS_ERRORS,
+            "WHMCS",
+            MAX_BODY_BYTES,
+            verify=ca_path if (validate_certs and ca_path) else bool(validate_certs),
+            timeout=timeout,
+            use_proxy=use_proxy,
+            retries=retries,
+            backoff=backoff,
+            sleep=sleep,
+            shown_url=self.display_url,
+            hint_403=HINT_403,
+            too_large_hint=" (use a smaller page size)",
+            scrub=self._scrub,
+            shown_location=lambda location: self._scrub(_display_url(location)),
+            pool_size=pool_size,
+        )
         self.call_count = 0
         self.write_count = 0
 
     def close(self):
-        self.http.close()
+        self.transport.close()
 
     # Public calls -------------------------------------------------------------------------
 
@@ -245,7 +276,7 @@ class WHMCSClient:
             text = "" if value is None else str(value)
             if text == "" or (text == "0" and key not in NUMBER_FIELDS):
                 raise WHMCSError(
-                    "UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead" % (text, key), action="UpdateClientProduct"
+                    "UpdateClientProduct ignores the empty value %r for %s; blank it with unset[] instead" % (text, key), call="UpdateClientProduct"
                 )
             params[key] = text
         if unset:
@@ -254,10 +285,11 @@ class WHMCSClient:
             params["customfields"] = encode_custom_fields(custom_fields)
         return self.call("UpdateClientProduct", params, write=True)
 
-    # Transport -----------------------------------------------------------------------------
+    # Sending ---------------------------------------------------------------------------------
 
     def _post_with_retries(self, action, data, write):
-        return with_retries(lambda: self._post(action, data), write, self.retries, self.backoff, self._sleep, functools.partial(LostAnswerError, action=action))
+        body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
+        return self.transport.post(action, body, lambda content, status: self._parse(action, content, status), write=write)
 
     def _auth(self):
         auth = [("identifier", self._identifier), ("secret", self._secret)]
@@ -265,38 +297,12 @@ class WHMCSClient:
             auth.append(("accesskey", self._access_key))
         return auth
 
-    def _post(self, action, data):
-        body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
-        errors = tuple(functools.partial(cls, action=action) for cls in (WHMCSError, _RetryableError, _NotSentError))
-        response, content = post(
-            self.http,
-            self.url,
-            body,
-            self.timeout,
-            self.verify,
-            action,
-            errors,
-            MAX_BODY_BYTES,
-            "WHMCS",
-            shown_url=self.display_url,
-            hint=" (use a smaller page size)",
-            reason=self._reason,
-        )
+    def _parse(self, action, content, status=200):
+        """WHMCS's answer as a dict with ``result: success``, or its refusal (``result: error``) as a WHMCSError.
 
-        check_status(
-            response,
-            action,
-            self.display_url,
-            "WHMCS",
-            (errors[0], errors[1]),
-            "the controller's IP address is probably not in WHMCS's API IP allow-list. Add the controller's "
-            "address under Setup > General Settings > Security > API IP Access Restriction, or set an API access "
-            "key ($api_access_key in configuration.php) and give it as the access key",
-            shown_location=lambda location: self._scrub(_display_url(location)),
-        )
-        return self._parse(action, content)
-
-    def _parse(self, action, content):
+        ``status`` is the HTTP status the answer came with: a refusal counts whatever the status, and
+        says which (WHMCS answers some refusals, an address not in its allow-list, with HTTP 403).
+        """
         try:
             # A UTF-8 byte order mark before the JSON is a known WHMCS hosting quirk (an edited PHP file).
             answer = json.loads(content.decode("utf-8-sig"))
@@ -304,18 +310,23 @@ class WHMCSClient:
             snippet = self._scrub(content[:120].decode("utf-8", "replace")).strip()
             # A web page is a wrong URL and a JSON bomb is hostile (no use asking again); anything
             # else is a garbled or cut-off answer, which a reading action may ask for again.
-            error = WHMCSError if content.lstrip()[:1] == b"<" or isinstance(exc, RecursionError) else _RetryableError
+            error = WHMCSError if content.lstrip()[:1] == b"<" or isinstance(exc, RecursionError) else WHMCSRetryableError
             raise error(
                 "WHMCS at %s answered %s with something that is not JSON (%r...); check that the URL is "
                 "the WHMCS base URL" % (self.display_url, action, snippet),
-                action=action,
+                call=action,
             ) from None
         if not isinstance(answer, dict):
-            raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action), action=action)
-        if answer.get("result") == "success":
-            return answer
+            raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action), call=action)
+        if answer.get("result") == "success" or (status != 200 and answer.get("result") != "error"):
+            return answer  # with a status other than 200, only a refusal counts: the transport decides by the status
         message = self._scrub(str(answer.get("message") or "no message"))
-        raise WHMCSError("WHMCS refused %s: %s%s" % (action, message, _hint(message)), action=action, api_message=message)
+        raise WHMCSError(
+            "WHMCS refused %s%s: %s%s" % (action, "" if status == 200 else " with HTTP %d" % status, message, _hint(message)),
+            call=action,
+            api_message=message,
+            status=None if status == 200 else status,
+        )
 
     def _scrub(self, text):
         """Remove the credentials from text that came from elsewhere (an answer, an exception)."""
@@ -323,10 +334,6 @@ class WHMCSClient:
             if secret:
                 text = text.replace(secret, "********")
         return text
-
-    def _reason(self, exc):
-        """A short, secret-free reason for a requests exception."""
-        return self._scrub(short_reason(exc))
 
 
 def _hint(message):

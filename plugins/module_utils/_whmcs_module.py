@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import APIResource
+from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._whmcs_client import WHMCSClient, WHMCSError
 
 

@@ -11,9 +11,9 @@ import base64
 import pytest
 import requests
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import AnswerLost
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import AnswerLost
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
-    LostAnswerError,
+    WHMCSAnswerLostError,
     WHMCSClient,
     WHMCSError,
     api_endpoint,
@@ -34,7 +34,7 @@ SUCCESS = {"result": "success"}
 def make_client(answers, access_key=None, **kwargs):
     sleeps = []
     client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key, sleep=sleeps.append, **kwargs)
-    client.http = FakeSession(answers)
+    client.transport.session = FakeSession(answers)
     client.sleeps = sleeps
     return client
 
@@ -75,7 +75,7 @@ def test_missing_credentials_are_refused_before_any_call():
 def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
     client = make_client([FakeResponse({"result": "success", "x": "1"})], access_key=ACCESS_KEY, ca_path="/ca.pem", timeout=7)
     assert client.call("GetProducts", {"pid": 3, "gid": None}) == {"result": "success", "x": "1"}
-    post = client.http.posts[0]
+    post = client.transport.session.posts[0]
     data = dict(post["data"])
     assert post["url"] == "https://billing.example.com/whmcs/includes/api.php"
     assert SECRET not in post["url"] and ACCESS_KEY not in post["url"]
@@ -86,15 +86,15 @@ def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
 def test_no_accesskey_field_without_an_access_key_and_verify_flags():
     client = make_client([FakeResponse(SUCCESS)], validate_certs=False, ca_path="/ca.pem")
     client.call("GetProducts")
-    assert "accesskey" not in dict(client.http.posts[0]["data"])
-    assert client.http.posts[0]["verify"] is False
-    assert make_client([]).verify is True
+    assert "accesskey" not in dict(client.transport.session.posts[0]["data"])
+    assert client.transport.session.posts[0]["verify"] is False
+    assert make_client([]).transport.verify is True
 
 
 def test_list_values_are_sent_as_repeated_fields():
     client = make_client([FakeResponse(SUCCESS)])
     client.call("UpdateClientProduct", {"serviceid": 1, "unset[]": ["domain", "notes"]})
-    assert [value for key, value in client.http.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
+    assert [value for key, value in client.transport.session.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
 
 
 def test_result_error_carries_whmcs_message_and_a_hint():
@@ -105,7 +105,7 @@ def test_result_error_carries_whmcs_message_and_a_hint():
     assert exc.api_message == "Invalid IP 192.0.2.9"
     assert exc.api_error == {"type": "error", "object": "GetClientsProducts", "msg": "Invalid IP 192.0.2.9"}
     assert "allow-list" in exc.msg and "access key" in exc.msg
-    assert len(client.http.posts) == 1  # an API refusal is an answer, not a transient failure
+    assert len(client.transport.session.posts) == 1  # an API refusal is an answer, not a transient failure
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_http_403_says_ip_refused_and_what_to_do():
         client.call("GetClientsProducts")
     assert "HTTP 403" in info.value.msg and "allow-list" in info.value.msg and "access key" in info.value.msg
     assert info.value.status == 403 and info.value.api_error is None
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
 
 
 def test_redirect_is_refused():
@@ -153,7 +153,7 @@ def test_non_json_bodies(body, posts):
     client = make_client([FakeResponse(body) for dummy in range(6)])
     with pytest.raises(WHMCSError, match="not JSON|unexpected JSON"):
         client.call("GetProducts")
-    assert len(client.http.posts) == posts
+    assert len(client.transport.session.posts) == posts
 
 
 def test_a_garbled_answer_to_a_read_is_asked_again():
@@ -181,7 +181,7 @@ def test_tls_failure_names_ca_path():
     client = make_client([requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")])
     with pytest.raises(WHMCSError, match="ca_path"):
         client.call("GetProducts")
-    assert len(client.http.posts) == 1  # a TLS failure is not transient
+    assert len(client.transport.session.posts) == 1  # a TLS failure is not transient
 
 
 # Retries --------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_tls_failure_names_ca_path():
 def test_reads_are_retried_with_growing_backoff_then_succeed():
     client = make_client([FakeResponse(b"busy", status=503), requests.exceptions.ReadTimeout("slow"), FakeResponse({"result": "success"})])
     assert client.call("GetClientsProducts") == {"result": "success"}
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
     assert len(client.sleeps) == 2 and client.sleeps[0] < client.sleeps[1]
 
 
@@ -198,26 +198,26 @@ def test_reads_give_up_after_the_retry_budget():
     client = make_client([FakeResponse(b"busy", status=502)] * 10, retries=2)
     with pytest.raises(WHMCSError, match="HTTP 502"):
         client.call("GetProducts")
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
 
 
 def test_writes_are_not_repeated_after_the_request_may_have_arrived():
     """The client never repeats such a write: it says the answer was lost, for the resource layer to read back."""
     client = make_client([FakeResponse(b"busy", status=503), FakeResponse(SUCCESS)])
-    with pytest.raises(LostAnswerError, match="HTTP 503"):
+    with pytest.raises(WHMCSAnswerLostError, match="HTTP 503"):
         client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
     client = make_client([requests.exceptions.ReadTimeout("slow"), FakeResponse(SUCCESS)])
-    with pytest.raises(LostAnswerError, match="did not answer ModuleSuspend") as info:
+    with pytest.raises(WHMCSAnswerLostError, match="did not answer ModuleSuspend") as info:
         client.call("ModuleSuspend", {"serviceid": 1})
     assert isinstance(info.value, AnswerLost) and isinstance(info.value, WHMCSError)
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
 
 
 def test_writes_are_repeated_when_the_request_never_left():
     client = make_client([requests.exceptions.ConnectTimeout("connect"), connection_refused(), FakeResponse({"result": "success", "serviceid": 1})])
     assert client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
     assert client.write_count == 1
 
 
@@ -259,7 +259,7 @@ def test_get_clients_products_pages_through_everything(total, page_size):
     client = make_client([paging_server(total)] * 200)
     services = client.get_clients_products(page_size=page_size, pid=3)
     assert [int(s["id"]) for s in services] == list(range(1, total + 1))
-    posts = [dict(post["data"]) for post in client.http.posts]
+    posts = [dict(post["data"]) for post in client.transport.session.posts]
     assert len(posts) == max(1, -(-total // page_size))
     assert all(p["pid"] == "3" and p["limitnum"] == str(page_size) for p in posts)
     assert [int(p["limitstart"]) for p in posts] == list(range(0, max(1, total), page_size))[: len(posts)]
@@ -278,7 +278,7 @@ def test_get_clients_products_drops_duplicates_and_stops_on_an_empty_page():
     ]
     client = make_client(pages)
     assert [s["id"] for s in client.get_clients_products(page_size=2)] == ["1", "2", "3"]
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
 
 
 def test_get_service_and_missing_service():
@@ -290,7 +290,7 @@ def test_get_service_and_missing_service():
     )
     assert client.get_service(9) == {"id": "9"}
     assert client.get_service(10) is None
-    assert dict(client.http.posts[0]["data"])["serviceid"] == "9"
+    assert dict(client.transport.session.posts[0]["data"])["serviceid"] == "9"
 
 
 # Normalisation ---------------------------------------------------------------------------------
@@ -410,7 +410,7 @@ def test_php_serialize_refuses_other_types():
 def test_update_client_product_sends_fields_unset_and_custom_fields():
     client = make_client([FakeResponse({"result": "success", "serviceid": 42})])
     client.update_client_product(42, fields={"domain": "a.example.com"}, unset=["notes", "dedicatedip"], custom_fields={5: "A-12"})
-    data = client.http.posts[0]["data"]
+    data = client.transport.session.posts[0]["data"]
     as_dict = dict(data)
     assert as_dict["action"] == "UpdateClientProduct" and as_dict["serviceid"] == "42"
     assert as_dict["domain"] == "a.example.com"
@@ -423,7 +423,7 @@ def test_update_client_product_refuses_values_whmcs_would_ignore(value):
     client = make_client([])
     with pytest.raises(WHMCSError, match="unset"):
         client.update_client_product(42, fields={"domain": value})
-    assert client.http.posts == []
+    assert client.transport.session.posts == []
 
 
 # The client against the simulator over real HTTPS: the reference's quirks, end to end ------------
@@ -489,3 +489,23 @@ def test_simulator_answers_xml_without_responsetype(sim):
         sim.url + "includes/api.php", verify=sim.ca_path, timeout=10, data={"action": "GetProducts", "identifier": sim.identifier, "secret": sim.secret}
     )
     assert answer.status_code == 200 and answer.text.startswith("<?xml")
+
+
+@pytest.mark.parametrize("status", [403, 500, 400])
+def test_a_refusal_is_whmcs_answer_whatever_the_http_status(status):
+    client = make_client([FakeResponse({"result": "error", "message": "Invalid IP 192.0.2.9"}, status=status), FakeResponse(SUCCESS)])
+    with pytest.raises(WHMCSError) as info:
+        client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
+    assert not isinstance(info.value, AnswerLost)
+    assert info.value.api_error == {"type": "error", "object": "UpdateClientProduct", "msg": "Invalid IP 192.0.2.9"} and info.value.status == status
+    assert info.value.msg.startswith("WHMCS refused UpdateClientProduct with HTTP %d: Invalid IP 192.0.2.9 (add the controller's address" % status)
+    assert len(client.transport.session.posts) == 1
+
+
+@pytest.mark.parametrize("body", [SUCCESS, {"result": "other"}, {"message": "x"}, b"<html>busy</html>", b'{"result":"err'])
+def test_a_5xx_without_a_refusal_is_decided_by_its_status(body):
+    client = make_client([FakeResponse(body, status=503), FakeResponse({"result": "success", "n": "1"})])
+    assert client.call("GetProducts")["n"] == "1"
+    client = make_client([FakeResponse(body, status=503)])
+    with pytest.raises(WHMCSAnswerLostError, match="HTTP 503"):
+        client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
