@@ -160,8 +160,10 @@ from urllib.parse import quote, quote_plus
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import HAS_LXML, DCIClient, DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import HAS_LXML
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     FREE_HOSTNAME,
     fleet_server,
     hostname_key,

@@ -6,7 +6,7 @@
 
 The argument specs and ``DCIResource``: the lookups the modules share, their waits, and the
 writes that several modules make (a server's form, the domain of its addresses), each with the
-read-back that resolves a lost answer. Reading rows is ``_dci_panel``'s job.
+read-back that resolves a lost answer. Reading rows is ``_dci.panel``'s job.
 
 Not a public API: it may change in any release without notice.
 """
@@ -18,8 +18,10 @@ import string
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._dci_client import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR, DCIClient, DCIError
-from ._dci_panel import (
+from ._dci.answers import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR
+from ._dci.client import DCIClient
+from ._dci.errors import DCIError
+from ._dci.panel import (
     Accounts,
     is_ipv6,
     is_suspended,

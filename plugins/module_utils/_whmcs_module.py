@@ -13,7 +13,8 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ._resource import APIResource
 from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ._whmcs_client import WHMCSClient, WHMCSError
+from ._whmcs.client import WHMCSClient
+from ._whmcs.errors import WHMCSError
 
 
 def whmcs_argument_spec():

@@ -153,14 +153,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout

@@ -99,13 +99,13 @@ network_state_shown:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended, is_switch, port_state, power_of
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended, is_switch, port_state, power_of
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import CANNOT_TELL, NOT_SHOWN, run
 
 

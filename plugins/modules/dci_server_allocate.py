@@ -126,9 +126,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     CUSTOMER_LEVEL,
     FREE_HOSTNAME,
     is_free,
@@ -137,6 +136,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     same_hostname,
     why_busy,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._lock import controller_lock
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
 

@@ -157,7 +157,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
     SERVICE_FIELDS,
     STATUSES,
     custom_field_ids,

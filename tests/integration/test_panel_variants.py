@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIClient, DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
 from inprocess import start_panel
 from simulators.dcimanager import VARIANTS
 

@@ -61,7 +61,7 @@ SECRETS = {
     "service_pw2": SERVICE_PW2,
 }
 
-# The limits of the clients (plugins/module_utils/_dci_client.py, _whmcs_client.py).
+# The limits of the clients (MAX_BODY_BYTES in plugins/module_utils/_dci/client.py, _whmcs/client.py).
 DCI_MAX_BODY = 64 * 1024 * 1024
 WHMCS_MAX_BODY = 128 * 1024 * 1024
 MIB = 1024 * 1024

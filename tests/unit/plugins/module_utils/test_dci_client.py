@@ -9,15 +9,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _dci_client
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
-    SERVER_FLAGS,
-    DCIAnswerLostError,
-    DCIClient,
-    DCIError,
-    normalize_api_url,
-    parse_document,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci import answers, client as dci_client
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import SERVER_FLAGS, parse_document
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient, normalize_api_url
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIAnswerLostError, DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import AnswerLost
 from unit.fake_http import FakeResponse, FakeSession, connection_refused
 
@@ -223,12 +218,12 @@ def test_external_entity_is_never_resolved(tmp_path):
     secret.write_text("top-secret-file-content")
     # Even if the DTD check were bypassed, the hardened parser must not read the file.
     payload = ('<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY x SYSTEM "file://%s">]><doc><name>&x;</name></doc>' % secret).encode()
-    root = _dci_client.etree.fromstring(payload, parser=_dci_client._hardened_parser())  # pylint: disable=protected-access
-    assert "top-secret-file-content" not in _dci_client.etree.tostring(root).decode()
+    root = answers.etree.fromstring(payload, parser=answers._hardened_parser())  # pylint: disable=protected-access
+    assert "top-secret-file-content" not in answers.etree.tostring(root).decode()
 
 
 def test_huge_body_is_refused(monkeypatch):
-    monkeypatch.setattr(_dci_client, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(dci_client, "MAX_BODY_BYTES", 1000)
     client = make_client([AUTH_OK, b"<doc>" + b"<elem><id>1</id></elem>" * 100 + b"</doc>"])
     with pytest.raises(DCIError) as info:
         client.list("server")

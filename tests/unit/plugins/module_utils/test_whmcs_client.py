@@ -12,11 +12,9 @@ import pytest
 import requests
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import AnswerLost
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
-    WHMCSAnswerLostError,
-    WHMCSClient,
-    WHMCSError,
-    api_endpoint,
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient, api_endpoint
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSAnswerLostError, WHMCSError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
     encode_custom_fields,
     normalize_service,
     php_serialize,

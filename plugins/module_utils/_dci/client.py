@@ -11,25 +11,9 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
-from ._transport import (
-    READ_RETRIES,
-    AnswerLost,
-    ClientError,
-    ErrorClasses,
-    NotSent,
-    Retryable,
-    Transport,
-    WriteNotMade,
-)
-
-LXML_IMPORT_ERROR = None
-try:
-    from lxml import etree
-
-    HAS_LXML = True
-except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
-    HAS_LXML = False
-    LXML_IMPORT_ERROR = exc
+from .._transport import READ_RETRIES, Transport
+from .answers import element_to_dict, form_of, parse_document, rows_of, session_of, whole_number
+from .errors import DCI_ERRORS, DCIError
 
 DEFAULT_PORT = 1500
 DEFAULT_PATH = "/dcimgr"
@@ -38,64 +22,8 @@ DEFAULT_PATH = "/dcimgr"
 # and a hostile or broken endpoint must not make the controller eat memory.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-# Flags are elements that are present when true and absent when false [H]. A flag element whose text
-# says "no" (``<blocked>off</blocked>``) is read as false: no panel is known to send one, but a
-# form-style checkbox in a list must not read as set.
-FALSE_WORDS = ("off", "no", "false", "0")
-SERVER_FLAGS = (
-    "blocked",
-    "hwproblem",
-    "diag_in_progress",
-    "disabled",
-    "poweron",
-    "poweroff",
-    "powererror",
-    "install_in_progress",
-    "operation_failed",
-)
-CONNECTION_FLAGS = ("func_in_progress",)
-
 # A paged list is read page by page up to this many pages (mgr5's p_num / p_cnt / p_elems).
 MAX_PAGES = 1000
-
-
-class DCIError(ClientError):
-    """Any failure talking to DCImanager, with the panel's own error where it gave one; ``call`` is the function."""
-
-    def __init__(self, msg, error_type=None, error_object=None, panel_msg=None, call=None, status=None):
-        super().__init__(msg, status=status, call=call)
-        self.error_type = error_type
-        self.error_object = error_object
-        self.panel_msg = panel_msg
-
-    @property
-    def api_error(self):
-        """The panel's error as the modules return it, or None for transport failures."""
-        if self.error_type is None:
-            return None
-        return {"type": self.error_type, "object": self.error_object, "msg": self.panel_msg}
-
-
-class DCIRetryableError(DCIError, Retryable):
-    """A failure that may pass (a 5xx, a time-out, a broken connection, a garbled answer): a reading call may be sent again."""
-
-
-class DCINotSentError(DCIRetryableError, NotSent):
-    """The request never reached the panel (connection refused, a proxy's refusal): even a write may be sent again."""
-
-
-class DCIWriteNotMadeError(DCIError, WriteNotMade):
-    """A write whose answer was lost and that a read-back proved not made (see _writes)."""
-
-
-class DCIAnswerLostError(DCIError, AnswerLost):
-    """A write reached the panel (or may have) and its answer was lost: the write path reads back."""
-
-    not_made = DCIWriteNotMadeError
-
-
-# What the client's Transport raises.
-DCI_ERRORS = ErrorClasses(error=DCIError, retryable=DCIRetryableError, not_sent=DCINotSentError, answer_lost=DCIAnswerLostError)
 
 
 def normalize_api_url(url):
@@ -127,82 +55,6 @@ def normalize_api_url(url):
         host = "[%s]" % host
     path = parts.path.rstrip("/") or DEFAULT_PATH
     return "%s://%s:%d%s" % (parts.scheme, host, port, path)
-
-
-def _hardened_parser():
-    # The panel never sends a DTD. Refuse entity expansion, network access and huge trees so a
-    # hostile or broken endpoint cannot make the controller read files or exhaust memory.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-def parse_document(body, func=None, status=200):
-    """Parse a panel answer into the ``<doc>`` element, or raise DCIError (the panel's own error when it is one).
-
-    ``status`` is the HTTP status the answer came with; an error document is the panel's refusal
-    whatever the status (the message names a status other than 200).
-    """
-    stripped = body.lstrip()[:512].lower()
-    if stripped.startswith(b"<!doctype html") or stripped.startswith(b"<html"):
-        raise DCIError(
-            "DCImanager answered %s with a web page instead of API XML; check that api_url points to the "
-            "API endpoint (https://HOST:1500/dcimgr)" % (func or "the request"),
-            call=func,
-        )
-    if b"<!doctype" in stripped or b"<!entity" in stripped:
-        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, call=func)
-    try:
-        root = etree.fromstring(body, parser=_hardened_parser())
-    except etree.XMLSyntaxError as exc:
-        raise DCIRetryableError("DCImanager's answer to %s is not valid XML (%s)" % (func, exc), call=func) from None
-    # The quick look above only sees the first bytes; a DTD later on (after a long comment, or in a
-    # UTF-16 document) shows in the parsed tree and is refused just the same.
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, call=func)
-    if root.tag != "doc":
-        raise DCIError("DCImanager's answer to %s has root <%s>, expected <doc>" % (func, root.tag), call=func)
-    error = root.find("error")
-    if error is not None:
-        panel_msg = (error.findtext("msg") or "").strip()
-        error_type = error.get("type", "")
-        error_object = error.get("object", "")
-        raise DCIError(
-            "DCImanager refused %s%s: %s (type %s, object %s)"
-            % (func, "" if status == 200 else " with HTTP %d" % status, panel_msg or "no message", error_type, error_object),
-            error_type=error_type,
-            error_object=error_object,
-            panel_msg=panel_msg,
-            call=func,
-            status=None if status == 200 else status,
-        )
-    return root
-
-
-def element_to_dict(element, flags=()):
-    """Turn a list row or a form into a dict of str, with the named flags as booleans."""
-    result = {}
-    for child in element:
-        if not isinstance(child.tag, str) or child.tag in ("slist", "elem"):
-            continue
-        result[child.tag] = (child.text or "").strip()
-    for flag in flags:
-        result[flag] = flag in result and result[flag].lower() not in FALSE_WORDS
-    return result
-
-
-class Form(dict):
-    """The values of an ``*.edit`` form; ``selects`` maps each select list to its options (value -> text)."""
-
-    def __init__(self, values, selects):
-        super().__init__(values)
-        self.selects = selects
 
 
 class DCIClient:
@@ -263,16 +115,16 @@ class DCIClient:
         error, never a silently shorter list.
         """
         root = self.call(func, params)
-        rows = [element_to_dict(elem, flags) for elem in root.iter("elem")]
-        total = _count(root.findtext("p_elems"))
+        rows = rows_of(root, flags)
+        total = whole_number(root.findtext("p_elems"))
         if total is None or len(rows) >= total:
             return rows
-        per_page = _count(root.findtext("p_cnt")) or len(rows)
+        per_page = whole_number(root.findtext("p_cnt")) or len(rows)
         seen = set(row.get("id") for row in rows)
-        page = _count(root.findtext("p_num")) or 1
+        page = whole_number(root.findtext("p_num")) or 1
         while len(rows) < total and per_page and page < min(MAX_PAGES, total // per_page + 2):
             page += 1
-            more = [element_to_dict(elem, flags) for elem in self.call(func, dict(params, p_num=page, p_cnt=per_page)).iter("elem")]
+            more = rows_of(self.call(func, dict(params, p_num=page, p_cnt=per_page)), flags)
             new = [row for row in more if row.get("id") not in seen]
             if not new:
                 break
@@ -292,14 +144,7 @@ class DCIClient:
 
     def form(self, func, **params):
         """Read an ``*.edit`` form (no ``sok``): its values and its select lists."""
-        root = self.call(func, params)
-        selects = {}
-        for slist in root.findall("slist"):
-            options = selects.setdefault(slist.get("name", ""), {})
-            for val in slist.findall("val"):
-                text = (val.text or "").strip()
-                options[(val.get("key") or text).strip()] = text
-        return Form(element_to_dict(root), selects)
+        return form_of(self.call(func, params))
 
     def write(self, func, **params):
         """Make a change; returns the answer's direct values (``id``, ``ip``, ``ok``...)."""
@@ -434,15 +279,3 @@ class DCIClient:
                     status=exc.status,
                 ) from None
             raise
-
-
-def session_of(root):
-    """The session id in an ``auth`` answer (``<auth id="S">S</auth>``, either form), or ""."""
-    auth = root.find("auth")
-    return (auth.get("id") or auth.text or "").strip() if auth is not None else ""
-
-
-def _count(text):
-    """A whole number from a paging element, or None."""
-    text = (text or "").strip()
-    return int(text) if text.isdigit() else None

@@ -14,7 +14,8 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from ._dci_client import SERVER_FLAGS, DCIError
+from .answers import SERVER_FLAGS
+from .errors import DCIError
 
 FREE_HOSTNAME = "free.ds"
 CUSTOMER_LEVEL = "16"
