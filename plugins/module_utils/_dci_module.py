@@ -230,7 +230,7 @@ class DCIResource(APIResource):
                 return {}
             return NOT_SHOWN
 
-        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), sok="ok", elid=server_id, **values)
+        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), elid=server_id, **values)
 
     def set_domain(self, server_id, domain, addresses=None, main_ip=None):
         """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
@@ -264,7 +264,6 @@ class DCIResource(APIResource):
             "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
             plid=server_id,
             elid=address["id"],
-            sok="ok",
             domain=domain,
         )
         address["domain"] = domain

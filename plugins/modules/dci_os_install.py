@@ -281,7 +281,6 @@ class DCIOSInstall(DCIResource):
             "server.operations",
             read_back,
             "the start of the install of %s on server %s" % (template, server_id),
-            sok="ok",
             elid=server_id,
             operation="ostemplate",
             ostemplate=template,

@@ -296,7 +296,6 @@ class DCIServerAllocate(DCIResource):
             read_back,
             "a new %s address on server %s" % (family, server_id),
             plid=server_id,
-            sok="ok",
             family=family,
             iptype=params["ip_group"],
             ip="",

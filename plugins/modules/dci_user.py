@@ -135,9 +135,7 @@ class DCIUser(DCIResource):
             return {"id": user.get("id")} if user is not None else NOT_SHOWN
 
         try:
-            answer = self.write(
-                "user.edit", read_back, "the account %s" % params["name"], sok="ok", level="lvUser", name=params["name"], passwd=params["password"]
-            )
+            answer = self.write("user.edit", read_back, "the account %s" % params["name"], level="lvUser", name=params["name"], passwd=params["password"])
         except DCIError as exc:
             if exc.error_type != "exists":
                 raise
@@ -157,9 +155,7 @@ class DCIUser(DCIResource):
         def read_back():
             return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
 
-        self.write(
-            "user.edit", read_back, "the new password of %s" % params["name"], sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"]
-        )
+        self.write("user.edit", read_back, "the new password of %s" % params["name"], elid=user["id"], passwd=params["password"], confirm=params["password"])
         # The password itself never goes into the diff; only that it changed.
         self.before["password"] = "(old)"
         self.after["password"] = "(changed)"

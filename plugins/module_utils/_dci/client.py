@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from .._transport import READ_RETRIES, Transport
 from .answers import element_to_dict, form_of, parse_document, rows_of, session_of, whole_number
 from .errors import DCI_ERRORS, DCIError
+from .functions import FORM, LIST, READS, WRITE, checked
 
 DEFAULT_PORT = 1500
 DEFAULT_PATH = "/dcimgr"
@@ -114,7 +115,7 @@ class DCIClient:
         ``p_cnt``; such a list is read page by page, and one that still comes out short is an
         error, never a silently shorter list.
         """
-        root = self.call(func, params)
+        root = self._call(func, params, LIST)
         rows = rows_of(root, flags)
         total = whole_number(root.findtext("p_elems"))
         if total is None or len(rows) >= total:
@@ -124,7 +125,7 @@ class DCIClient:
         page = whole_number(root.findtext("p_num")) or 1
         while len(rows) < total and per_page and page < min(MAX_PAGES, total // per_page + 2):
             page += 1
-            more = rows_of(self.call(func, dict(params, p_num=page, p_cnt=per_page)), flags)
+            more = rows_of(self._call(func, dict(params, p_num=page, p_cnt=per_page), LIST), flags)
             new = [row for row in more if row.get("id") not in seen]
             if not new:
                 break
@@ -139,40 +140,20 @@ class DCIClient:
         return rows
 
     def document(self, func, **params):
-        """Read a function's whole answer (``<doc>``), for callers that look at more than the rows."""
-        return self.call(func, params)
+        """Read a list or form function's whole answer (``<doc>``), for callers that look at more than the rows."""
+        return self._call(func, params, READS)
 
     def form(self, func, **params):
-        """Read an ``*.edit`` form (no ``sok``): its values and its select lists."""
-        return form_of(self.call(func, params))
+        """Read an ``*.edit`` form (never with ``sok``): its values and its select lists."""
+        return form_of(self._call(func, params, FORM))
 
     def write(self, func, **params):
-        """Make a change; returns the answer's direct values (``id``, ``ip``, ``ok``...)."""
-        root = self.call(func, params, write=True)
-        return element_to_dict(root)
+        """Make a change; returns the answer's direct values (``id``, ``ip``, ``ok``...).
 
-    def call(self, func, params=None, write=False):
-        """POST one function and return the parsed ``<doc>``.
-
-        Reading calls are repeated (a bounded number of times, with backoff) after transport
-        failures; writing calls only when the request provably never reached the panel.
+        ``func`` must be a write in the catalogue (_dci/functions.py), which adds ``sok=ok`` to a
+        form's save; callers never pass ``sok``.
         """
-        params = {key: str(value) for key, value in (params or {}).items() if value is not None}
-        self._ensure_auth()
-        try:
-            root = self._send(func, self._with_auth(params), write)
-        except DCIError as exc:
-            if exc.error_type != "auth" or not self._session_id:
-                raise
-            # The panel rejected the session (expired, or bound to another address), not the
-            # request: logging in again once and repeating it is safe for any call.
-            self._session_id = None
-            self._ensure_auth()
-            root = self._send(func, self._with_auth(params), write)
-        self.call_count += 1
-        if write:
-            self.write_count += 1
-        return root
+        return element_to_dict(self._call(func, params, WRITE))
 
     def check_login(self, login, password):
         """Whether ``login`` can log in with ``password`` (a reading call: it only opens a session).
@@ -203,6 +184,7 @@ class DCIClient:
 
     def try_foreign_session(self, func, session_id):
         """Call the reading function ``func`` with a session id the panel never gave; returns its error, or None."""
+        checked(func, READS, {})
         try:
             self._send(func, {"auth": session_id}, write=False)
         except DCIError as exc:
@@ -225,10 +207,38 @@ class DCIClient:
         except DCIError as exc:
             if exc.error_type != "access" or not self._session_id:
                 raise
-        root = self._send("session.newkey", dict(username=login, key=key, authinfo=self._authinfo()), write=True)
+        return element_to_dict(self._call("session.newkey", dict(username=login, key=key), WRITE, authinfo=True))
+
+    def _call(self, func, params, kind, authinfo=False):
+        """POST one function, used as ``kind`` (see _dci/functions.py), and return the parsed ``<doc>``.
+
+        Reading calls are repeated (a bounded number of times, with backoff) after transport
+        failures; writing calls only when the request provably never reached the panel. With
+        ``authinfo`` the call carries the credentials instead of the session.
+        """
+        entry = checked(func, kind, params)
+        write = kind == WRITE
+        params = {key: str(value) for key, value in params.items() if value is not None}
+        if write and entry.sok:
+            params["sok"] = "ok"
+        if authinfo:
+            root = self._send(func, dict(params, authinfo=self._authinfo()), write)
+        else:
+            self._ensure_auth()
+            try:
+                root = self._send(func, self._with_auth(params), write)
+            except DCIError as exc:
+                if exc.error_type != "auth" or not self._session_id:
+                    raise
+                # The panel rejected the session (expired, or bound to another address), not the
+                # request: logging in again once and repeating it is safe for any call.
+                self._session_id = None
+                self._ensure_auth()
+                root = self._send(func, self._with_auth(params), write)
         self.call_count += 1
-        self.write_count += 1
-        return element_to_dict(root)
+        if write:
+            self.write_count += 1
+        return root
 
     # Authentication ------------------------------------------------------------------------
 

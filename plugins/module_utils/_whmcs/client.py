@@ -14,6 +14,7 @@ import json
 from urllib.parse import urlsplit, urlunsplit
 
 from .._transport import HAS_REQUESTS, READ_RETRIES, REQUESTS_IMPORT_ERROR, Transport
+from .actions import READ, WRITE, checked
 from .errors import WHMCS_ERRORS, WHMCSError, WHMCSRetryableError
 from .services import encode_custom_fields, products_list, to_int
 
@@ -58,10 +59,6 @@ def _display_url(url):
     if "@" in parts.netloc:
         parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
     return urlunsplit(parts)
-
-
-def is_read_action(action):
-    return action.startswith("Get")
 
 
 class WHMCSClient:
@@ -122,15 +119,20 @@ class WHMCSClient:
 
     # Public calls -------------------------------------------------------------------------
 
-    def call(self, action, params=None, write=None):
-        """POST one action and return WHMCS's JSON answer (a dict with ``result: success``).
+    def read(self, action, params=None):
+        """Send the reading ``action`` (see _whmcs/actions.py) and return WHMCS's JSON answer (a dict with
+        ``result: success``). It is repeated (a bounded number of times, with backoff) after transport
+        failures and HTTP 5xx."""
+        return self._call(action, params, READ)
 
-        ``write`` defaults to "anything but Get*". Reading actions are
-        repeated (a bounded number of times, with backoff) after transport failures and HTTP
-        5xx; writing ones only when the request provably never reached WHMCS.
-        """
-        if write is None:
-            write = not is_read_action(action)
+    def write(self, action, params=None):
+        """Send the writing ``action`` (see _whmcs/actions.py) and return WHMCS's answer. It is sent again only
+        when the request provably never reached WHMCS; a lost answer raises WHMCSAnswerLostError."""
+        return self._call(action, params, WRITE)
+
+    def _call(self, action, params, kind):
+        checked(action, kind)
+        write = kind == WRITE
         data = []
         for key, value in (params or {}).items():
             if value is None:
@@ -139,7 +141,7 @@ class WHMCSClient:
                 data.extend((key, str(item)) for item in value)
             else:
                 data.append((key, str(value)))
-        answer = self._post_with_retries(action, data, write)
+        answer = self._send(action, data, write)
         self.call_count += 1
         if write:
             self.write_count += 1
@@ -154,7 +156,7 @@ class WHMCSClient:
             raise ValueError("limit must be positive")
         params = dict(filters)
         params.update(limitstart=int(offset), limitnum=int(limit))
-        answer = self.call("GetClientsProducts", params)
+        answer = self.read("GetClientsProducts", params)
         return products_list(answer), to_int(answer.get("totalresults"), 0)
 
     def get_clients_products(self, page_size=250, **filters):
@@ -194,7 +196,7 @@ class WHMCSClient:
         """GetProducts (optionally one product id or a list of them): the raw product list."""
         if isinstance(pid, (list, tuple)):
             pid = ",".join(str(p) for p in pid)
-        answer = self.call("GetProducts", {"pid": pid})
+        answer = self.read("GetProducts", {"pid": pid})
         return products_list(answer)
 
     def update_client_product(self, service_id, fields=None, unset=(), custom_fields=None):
@@ -217,11 +219,11 @@ class WHMCSClient:
             params["unset[]"] = list(unset)
         if custom_fields:
             params["customfields"] = encode_custom_fields(custom_fields)
-        return self.call("UpdateClientProduct", params, write=True)
+        return self.write("UpdateClientProduct", params)
 
     # Sending ---------------------------------------------------------------------------------
 
-    def _post_with_retries(self, action, data, write):
+    def _send(self, action, data, write):
         body = [("action", action)] + self._auth() + [("responsetype", "json")] + list(data)
         return self.transport.post(action, body, lambda content, status: self._parse(action, content, status), write=write)
 

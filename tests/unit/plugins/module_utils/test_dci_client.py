@@ -120,7 +120,7 @@ def test_bad_credentials_are_a_clear_error_without_the_password():
 def test_panel_error_carries_type_object_and_msg():
     client = make_client([AUTH_OK, b'<doc><error type="exists" object="user" lang="en"><msg>User already exists</msg></error></doc>'])
     with pytest.raises(DCIError) as info:
-        client.write("user.edit", sok="ok", name="bob", passwd="pw")
+        client.write("user.edit", name="bob", passwd="pw")
     assert info.value.api_error == {"type": "exists", "object": "user", "msg": "User already exists"}
     assert "user.edit" in info.value.msg
 
@@ -258,7 +258,7 @@ REFUSED = b'<doc><error type="exists" object="user" lang="en"><msg>User already 
 def test_an_error_document_is_the_panels_answer_whatever_the_http_status(status):
     client = make_client([AUTH_OK, FakeResponse(REFUSED, status), b"<doc><ok/></doc>"])
     with pytest.raises(DCIError) as info:
-        client.write("user.edit", sok="ok", name="bob", passwd="pw")
+        client.write("user.edit", name="bob", passwd="pw")
     assert not isinstance(info.value, AnswerLost)  # refused, so not made: nothing to read back
     assert info.value.api_error == {"type": "exists", "object": "user", "msg": "User already exists"} and info.value.status == status
     assert "DCImanager refused user.edit with HTTP %d: User already exists (type exists, object user)" % status == info.value.msg
@@ -287,3 +287,37 @@ def test_a_login_refused_with_http_500_is_still_a_bad_login():
     client = make_client([FakeResponse(bad, 500), AUTH_OK])
     assert client.check_login("bob", "wrong") is False
     assert client.check_login("bob", "right") is True
+
+
+# The catalogue of functions (_dci/functions.py) -------------------------------------------------
+
+
+def test_a_forms_save_gets_sok_from_the_catalogue_and_other_writes_none():
+    client = make_client([AUTH_OK, b"<doc><ok/></doc>", b"<doc><ok/></doc>", b"<doc/>"])
+    client.write("server.edit", elid="1", name="srv01")
+    client.write("server.poweron", elid="1")
+    client.form("server.edit", elid="1")
+    sent = [post["data"] for post in client.transport.session.posts[1:]]
+    assert [data.get("sok") for data in sent] == ["ok", None, None]
+    assert client.write_count == 2 and client.call_count == 3
+
+
+@pytest.mark.parametrize(
+    "use, match",
+    [
+        (lambda client: client.list("server.poweron", elid="1"), "does not let the collection use server.poweron as a list"),
+        (lambda client: client.form("user.delete", elid="2"), "as a form"),
+        (lambda client: client.document("server.reboot", elid="1"), "as a list or form"),
+        (lambda client: client.write("server", elid="1"), "does not let the collection use server as a write"),
+        (lambda client: client.write("server.connection.edit", plid="1", elid="2", port="x"), "as a write"),
+        (lambda client: client.list("no.such.func"), "not in the collection's catalogue"),
+        (lambda client: client.write("server.edit", sok="ok", elid="1"), "was given sok"),
+        (lambda client: client.form("server.edit", sok="ok", elid="1"), "was given sok"),
+        (lambda client: client.try_foreign_session("server.disable", "s"), "as a list or form"),
+    ],
+)
+def test_the_client_refuses_what_the_catalogue_does_not_allow_before_sending(use, match):
+    client = make_client([])
+    with pytest.raises(ValueError, match=match):
+        use(client)
+    assert client.transport.session.posts == []
