@@ -162,8 +162,9 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
     wait_spec,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 

@@ -106,7 +106,8 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import CANNOT_TELL, NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import CANNOT_TELL, NOT_SHOWN
 
 
 class DCIServer(DCIResource):

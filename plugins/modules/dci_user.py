@@ -104,7 +104,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import CUSTOMER_LEVEL
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 
 class DCIUser(DCIResource):

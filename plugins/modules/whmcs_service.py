@@ -156,7 +156,7 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
     SERVICE_FIELDS,
     STATUSES,
@@ -164,6 +164,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.servic
     normalize_service,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 
 def whole_mb(value):

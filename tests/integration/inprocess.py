@@ -42,7 +42,7 @@ except ImportError:  # ansible-core 2.16 to 2.18: the module reads basic._ANSIBL
 
 PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
 # The collection's modules that pause or read the time: they get the virtual clock's ``time``.
-TIMED = ("module_utils._wait", "module_utils._install_record", "modules.dci_os_install", "modules.dci_server_allocate")
+TIMED = ("module_utils._wait", "module_utils._writes", "module_utils._install_record", "modules.dci_os_install", "modules.dci_server_allocate")
 
 
 def connection_args(dci=None, whmcs=None):
@@ -92,6 +92,7 @@ class ModuleRunner:
 
     def __init__(self, common_args, clock=None, monkeypatch=None):
         self.common_args = dict(common_args)
+        self.clock = clock
         if clock is not None:
             for name in TIMED:
                 monkeypatch.setattr(importlib.import_module(PACKAGE + name), "time", clock)

@@ -4,8 +4,8 @@
 
 """The write path's ``change()`` is the one way a write reaches a client: no plugin sends one any other way.
 
-``change()`` (plugins/module_utils/_resource.py, reached through the resource bases' ``write()``,
-``update_service()``, ``login_key()`` ...) marks the change, skips the call in check mode and resolves
+``change()`` (``Writes.change`` in plugins/module_utils/_writes.py, which the modules reach through
+the resource bases' ``write()``, ``update_service()``, ``login_key()`` ...) marks the change, skips the call in check mode and resolves
 lost answers. A writing client call anywhere else would escape all three, so the modules call no
 writing method of a client at all, and everywhere else in plugins/ (the resource bases, the service
 operations, the inventory plugins ...) every such call sits inside a function handed to ``change()``.
