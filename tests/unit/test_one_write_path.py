@@ -13,7 +13,8 @@ operations, the inventory plugins ...) every such call sits inside a function ha
 A writing client call is a call of a client's writing method (``write``, ``update_client_product``,
 ``new_login_key``), of its generic ``_call`` / ``call``, or of a reading method (``list``, ``form``,
 ``document``; WHMCS's ``read``) with a function the catalogues (_dci/functions.py, _whmcs/actions.py)
-call a write, or do not list at all. The clients themselves refuse those at run time too.
+call a write, or do not list at all, on anything whose name says it is a client (``self.client``,
+``dci_client``, ``clients[panel]`` ...). The clients themselves refuse those at run time too.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def _named(node):
 def is_writing_client_call(node):
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
         return False
-    owner = node.func.value
-    if not (isinstance(owner, ast.Attribute) and owner.attr == "client" or isinstance(owner, ast.Name) and owner.id == "client"):
+    # A client is whatever the code calls one: self.client, client, dci_client, self.clients[panel] ...
+    if "client" not in ast.unparse(node.func.value).lower():
         return False
     method, name = node.func.attr, _named(node)
     if method in WRITE_METHODS:
@@ -121,6 +122,8 @@ def test_the_scan_finds_a_write_outside_change():
         "self.client.read('UpdateClientProduct', {'serviceid': 1})",
         "self.client.new_login_key('alice', 'k' * 32)",
         "self.client.update_client_product(1, fields={'notes': 'n'})",
+        "self.clients[panel].write('server.disable', elid=1)",
+        "dci_client.write('server.disable', elid=1)",
     ],
 )
 def test_the_scan_finds_every_way_to_send_a_write(call):
@@ -136,6 +139,7 @@ def test_the_scan_finds_every_way_to_send_a_write(call):
         "self.client.read('GetProducts', {})",
         "self.client.get_clients_products(clientid=1)",
         "self.write('server.edit', read_back, 'what', elid=1)",
+        "handle.write(text)",
     ],
 )
 def test_the_scan_leaves_reads_alone(call):
