@@ -160,14 +160,16 @@ from urllib.parse import quote, quote_plus
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import HAS_LXML, DCIClient, DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import HAS_LXML
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     FREE_HOSTNAME,
     fleet_server,
     hostname_key,
     read_fleet,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import HAS_REQUESTS
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import HAS_REQUESTS
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 STATES = ("free", "owned", "suspended", "installing", "hwproblem", "diag")

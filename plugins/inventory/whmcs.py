@@ -164,12 +164,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleParserError
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
-    WHMCSClient,
-    WHMCSError,
-    normalize_service,
-    to_int,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import normalize_service, to_int
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 

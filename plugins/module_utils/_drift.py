@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping
 
-from ._dci_panel import FREE_HOSTNAME, hostname_key
+from ._dci.panel import FREE_HOSTNAME, hostname_key
 from ._dedicated_server import client_accounts, settings, text
 
 # What the role makes of a service in each WHMCS status, when the status is the source of truth.

@@ -96,9 +96,9 @@ import secrets
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import CONNECTION_FLAGS, SERVER_FLAGS, DCIError, element_to_dict
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import CONNECTION_FLAGS, SERVER_FLAGS, element_to_dict
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     PORT_STATE_COLUMNS,
     is_free,
     is_switch,
@@ -106,6 +106,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     read_servers,
     same_hostname,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 CONFIRMED = "confirmed"

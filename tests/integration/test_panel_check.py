@@ -35,6 +35,8 @@ EVIDENCE = {
     "disable_sets_blocked": ("P8", "blocked servers show blocked in the list"),
     "paged_lists": ("P3", "read in pages of 2"),
     "flag_text_on": ("P7", "'on'"),
+    # Its error documents come with HTTP 500: still the panel's answer, so a foreign session's refusal is read.
+    "errors_http500": ("P2", "refused with type auth, object session"),
 }
 
 

@@ -16,7 +16,7 @@ hidden state with ``sim.server_state(id)``, and build states with ``default_stat
 Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
 ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
 function's parameters; the panel log shows what the web UI sends) before relying on it. Where no
-evidence settles a detail, a VARIANT knob (``V1`` ... ``V14``, listed under the assumption it flips;
+evidence settles a detail, a VARIANT knob (``V1`` ... ``V15``, listed under the assumption it flips;
 the default is the behaviour described) lets the simulator play a panel that differs in it, and
 ``VARIANTS`` names one settings dict per single difference, so a test can run on each of them:
 
@@ -40,7 +40,10 @@ Transport and documents
           pages) before the page's rows. A page past the end has no rows; a ``p_num``/``p_cnt`` that
           is not a positive integer is an error (type ``value``, object the parameter). No ISPsystem
           text about mgr5 paging was found; the names and the placement are assumed.
-Errors (always HTTP 200, ``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``)
+Errors (``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``, sent with HTTP 200)
+      V15 ``error_status=N``: every error document is sent with HTTP status N instead (``500``: a panel, or a
+          proxy in front of it, that marks its refusals as server errors). The document is the same; the
+          request changed nothing, as with 200.
   E1  unknown or missing ``func``: type ``missed``, object ``func``.
   E2  missing or empty required parameter: type ``empty``, object = the parameter name.
   E3  unknown id: type ``missed``, object = what it names (``server``, ``user``, ``ip``, ``connection``).
@@ -223,6 +226,13 @@ def _seconds(value):
     return value
 
 
+def _status(value):
+    value = int(value)
+    if not 200 <= value <= 599:
+        raise ValueError("not an HTTP status: %r" % value)
+    return value
+
+
 def _count(value):
     value = int(value)
     if value < 0:
@@ -231,7 +241,7 @@ def _count(value):
 
 
 # name -> (converter, default). Each default is the behaviour the module docstring describes; the
-# other values play a panel that differs in one unevidenced detail (V1..V14 there).
+# other values play a panel that differs in one unevidenced detail (V1..V15 there).
 VARIANT_KNOBS = {
     "port_state_column": (_column, "state"),  # V1  F7
     "port_state_words": (_words, "on,off"),  # V2  F7
@@ -248,6 +258,7 @@ VARIANT_KNOBS = {
     "newkey_with_session": (_one_of("allow", "refuse"), "allow"),  # V12 F14
     "osmgr_name": (_one_of("template", "title"), "template"),  # V13 F11
     "list_page_size": (_count, 0),  # V14 A7
+    "error_status": (_status, 200),  # V15 E*
 }
 
 # One panel per single difference from the defaults, for tests parametrized over them.
@@ -276,6 +287,7 @@ VARIANTS = {
     "newkey_authinfo_only": {"newkey_with_session": "refuse"},
     "osmgr_title": {"osmgr_name": "title"},
     "paged_lists": {"list_page_size": 2},
+    "errors_http500": {"error_status": 500},
 }
 
 
@@ -718,13 +730,15 @@ class DCImanagerSimulator(SimulatorServer):
         if out in ("json", "sjson"):
             body = {"doc": {"error": {"$type": "xml", "$object": "out", "msg": {"$": "out=%s is not supported by the simulator; use out=xml" % out}}}}
             return 200, "application/json", json.dumps(body).encode(), name, write
+        status = 200
         try:
             if out != "xml":
                 raise ApiError("value", "out", "Unknown output format '%s'" % out)
             doc = self._call(name, params)
         except ApiError as err:
             doc = _error_doc(err)
-        return 200, XML_TYPE, _serialize(doc), name, write
+            status = self.error_status  # V15
+        return status, XML_TYPE, _serialize(doc), name, write
 
     def _call(self, name, params):
         if name == "auth":

@@ -1,4 +1,4 @@
-"""The DCImanager simulator's variant knobs (V1..V14 of its docstring) and its fast list documents."""
+"""The DCImanager simulator's variant knobs (V1..V15 of its docstring) and its fast list documents."""
 
 import xml.etree.ElementTree as ET
 
@@ -268,6 +268,19 @@ def test_v14_paged_lists(make_sim):
     assert alice.findtext("p_elems") == "1" and list(rows(alice)) == ["6"]
     sim.apply_settings({"list_page_size": 0})
     assert call(sim, "server").find("p_num") is None and call(sim, "server", p_num="2").find("p_num") is None
+
+
+def test_v15_error_documents_with_another_http_status(make_sim):
+    sim = make_sim(error_status=500)
+    refused = post(sim, {"func": "server.poweron", "out": "xml", "authinfo": ADMIN, "elid": "99"})
+    assert refused.status_code == 500 and error(ET.fromstring(refused.content)) == ("missed", "server")
+    wrong = post(sim, {"func": "server", "out": "xml", "authinfo": "admin:wrong"})
+    assert wrong.status_code == 500 and error(ET.fromstring(wrong.content)) == ("auth", "badpassword")
+    assert post(sim, {"func": "server", "out": "xml", "authinfo": ADMIN}).status_code == 200
+    assert [c["status"] for c in sim.calls] == [500, 500, 200]
+    for bad in ("99", "600", "x"):
+        with pytest.raises(ValueError):
+            sim.apply_settings({"error_status": bad})
 
 
 def test_paged_lists_variant_spans_pages_of_the_sample_panel():

@@ -16,8 +16,8 @@ import pytest
 
 from ansible_collections.ispsystem.dcimanager.plugins.filter.drift_plan import drift_plan
 from ansible_collections.ispsystem.dcimanager.plugins.filter.server_action import server_action
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIClient
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import fleet_server, read_fleet
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import (
     CONFLICTS,
