@@ -22,6 +22,7 @@ import json
 import time as _time
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
 
 from simulators.dcimanager import DCImanagerSimulator, default_state
 
@@ -100,6 +101,9 @@ class ModuleRunner:
         params = dict(self.common_args, **args)
         params.update(_ansible_check_mode=check, _ansible_diff=diff)
         main = importlib.import_module(PACKAGE + "modules." + module).main
+        # A module's warnings are kept in globals until the process ends: one run's must not show in the next's result.
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         out = io.StringIO()
         with patch_module_args(params), contextlib.redirect_stdout(out):
             try:
