@@ -20,6 +20,8 @@ INTERNAL = {
     "limit must be positive",
     "PHP array keys must be int or str, not",
     "cannot PHP-serialize",
+    "dci_panel_info checked",
+    "dci_panel_info has no check of",
 }
 
 
