@@ -33,11 +33,6 @@ Transport and documents
       V16 ``flag_off_text="off"``: every flag a row can carry is shown, set or not, a flag that is not
           set with this text (``<blocked>off</blocked>``), as forms show checkboxes; with V10's
           ``flag_text="on"`` a set one says ``on``.
-  A8  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
-      empty element; a free server's ``server.edit`` ``owner`` is ``no_owner``.
-      V15 ``form_empty_fields="omit"``: a form leaves out every field whose value is empty, as lists leave
-          out empty cells (A2), and a free server's ``owner`` is empty, so it is left out too (a save
-          still takes ``no_owner``). Empty ``notes``, ``type`` or ``chassis_templ`` are then absent.
   A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
   A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
   A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
@@ -48,6 +43,11 @@ Transport and documents
           pages) before the page's rows. A page past the end has no rows; a ``p_num``/``p_cnt`` that
           is not a positive integer is an error (type ``value``, object the parameter). No ISPsystem
           text about mgr5 paging was found; the names and the placement are assumed.
+  A8  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
+      empty element; a free server's ``server.edit`` ``owner`` is ``no_owner``.
+      V15 ``form_empty_fields="omit"``: a form leaves out every field whose value is empty, as lists leave
+          out empty cells (A2), and a free server's ``owner`` is empty, so it is left out too (a save
+          still takes ``no_owner``). Empty ``notes``, ``type`` or ``chassis_templ`` are then absent.
 Errors (always HTTP 200, ``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``)
   E1  unknown or missing ``func``: type ``missed``, object ``func``.
   E2  missing or empty required parameter: type ``empty``, object = the parameter name.
