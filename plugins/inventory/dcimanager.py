@@ -289,11 +289,10 @@ class InventoryModule(CachedInventory):
         for hostvars in servers:
             server_id = hostvars["dci_server_id"]
             fallback = _fallback(hostvars)
-            name = self._templated_name(template, hostvars, "server %s" % server_id, strict) if template else _default_name(hostvars)
+            name, problem = self._templated_name(template, hostvars, "server %s" % server_id, strict) if template else (_default_name(hostvars), "")
             key = hostname_key(name)
-            problem = None
-            if not name:
-                problem = "the hostname template gives server %s an empty name" % server_id
+            if problem or not name:  # the template failed (the warning says why), or gave nothing
+                problem = problem or "the hostname template gives server %s an empty name" % server_id
             elif key in taken:
                 problem = "server %s has the host name %s, which server %s already has" % (server_id, name, taken[key])
             elif key in reserved and reserved[key] != server_id:

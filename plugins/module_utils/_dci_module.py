@@ -331,7 +331,7 @@ class DCIResource(APIResource):
     # The result -------------------------------------------------------------------------------
 
     def describe_server(self, row, addresses=None, details=False):
-        """The ``server`` dict the dci_* modules return (see interface.md).
+        """The ``server`` dict the dci_* modules return (documented in their RETURN, e.g. dci_server_info's ``servers``).
 
         ``addresses`` are the server's ``iplist`` rows when the caller has them (else they are read).
         ``details`` also reads the MAC address (when the list does not show it), the IPMI address and

@@ -16,7 +16,7 @@ hidden state with ``sim.server_state(id)``, and build states with ``default_stat
 Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
 ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
 function's parameters; the panel log shows what the web UI sends) before relying on it. Where no
-evidence settles a detail, a VARIANT knob (``V1`` ... ``V15``, listed under the assumption it flips;
+evidence settles a detail, a VARIANT knob (``V1`` ... ``V17``, listed under the assumption it flips;
 the default is the behaviour described) lets the simulator play a panel that differs in it, and
 ``VARIANTS`` names one settings dict per single difference, so a test can run on each of them:
 
@@ -30,6 +30,9 @@ Transport and documents
           ``flag_text`` such a cell looks exactly like a flag; V10 tells them apart.
   A3  Flags are empty elements (``<blocked/>``), present when true. Forms show checkboxes as ``on``/``off``.
       V10 ``flag_text="on"``: a flag element has that text (``<blocked>on</blocked>``).
+      V17 ``flag_off_text="off"``: every flag a row can carry is shown, set or not, a flag that is not
+          set with this text (``<blocked>off</blocked>``), as forms show checkboxes; with V10's
+          ``flag_text="on"`` a set one says ``on``.
   A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
   A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
   A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
@@ -40,6 +43,11 @@ Transport and documents
           pages) before the page's rows. A page past the end has no rows; a ``p_num``/``p_cnt`` that
           is not a positive integer is an error (type ``value``, object the parameter). No ISPsystem
           text about mgr5 paging was found; the names and the placement are assumed.
+  A8  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
+      empty element; a free server's ``server.edit`` ``owner`` is ``no_owner``.
+      V16 ``form_empty_fields="omit"``: a form leaves out every field whose value is empty, as lists leave
+          out empty cells (A2), and a free server's ``owner`` is empty, so it is left out too (a save
+          still takes ``no_owner``). Empty ``notes``, ``type`` or ``chassis_templ`` are then absent.
 Errors (``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``, sent with HTTP 200)
       V15 ``error_status=N``: every error document is sent with HTTP status N instead (``500``: a panel, or a
           proxy in front of it, that marks its refusals as server errors). The document is the same; the
@@ -241,7 +249,7 @@ def _count(value):
 
 
 # name -> (converter, default). Each default is the behaviour the module docstring describes; the
-# other values play a panel that differs in one unevidenced detail (V1..V15 there).
+# other values play a panel that differs in one unevidenced detail (V1..V17 there).
 VARIANT_KNOBS = {
     "port_state_column": (_column, "state"),  # V1  F7
     "port_state_words": (_words, "on,off"),  # V2  F7
@@ -259,6 +267,8 @@ VARIANT_KNOBS = {
     "osmgr_name": (_one_of("template", "title"), "template"),  # V13 F11
     "list_page_size": (_count, 0),  # V14 A7
     "error_status": (_status, 200),  # V15 E*
+    "form_empty_fields": (_one_of("show", "omit"), "show"),  # V16 A8
+    "flag_off_text": (str, ""),  # V17 A3
 }
 
 # One panel per single difference from the defaults, for tests parametrized over them.
@@ -266,7 +276,8 @@ VARIANT_KNOBS = {
 # operation_failed; the flag then shows until install_seconds after the start. Use install_seconds
 # > 0.5 to see it at all (the integration tests' 1.5 s shows it for 1 s); with install_seconds <= 0.5
 # it never shows. paged_lists: 2 rows a page, so the sample panel's 7 servers take 4 pages, its 3
-# templates 2, and its 2 users exactly one full page.
+# templates 2, and its 2 users exactly one full page. flags_on_off: V17 with V10's "on" (every flag
+# shown, set or not, as on or off), the form a checkbox has.
 VARIANTS = {
     "port_state_status": {"port_state_column": "status"},
     "port_state_hidden": {"port_state_column": ""},
@@ -288,7 +299,24 @@ VARIANTS = {
     "osmgr_title": {"osmgr_name": "title"},
     "paged_lists": {"list_page_size": 2},
     "errors_http500": {"error_status": 500},
+    "form_omits_empty": {"form_empty_fields": "omit"},
+    "flags_on_off": {"flag_text": "on", "flag_off_text": "off"},
 }
+
+# Every flag a row of each list can carry (V17 shows the ones not set too).
+SERVER_ROW_FLAGS = (
+    "blocked",
+    "hwproblem",
+    "diag_in_progress",
+    "disabled",
+    "poweron",
+    "poweroff",
+    "powererror",
+    "install_in_progress",
+    "operation_failed",
+)
+USER_ROW_FLAGS = ("disabled",)
+CONNECTION_ROW_FLAGS = ("func_in_progress",)
 
 
 class ApiError(Exception):
@@ -348,9 +376,10 @@ class _ListDoc:
     the rows (the paging counters, V14).
     """
 
-    def __init__(self, empty_cells=False, flag_text="", path=(), head=()):
+    def __init__(self, empty_cells=False, flag_text="", path=(), head=(), flag_off_text=""):
         self.empty_cells = empty_cells
         self.flag_text = _escape(flag_text)
+        self.flag_off_text = _escape(flag_off_text)
         self.path = path
         self.parts = [self._cell(key, value) for key, value in head]
 
@@ -359,10 +388,13 @@ class _ListDoc:
             return "<%s />" % key
         return "<%s>%s</%s>" % (key, _escape(str(value)), key)
 
-    def row(self, columns, flags=()):
-        """A list row: ``columns`` is a list of (name, value); empty values are left out (A2, V9)."""
+    def row(self, columns, flags=(), all_flags=()):
+        """A list row: ``columns`` is a list of (name, value); empty values are left out (A2, V9).
+        ``flags``: the flags set; ``all_flags``: every flag the row can carry, shown unset with V17."""
         cells = [self._cell(key, value) for key, value in columns if self.empty_cells or (value is not None and value != "")]
         cells += [("<%s>%s</%s>" % (flag, self.flag_text, flag)) if self.flag_text else "<%s />" % flag for flag in flags]
+        if self.flag_off_text:  # V17
+            cells += ["<%s>%s</%s>" % (flag, self.flag_off_text, flag) for flag in all_flags if flag not in flags]
         self.parts.append("<elem>%s</elem>" % "".join(cells))
 
     def to_bytes(self):
@@ -373,9 +405,12 @@ class _ListDoc:
         return ("<?xml version='1.0' encoding='UTF-8'?>\n" + doc).encode("utf-8")
 
 
-def _form(values, slists=None):
+def _form(values, slists=None, omit_empty=False):
+    """A form answer; ``omit_empty`` leaves out the fields whose value is empty (V15)."""
     doc = _doc()
     for key, value in values:
+        if omit_empty and (value is None or value == ""):
+            continue
         _add(doc, key, "" if value is None else value)
     for name, options in (slists or {}).items():
         slist = _add(doc, "slist", name=name)
@@ -852,7 +887,10 @@ class DCImanagerSimulator(SimulatorServer):
         return main["domain"] if main else ""
 
     def _list(self, path=(), head=()):
-        return _ListDoc(empty_cells=self.empty_cells == "empty", flag_text=self.flag_text, path=path, head=head)
+        return _ListDoc(empty_cells=self.empty_cells == "empty", flag_text=self.flag_text, path=path, head=head, flag_off_text=self.flag_off_text)
+
+    def _form(self, values, slists=None):
+        return _form(values, slists, omit_empty=self.form_empty_fields == "omit")
 
     def _page(self, params, items):
         """(the items of the page asked for, the head cells): everything and no head unless V14 pages lists."""
@@ -890,7 +928,7 @@ class DCImanagerSimulator(SimulatorServer):
         users, head = self._page(params, self._users())
         doc = self._list(head=head)
         for user in users:
-            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])], ["disabled"] if user["suspended"] else [])
+            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])], ["disabled"] if user["suspended"] else [], USER_ROW_FLAGS)
         return doc
 
     @api_function("user.edit", write=WITH_SOK)
@@ -899,7 +937,7 @@ class DCImanagerSimulator(SimulatorServer):
         if _get(params, "elid"):
             user = self._customer(params)
             if not sok:
-                return _form(
+                return self._form(
                     [("elid", user["id"]), ("name", user["name"]), ("level", "lvUser" if user["level"] == USER_LEVEL else "lvAdmin")],
                     {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]},
                 )
@@ -912,7 +950,7 @@ class DCImanagerSimulator(SimulatorServer):
             user["name"] = name
             return _ok()
         if not sok:
-            return _form([("name", ""), ("level", "lvUser")], {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
+            return self._form([("name", ""), ("level", "lvUser")], {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
         name = _need(params, "name")
         self._check_user_name(name, None)
         password = _need(params, "passwd")
@@ -992,6 +1030,7 @@ class DCImanagerSimulator(SimulatorServer):
                     ("rack", server["rack"]),
                 ],
                 self._flags(server),
+                SERVER_ROW_FLAGS,
             )
         return doc
 
@@ -1002,7 +1041,7 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         if _get(params, "sok") == "":
             owners = [(NO_OWNER, "-- none --")] + [(u["id"], u["name"]) for u in self._users()]
-            return _form(
+            return self._form(
                 [
                     ("elid", server["id"]),
                     ("name", server["name"]),
@@ -1011,7 +1050,7 @@ class DCImanagerSimulator(SimulatorServer):
                     ("type", server["type"]),
                     ("chassis_templ", server["chassis_templ"]),
                     ("disabled", "on" if server["disabled"] else "off"),
-                    ("owner", server["owner"] or NO_OWNER),
+                    ("owner", server["owner"] or ("" if self.form_empty_fields == "omit" else NO_OWNER)),  # V15
                 ],
                 {"owner": owners},
             )
@@ -1089,7 +1128,7 @@ class DCImanagerSimulator(SimulatorServer):
             if self.port_state_column:  # V1, V2
                 state = conn.get("state")
                 columns.append((self.port_state_column, words.get(state, state)))
-            doc.row(columns, ["func_in_progress"] if busy else [])
+            doc.row(columns, ["func_in_progress"] if busy else [], CONNECTION_ROW_FLAGS)
         return doc
 
     @api_function("server.connection.edit", write=WITH_SOK)
@@ -1101,7 +1140,7 @@ class DCImanagerSimulator(SimulatorServer):
             if field in params:
                 conn[field] = _get(params, field)
             return _ok()
-        return _form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")), (field, conn.get(field))])
+        return self._form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")), (field, conn.get(field))])
 
     def _switch_port(self, params, who, target):
         server = self._server(params, who, key="plid")
@@ -1160,14 +1199,14 @@ class DCImanagerSimulator(SimulatorServer):
             address = self._address(server, params)
             if not sok:
                 fields = [("elid", address["id"]), ("plid", server["id"]), ("ip", address["ip"]), ("family", address["family"]), ("iptype", address["group"])]
-                return _form(fields + ([("domain", address["domain"])] if self.ipform_domain else []))  # V6
+                return self._form(fields + ([("domain", address["domain"])] if self.ipform_domain else []))  # V6
             domain = _need(params, "domain")
             self._check_domain(domain)
             address["domain"] = self._stored_domain(domain)
             return _ok()
         pools = self.state["ip_pools"]
         if not sok:
-            return _form(
+            return self._form(
                 [("plid", server["id"]), ("family", "ipv4"), ("iptype", "public"), ("ip", ""), ("domain", self._hostname(server))],
                 {"family": [("ipv4", "IPv4"), ("ipv6", "IPv6")], "iptype": [(g, g) for g in pools]},
             )
@@ -1229,7 +1268,7 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         templates = {t["name"]: t for t in self.state["os_templates"]}
         if _get(params, "sok") == "":
-            return _form(
+            return self._form(
                 [("elid", server["id"]), ("operation", "ostemplate"), ("ostemplate", ""), ("recipe", "null")],
                 {
                     "operation": [("ostemplate", "Install OS")],

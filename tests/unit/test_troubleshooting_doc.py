@@ -25,6 +25,8 @@ INTERNAL = {
     "the catalogue (_dci/functions.py) does not let the collection use",
     "the WHMCS action",
     "the catalogue (_whmcs/actions.py) lists",
+    "dci_panel_info checked",
+    "dci_panel_info has no check of",
 }
 
 
