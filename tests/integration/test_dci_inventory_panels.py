@@ -21,6 +21,8 @@ from simulators.dcimanager import DCImanagerSimulator
 from test_dci_inventory import INJECTION, check_golden, funcs, hosts, inventory, inventory_state, write_source
 
 SECOND_PASSWORD = "second pw/7!x"
+# A panel's connection, for the checks that refuse it before any call.
+ANY = {"url": "https://dci.example.com", "username": "a", "password": "p"}
 
 
 def second_state():
@@ -156,14 +158,13 @@ def test_panels_are_read_at_the_same_time(tmp_path, panels):
 
 
 def test_panel_keys_are_names_too_and_the_template_sees_the_panel(tmp_path, panels):
-    source = write_source(
-        tmp_path,
-        {"panels": {"FRA-1": connection(panels["2"]), "Ams": connection(panels["1"])}, "hostname": "{{ dci_name }}.{{ dci_panel | lower }}", "states": ["free"]},
-    )
+    keyed = {"FRA-1": connection(panels["2"]), "Ams": connection(panels["1"])}
+    source = write_source(tmp_path, {"panels": keyed, "hostname": "{{ dci_name }}.{{ dci_panel | lower }}", "states": ["free"]})
     completed, data = inventory(source, {})
     assert completed.returncode == 0, completed.stderr
     assert sorted(group for group in data if group.startswith("dci_panel_")) == ["dci_panel_ams", "dci_panel_fra_1"]
-    assert hosts(data) == sorted(["srv01.ams", "srv02.ams", "srv03.ams", "srv07.ams", "dc2-srv01.fra-1", "dc2-srv02.fra-1", "dc2-srv03.fra-1", "dc2-srv07.fra-1"])
+    free = ("srv01", "srv02", "srv03", "srv07")
+    assert hosts(data) == sorted(["%s.ams" % name for name in free] + ["dc2-%s.fra-1" % name for name in free])
     assert data["_meta"]["hostvars"]["srv01.ams"]["dci_panel"] == "Ams"
     # Without a template, free servers get the fallback name with the key as a group name has it.
     completed, data = inventory(write_source(tmp_path, {"panels": {"FRA-1": connection(panels["2"])}, "states": ["free"]}), {})
@@ -221,15 +222,15 @@ def test_a_panel_that_cannot_be_read_fails_the_source(tmp_path, panels):
 @pytest.mark.parametrize(
     "options, env, message",
     [
-        ({"api_url": "https://dci.example.com", "panels": {"1": {"url": "u", "username": "a", "password": "p"}}}, {}, "the source sets both api_url and panels"),
+        ({"api_url": "https://dci.example.com", "panels": {"1": ANY}}, {}, "the source sets both api_url and panels"),
         ({}, {}, "no panel to read: set api_url (or DCIMANAGER_URL), or panels (or DCIMANAGER_PANELS)"),
         ({"panels": ["https://dci.example.com"]}, {}, "panels must be a mapping of a panel's key (its WHMCS server id) to its connection"),
         ({"panels": {"1": "https://dci.example.com"}}, {}, "panel 1: its connection must be a mapping with url, username and password"),
         ({"panels": {"1": {"url": "https://dci.example.com", "username": ""}}}, {}, "panel 1 has no username and no password"),
-        ({"panels": {"1": {"api_url": "x", "url": "u", "username": "a", "password": "p"}}}, {}, "panel 1: unknown settings api_url; a panel has url, username"),
-        ({"panels": {"1": {"url": "u", "username": "a", "password": "p", "validate_certs": "maybe"}}}, {}, "panel 1: validate_certs must be true or false"),
-        ({"panels": {"a.b": {"url": "u", "username": "a", "password": "p"}, "a_b": {"url": "v", "username": "a", "password": "p"}}}, {}, "the panels a.b and a_b"),
-        ({"panels": {" ": {"url": "u", "username": "a", "password": "p"}}}, {}, "a panel of panels has an empty key"),
+        ({"panels": {"1": dict(ANY, api_url="x")}}, {}, "panel 1: unknown settings api_url; a panel has url, username"),
+        ({"panels": {"1": dict(ANY, validate_certs="maybe")}}, {}, "panel 1: validate_certs must be true or false"),
+        ({"panels": {"a.b": ANY, "a_b": ANY}}, {}, "the panels a.b and a_b"),
+        ({"panels": {" ": ANY}}, {}, "a panel of panels has an empty key"),
         ({}, {"DCIMANAGER_PANELS": '{"1": {"url": "u", "password": "secret-in-broken-json"'}, "panels is not JSON or YAML text (line 1, column"),
     ],
 )
