@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,6 +18,7 @@ from panel_shop import PanelShop, admin_login
 from simulators.fleet import hostname_of, make_consistent_shop, server_of
 
 pytestmark = pytest.mark.quick
+REPO = Path(__file__).resolve().parents[2]
 
 
 def server_list(panel, username, password, verify):
@@ -94,3 +97,35 @@ def test_a_fleet_over_two_panels_and_its_call_logs(tmp_path):
         shop.clear_calls()
         assert shop.calls() == {"3": [], "5": [], "whmcs": []}
     assert not shop.started
+
+
+def _drift_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark_drift", REPO / "benchmarks" / "drift.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_drift_benchmarks_two_panel_setup(tmp_path):
+    """benchmarks/drift.py --panels 2: the shop split over two panels, the files its runs use, the reads it counts."""
+    drift = _drift_benchmark()
+    with drift.panel_fleet(tmp_path, 40, 3, panels=2) as fleet:
+        assert fleet.server_ids == [1, 2] and sorted(fleet.states[0]) == ["1", "2"]
+        assert sorted(fleet.drifted.values()) == sorted(list(drift.DRIFT) + ["pending"])
+        assert yaml.safe_load((tmp_path / "panels.yml").read_text())["dcimanager_panels"] == fleet.shop.dcimanager_panels
+        assert yaml.safe_load((tmp_path / "drift.whmcs.yml").read_text())["plugin"] == "ispsystem.dcimanager.whmcs"
+        command = drift.reconcile_command(5, drift.extra_args(fleet))
+        assert command[1] == "ispsystem.dcimanager.reconcile" and command[-2:] == ["-e", "@panels.yml"]
+        assert "DCIMANAGER_URL" not in fleet.env()
+        panel = fleet.shop.dcimanager_panels["2"]
+        server_list(panel, panel["username"], panel["password"], panel["ca_path"])
+        figures = {"dci_calls": drift.dci_calls(fleet)}
+        assert drift.list_reads(figures) == {"2": 1}
+        # An in-sync Active service of panel 2 is named by a call on panel 2 with its server id, not by one on panel 1.
+        service = next(s for s in fleet.states[1]["services"] if s["serverid"] == 2 and s["status"] == "Active" and s["id"] not in fleet.drifted)
+        dummy, server_id = server_of(service["id"], [1, 2])
+        statuses = {service["id"]: "Active"}
+        on_two = {"dci_calls": [{"panel": "2", "params": {"elid": server_id}}], "whmcs_calls": []}
+        on_one = {"dci_calls": [{"panel": "1", "params": {"elid": server_id}}], "whmcs_calls": []}
+        assert len(drift.naming(on_two, [service["id"]], statuses, fleet.server_ids)) == 1
+        assert drift.naming(on_one, [service["id"]], statuses, fleet.server_ids) == []
