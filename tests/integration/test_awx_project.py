@@ -292,6 +292,17 @@ def test_the_example_project_reads_two_locations(two_panels, tmp_path):
     assert [call["params"]["password"] for call in two_panels.panels["1"].calls if call["name"] == "auth"] == ["007"]
     assert two_panels.list_reads() == {"1": 1, "2": 1}
 
+    # Two panels given the same WHMCS server id: the sync fails saying so (AWX fails a sync on a source it cannot
+    # parse: ANSIBLE_INVENTORY_UNPARSED_FAILED), and asks neither panel.
+    inputs = panel_inputs(two_panels.dcimanager_panels, ca_of=())
+    inputs["panel2_server_id"] = "1"
+    env["ANSIBLE_INVENTORY_UNPARSED_FAILED"] = "true"
+    two_panels.clear_calls()
+    run = project_run(project, dict(env, **inject(PANEL_TYPES[2], inputs, private)), "ansible-inventory", "-i", "inventories/servers.dcimanager.yml", "--list")
+    assert run.returncode != 0
+    assert "DCImanager inventory: panel 1: api_url '%s' has an invalid port" % SAME_ID in " ".join(run.stderr.split())
+    assert two_panels.calls() == {"1": [], "2": [], "whmcs": []}
+
     settings = yaml.safe_load((project / "inventories" / "billing.whmcs.yml").read_text(encoding="utf-8"))
     settings["product_ids"] = [1]
     (project / "inventories" / "billing.whmcs.yml").write_text(yaml.safe_dump(settings), encoding="utf-8")
