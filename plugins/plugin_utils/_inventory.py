@@ -49,7 +49,8 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
         super().parse(inventory, loader, path, cache)
         # Extra variables may be used in the templated options (credentials from a lookup).
         self.templar.available_variables = self._vars
-        self._read_config_data(path)
+        # What the source file itself sets (not the environment, not a default): a plugin may weigh them differently.
+        self._config_data = self._read_config_data(path) or {}
 
         fingerprint = self._fingerprint()
         cache_key = self.get_cache_key(path)
@@ -86,7 +87,10 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _option(self, name):
         """An option that may be a template or a vaulted value, as text (or None)."""
-        value = self.get_option(name)
+        return self._text(self.get_option(name))
+
+    def _text(self, value):
+        """A value written in the source file that may be a template or a vaulted value, as text (or None)."""
         if value is None:
             return None
         if isinstance(value, str) and ("{{" in value or "{%" in value):

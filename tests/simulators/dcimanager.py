@@ -168,6 +168,8 @@ ADMIN_LEVEL = 28
 USER_LEVEL = 16
 LEVELS = {"lvUser": USER_LEVEL, "lvAdmin": ADMIN_LEVEL}
 FREE_DOMAIN = "free.ds"
+# Where make_state()'s address pool starts (IPv4, IPv6).
+POOL_START = ("100.64.0.1", "2001:db8:100::1")
 NO_OWNER = "no_owner"
 XML_TYPE = "text/xml; charset=UTF-8"
 
@@ -539,17 +541,19 @@ def add_address(state, server, ip, domain, group="public"):
     return address
 
 
-def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public", style="chassis_templ"):
+def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public", style="chassis_templ", first_ip="10.0.0.1", pool_start=POOL_START):
     """A state with ``n_servers`` free, powered-off servers of ``package`` and a pool of ``ipv4``/``ipv6`` addresses.
 
-    ``style`` is ``chassis_templ`` (new-style server type) or ``type`` (old style).
+    ``style`` is ``chassis_templ`` (new-style server type) or ``type`` (old style). The servers' main
+    addresses count up from ``first_ip``, the pool's from ``pool_start`` (IPv4, IPv6): a second panel
+    (another datacenter) gets other ones.
     """
     state = _empty_state()
     for i in range(n_servers):
-        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address("10.0.0.1") + i), style=style, rack="R%d" % (i // 40 + 1))
+        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address(first_ip) + i), style=style, rack="R%d" % (i // 40 + 1))
     state["ip_pools"][group] = {
-        "ipv4": [str(ipaddress.ip_address("100.64.0.1") + i) for i in range(ipv4)],
-        "ipv6": [str(ipaddress.ip_address("2001:db8:100::1") + i) for i in range(ipv6)],
+        "ipv4": [str(ipaddress.ip_address(pool_start[0]) + i) for i in range(ipv4)],
+        "ipv6": [str(ipaddress.ip_address(pool_start[1]) + i) for i in range(ipv6)],
     }
     return state
 
