@@ -344,9 +344,10 @@ class SimulatorServer:
             self._faults = plan
             self._lost_answers.clear()
 
-    def lose_next_answer(self, name, kind="drop", after=True, stall_seconds=5.0, apply_after=None):
+    def lose_next_answer(self, name, kind="drop", after=True, stall_seconds=5.0, apply_after=None, writes_only=False):
         """Fault the next request named ``name`` once, by default after handling it (the write is made,
         the connection dropped). Independent of ``set_faults``' rate, count and seed; several queue up.
+        ``writes_only``: the next writing request of that name (its form reads pass).
 
         ``apply_after=D``: the answer is lost at once (as ``kind`` says; ``delayed_apply`` is a 504)
         and the request is handled D seconds later. ``kind="delayed_apply"`` alone means D = 1.
@@ -359,6 +360,8 @@ class SimulatorServer:
             if not after:
                 raise ValueError("apply_after: the request is handled later, so the fault cannot come before it (after=False)")
         lost = {"name": name, "kind": kind, "after": bool(after), "stall_seconds": float(stall_seconds), "apply_after": apply_after}
+        if writes_only:
+            lost["writes_only"] = True
         with self._faults_lock:
             self._lost_answers.append(lost)
 
@@ -382,7 +385,7 @@ class SimulatorServer:
         """
         with self._faults_lock:
             for lost in self._lost_answers:
-                if lost["name"] == name:
+                if lost["name"] == name and (write or not lost.get("writes_only")):
                     self._lost_answers.remove(lost)
                     status = {"http500": 500, "drop": None}.get(lost["kind"], 504)
                     return dict(lost, status=status)
