@@ -250,6 +250,8 @@ class Round:
         self.latency, self.jitter = latency, jitter
         self.sim = None
         self.free_ids = []
+        # After the round: the simulator's true state, its record of installs, its call log and errors.
+        self.state, self.installs, self.calls, self.errors = None, [], [], []
         self.seconds = None
         self.paused = None  # {"pid", "server", "seconds", "taken_by"} when a contender was stopped
 
@@ -383,7 +385,11 @@ class Round:
         if pid is None:
             self.paused = {"pid": None, "server": server, "why": "no process holds port %s" % entry["client_port"]}
             return
-        os.kill(pid, signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            self.paused = {"pid": None, "server": server, "why": "process %d ended before it could be stopped" % pid}
+            return
         stopped = time.monotonic()
         taken_by = None
         try:
@@ -396,7 +402,10 @@ class Round:
                     break
                 time.sleep(0.02)
         finally:
-            os.kill(pid, signal.SIGCONT)
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
         self.paused = {"pid": pid, "server": server, "seconds": round(time.monotonic() - stopped, 2), "taken_by": taken_by}
 
     # --- judging -------------------------------------------------------------------------------

@@ -80,3 +80,87 @@ def test_twelve_controllers_ten_free_servers(tmp_path, variant):
     if variant == "paused":
         paused = figures["paused"]
         assert paused and paused["pid"], paused  # the test did stop a contender between its read and its claim
+
+
+def judged(workdir, contenders=4, free=3):
+    """A finished round made by hand: contenders 1..free hold servers 1..free, the others found none."""
+    contest = race.Round(workdir, round_id="j", contenders=contenders, free=free)
+    state = race.panel_state(free)
+    contest.free_ids = [str(number) for number in range(1, free + 1)]
+    for contender in contest.contenders:
+        user_id = str(1000 + contender.number)
+        state["users"].append({"id": user_id, "name": contender.owner, "password": contender.password, "level": 16, "suspended": False})
+        account = {"task": "account", "host": "localhost", "status": "changed", "result": {}}
+        if contender.number <= free:
+            server = state["servers"][contender.number - 1]
+            server["owner"] = user_id
+            for address in server["addresses"]:
+                address["domain"] = contender.hostname
+            claim = {"server_id": server["id"], "settle": 3.5, "read_to_answer": 0.1, "bound": 2.0, "attempts": 1, "untrusted": False}
+            contender.records = [
+                account,
+                {"task": "allocate", "host": "localhost", "status": "changed", "result": {"server": {"id": server["id"]}, "claim": claim}},
+                {"task": "install", "host": "localhost", "status": "changed", "result": {}},
+            ]
+            contest.installs.append(
+                {
+                    "server": server["id"],
+                    "time": 1.0,
+                    "hostname": contender.hostname,
+                    "owner": contender.owner,
+                    "template": race.TEMPLATE,
+                    "root_password": contender.password,
+                }
+            )
+            contender.rc = 0
+        else:
+            message = "no free server of package %s (%d servers of that package, all busy)" % (race.PACKAGE, free + 2)
+            contender.records = [account, {"task": "allocate", "host": "localhost", "status": "failed", "result": {"msg": message}}]
+            contender.rc = 2
+    contest.state = state
+    return contest
+
+
+def test_the_judge_passes_a_clean_round_and_sees_each_broken_invariant(tmp_path):
+    problems, figures = judged(tmp_path).judge()
+    assert problems == [] and figures["succeeded"] == 3 and figures["settle"] == [3.5, 3.5, 3.5]
+
+    # A server reported to two allocations (the loser's install failed afterwards).
+    contest = judged(tmp_path)
+    loser = contest.contenders[3]
+    loser.records[1] = {"task": "allocate", "host": "localhost", "status": "changed", "result": {"server": {"id": "1"}}}
+    loser.records.append({"task": "install", "host": "localhost", "status": "failed", "result": {"msg": "DCImanager has no server with hostname x"}})
+    problems, figures = contest.judge()
+    assert figures["double_allocations"] == 1 and any("reported to 2 allocations" in p for p in problems)
+
+    # A claim left behind, and a hostname on two servers.
+    contest = judged(tmp_path)
+    contest.state["servers"][2]["owner"] = None
+    contest.state["servers"][3]["addresses"][0]["domain"] = contest.contenders[0].hostname
+    problems, figures = contest.judge()
+    assert figures["leftover_claims"] == 2 and figures["hostnames_on_two_servers"] == 1
+    assert any("left claimed" in p for p in problems) and any("on servers 1, 4" in p for p in problems)
+
+    # An install that started while the server showed another allocation's owner.
+    contest = judged(tmp_path)
+    contest.installs[1]["owner"] = contest.contenders[0].owner
+    problems, figures = contest.judge()
+    assert figures["installs_on_mismatch"] == 1 and any("install by" in p for p in problems)
+
+    # A server left with one allocation's hostname and another's owner (a stale claim that landed).
+    contest = judged(tmp_path)
+    contest.state["servers"][1]["addresses"][0]["domain"] = contest.contenders[3].hostname
+    problems, dummy = contest.judge()
+    assert any("neither free nor one successful allocation's" in p for p in problems)
+    contest.pause = 1.0  # tolerated when a contender was paused (the install-time check is what counts then)
+    assert not any("neither free" in p for p in contest.judge()[0])
+
+    # Too few successes in a strict round; a failure that says nothing useful.
+    contest = judged(tmp_path)
+    contest.contenders[2].records[2] = {"task": "install", "host": "localhost", "status": "failed", "result": {"msg": "MODULE FAILURE\nTraceback ..."}}
+    problems, dummy = contest.judge()
+    assert any("2 allocations succeeded, 3 expected" in p for p in problems) and any("failed unclearly" in p for p in problems)
+    # Not strict (lost answers): one lost claim answer may cost one allocation, a traceback never passes.
+    contest.calls = [{"name": "iplist.edit", "write": True, "fault": "drop", "params": {"domain": contest.contenders[2].hostname}}]
+    problems, dummy = contest.judge(strict=False)
+    assert not any("succeeded" in p for p in problems) and any("failed unclearly" in p for p in problems)
