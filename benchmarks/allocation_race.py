@@ -68,7 +68,8 @@ def run_mode(mode, rounds, args, deadline):
                 free=args.free,
                 latency=args.latency,
                 jitter=args.jitter,
-                claim={"claim_bound": args.claim_bound, "claim_settle": args.claim_settle},
+                claim={} if args.module_defaults else {"claim_bound": args.claim_bound, "claim_settle": args.claim_settle},
+                install_owner=not args.module_defaults,
                 timeout=args.round_timeout,
                 **keywords,
             ).run()
@@ -100,6 +101,11 @@ def main():
     parser.add_argument("--jitter", type=float, default=race.JITTER, help="+- seconds around --latency")
     parser.add_argument("--claim-bound", type=float, default=race.CLAIM_OPTIONS.get("claim_bound", 2.0), help="dci_server_allocate's claim_bound")
     parser.add_argument("--claim-settle", type=float, default=race.CLAIM_OPTIONS.get("claim_settle", 4.0), help="dci_server_allocate's claim_settle")
+    parser.add_argument(
+        "--module-defaults",
+        action="store_true",
+        help="pass no claim_bound / claim_settle and no owner to the install (on a collection without the timed claim: its old allocation)",
+    )
     parser.add_argument("--round-timeout", type=float, default=300, help="seconds a round's playbooks may take")
     parser.add_argument("--max-seconds", type=float, default=3600, help="no new round starts after this many seconds")
     args = parser.parse_args()
@@ -111,9 +117,10 @@ def main():
     deadline = time.monotonic() + args.max_seconds
     results = [run_mode(mode, args.rounds, args, deadline) for mode in modes]
     print()
+    claim = "the modules' defaults" if args.module_defaults else "claim_bound %g s, claim_settle %g s" % (args.claim_bound, args.claim_settle)
     print(
-        "Allocation race: %d allocations a round for %d free servers, panel %.0f +- %.0f ms, claim_bound %g s, claim_settle %g s; %s, %d cores"
-        % (args.contenders, args.free, args.latency * 1000, args.jitter * 1000, args.claim_bound, args.claim_settle, platform.python_version(), _cores())
+        "Allocation race: %d allocations a round for %d free servers, panel %.0f +- %.0f ms, %s; Python %s, %d cores"
+        % (args.contenders, args.free, args.latency * 1000, args.jitter * 1000, claim, platform.python_version(), _cores())
     )
     print()
     print(
