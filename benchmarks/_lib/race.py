@@ -343,11 +343,10 @@ class Round:
         return procs
 
     def _popen(self, command, directory):
-        output = open(directory / "output.txt", "wb")  # pylint: disable=consider-using-with
-        try:
-            return subprocess.Popen(command, cwd=str(directory), env=self._env(directory), stdout=output, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
-        finally:
-            output.close()
+        """Start ``command`` in ``directory``, its output to output.txt there; the caller waits for it."""
+        env = self._env(directory)
+        with open(directory / "output.txt", "wb") as output:
+            return subprocess.Popen(command, cwd=str(directory), env=env, stdout=output, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
 
     def _wait(self, procs):
         deadline = time.monotonic() + self.timeout
