@@ -36,6 +36,18 @@ Transport and documents
   A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
   A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
   A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
+  A8  The ``server`` list is current: it shows every write the moment the panel answered it.
+      ``list_lag=S`` (seconds, default 0; a knob, not one of the VARIANTS): the ``server`` list shows each
+      server's row as it was S seconds ago (hostname, owner and flags alike), as a panel that serves
+      its lists from a cache or a replica would; single-server reads (``iplist``, the ``iplist.edit`` and
+      ``server.edit`` forms) stay current. The row of a moment is the one recorded after the last
+      request handled up to then; with nothing recorded that long ago, the oldest row recorded.
+  A9  Answers take no time (``latency=0``). ``latency`` and ``jitter`` (seconds; see ``_server``) delay each
+      request by ``latency`` +- up to ``jitter``, a random share of it before the request is handled
+      and the rest before its answer leaves, so a client cannot tell when in its round trip a
+      request took effect. ``delayed_apply`` faults hand the client a 504 or a dropped connection at
+      once and carry the request out later (see ``_server``): what a panel behind a proxy that gave
+      up on a request may do.
   A7  Lists are never paged (``p_num``/``p_cnt`` are ignored).
       V14 ``list_page_size=N`` (> 0): the ``server``, ``user`` and ``osmgr`` lists answer one page:
           ``p_num`` (1-based, default 1) and ``p_cnt`` (rows per page, default N) are read from the
@@ -43,7 +55,7 @@ Transport and documents
           pages) before the page's rows. A page past the end has no rows; a ``p_num``/``p_cnt`` that
           is not a positive integer is an error (type ``value``, object the parameter). No ISPsystem
           text about mgr5 paging was found; the names and the placement are assumed.
-  A8  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
+  A9  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
       empty element; a free server's ``server.edit`` ``owner`` is ``no_owner``.
       V16 ``form_empty_fields="omit"``: a form leaves out every field whose value is empty, as lists leave
           out empty cells (A2), and a free server's ``owner`` is empty, so it is left out too (a save
@@ -126,6 +138,8 @@ Functions
       ``checkpasswd`` is accepted and not checked; the install takes ``install_seconds``; it clears
       ``operation_failed`` when it starts and sets it when the server or the template has ``fail_install``.
       The installed template is kept in the state (``installed_template``) but shown in no list.
+      For tests, ``installs`` lists every install started: server id, time, the server's hostname and
+      owner login at that moment, template and root password (the simulator's own record).
       ``install_in_progress`` shows from the moment ``server.operations`` answers.
       V5  ``install_flag_delay=D`` seconds: the flag shows only from D seconds after ``server.operations``;
           before that the row has neither ``install_in_progress`` nor ``operation_failed`` although the
@@ -269,7 +283,7 @@ VARIANT_KNOBS = {
     "osmgr_name": (_one_of("template", "title"), "template"),  # V13 F11
     "list_page_size": (_count, 0),  # V14 A7
     "error_status": (_status, 200),  # V15 E*
-    "form_empty_fields": (_one_of("show", "omit"), "show"),  # V16 A8
+    "form_empty_fields": (_one_of("show", "omit"), "show"),  # V16 A9
     "flag_off_text": (str, ""),  # V17 A3
 }
 
@@ -608,6 +622,7 @@ class DCImanagerSimulator(SimulatorServer):
             "enable_seconds": float,
             "session_ttl": float,
             "install_requires_power": _bool,
+            "list_lag": _seconds,  # A8
         },
         **{name: convert for name, (convert, dummy) in VARIANT_KNOBS.items()},
     )
@@ -619,6 +634,8 @@ class DCImanagerSimulator(SimulatorServer):
         tls_dir=None,
         port=0,
         latency=0.0,
+        jitter=0.0,
+        list_lag=0.0,
         admin_user="admin",
         admin_password="admin-secret-pw",
         poweron_seconds=1.0,
@@ -633,7 +650,11 @@ class DCImanagerSimulator(SimulatorServer):
         unknown = sorted(set(variants) - set(VARIANT_KNOBS))
         if unknown:
             raise TypeError("unknown settings %s; variant knobs: %s" % (unknown, sorted(VARIANT_KNOBS)))
-        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency, jitter=jitter)
+        self.list_lag = _seconds(list_lag)
+        # server id -> [(time, owner id, columns, flags)] of its server-list row, oldest first (A8).
+        self._row_history = {}
+        self.installs = []
         for name, (convert, default) in VARIANT_KNOBS.items():
             setattr(self, name, convert(variants.get(name, default)))
         self.admin_user = admin_user
@@ -694,8 +715,11 @@ class DCImanagerSimulator(SimulatorServer):
         with self.lock:
             self.state = base
             self._servers = {s["id"]: s for s in base["servers"]}
+            self._row_history = {}
+            self.installs = []
 
     def dump_state(self):
+        self.apply_due_writes()
         with self.lock:
             for server in self.state["servers"]:
                 self._settle(server)
@@ -703,6 +727,7 @@ class DCImanagerSimulator(SimulatorServer):
 
     def server_state(self, server_id):
         """The settled state of one server (a copy), for tests."""
+        self.apply_due_writes()
         with self.lock:
             return copy.deepcopy(self._settle(self._servers[str(server_id)]))
 
@@ -777,6 +802,8 @@ class DCImanagerSimulator(SimulatorServer):
         except ApiError as err:
             doc = _error_doc(err)
             status = self.error_status  # V15
+        if self.list_lag > 0:
+            self._record_rows()
         return status, XML_TYPE, _serialize(doc), name, write
 
     def _call(self, name, params):
@@ -1010,32 +1037,67 @@ class DCImanagerSimulator(SimulatorServer):
 
     # --- servers ---------------------------------------------------------------------------------
 
+    def _owner_cells(self):
+        """Owner id -> what the ``owner`` cell shows (V4): one look-up table per list, not a scan per row."""
+        return {user["id"]: user["id"] if self.owner_column == "id" else user["name"] for user in self._users()}
+
+    def _server_row(self, server, owners):
+        """(owner id, columns, flags) of the server's row in the ``server`` list, as it is now."""
+        self._settle(server)
+        columns = [
+            ("id", server["id"]),
+            ("name", server["name"]),
+            ("hostname", self._hostname(server)),
+            ("owner", owners.get(server["owner"], "")),
+            ("chassis_templ", server["chassis_templ"]),
+            ("type", server["type"]),
+            ("ip", server["main_ip"]),
+            ("mac", server["mac"]),
+            ("rack", server["rack"]),
+        ]
+        return server["owner"], columns, self._flags(server)
+
+    def _record_rows(self):
+        """A8: note every server's row as it is now (when it changed), and forget what no lagging list can show."""
+        now, owners = self.now(), self._owner_cells()
+        for server in self.state["servers"]:
+            row = self._server_row(server, owners)
+            history = self._row_history.setdefault(server["id"], [])
+            if not history or history[-1][1:] != row:
+                history.append((now,) + row)
+            # Keep the newest row older than the lag (what a list shows now) and everything after it.
+            while len(history) > 1 and history[1][0] <= now - self.list_lag:
+                history.pop(0)
+
+    def _lagging_row(self, server, owners):
+        """The server's row as it was ``list_lag`` seconds ago (A8)."""
+        if server["id"] not in self._row_history:
+            self._record_rows()
+        history = self._row_history[server["id"]]
+        then = self.now() - self.list_lag
+        shown = history[0]
+        for entry in history:
+            if entry[0] <= then:
+                shown = entry
+        return shown[1:]
+
     @api_function("server", users=True)
     def _f_server(self, params, who):
+        owners = self._owner_cells()
         servers = self.state["servers"]
-        if who["level"] < ADMIN_LEVEL:
-            servers = [server for server in servers if server["owner"] == who["id"]]
-        servers, head = self._page(params, servers)
-        # One look-up table per list, not a scan of the users per row (10,000-server lists).
-        owners = {user["id"]: user["id"] if self.owner_column == "id" else user["name"] for user in self._users()}
+        if self.list_lag > 0:  # A8: who owns a server is what the lagging rows say
+            rows = [self._lagging_row(server, owners) for server in servers]
+            if who["level"] < ADMIN_LEVEL:
+                rows = [row for row in rows if row[0] == who["id"]]
+            rows, head = self._page(params, rows)
+        else:
+            if who["level"] < ADMIN_LEVEL:
+                servers = [server for server in servers if server["owner"] == who["id"]]
+            servers, head = self._page(params, servers)
+            rows = [self._server_row(server, owners) for server in servers]
         doc = self._list(head=head)
-        for server in servers:
-            self._settle(server)
-            doc.row(
-                [
-                    ("id", server["id"]),
-                    ("name", server["name"]),
-                    ("hostname", self._hostname(server)),
-                    ("owner", owners.get(server["owner"], "")),
-                    ("chassis_templ", server["chassis_templ"]),
-                    ("type", server["type"]),
-                    ("ip", server["main_ip"]),
-                    ("mac", server["mac"]),
-                    ("rack", server["rack"]),
-                ],
-                self._flags(server),
-                SERVER_ROW_FLAGS,
-            )
+        for dummy_owner, columns, flags in rows:
+            doc.row(columns, flags, SERVER_ROW_FLAGS)
         return doc
 
     @api_function("server.edit", write=WITH_SOK)
@@ -1302,6 +1364,17 @@ class DCImanagerSimulator(SimulatorServer):
             server["install"]["shown"] = self.now() + self.install_flag_delay
         server["operation_failed"] = False
         server["root_password"] = password
+        owner = self._user_by("id", server["owner"]) if server["owner"] else None
+        self.installs.append(
+            {
+                "server": server["id"],
+                "time": self.now(),
+                "hostname": self._hostname(server),
+                "owner": owner["name"] if owner else None,
+                "template": name,
+                "root_password": password,
+            }
+        )
         return _ok()
 
     @api_function("server.opercancel", write=ALWAYS, users=True)

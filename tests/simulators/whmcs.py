@@ -249,8 +249,10 @@ class WHMCSSimulator(SimulatorServer):
         "secret": str,
     }
 
-    def __init__(self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None):
-        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+    def __init__(
+        self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None, jitter=0.0
+    ):
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency, jitter=jitter)
         self.identifier = identifier
         self.secret = secret
         self.refuse_ip = refuse_ip
@@ -301,6 +303,7 @@ class WHMCSSimulator(SimulatorServer):
         self.modulequeue = list(state.get("modulequeue", []))
 
     def dump_state(self):
+        self.apply_due_writes()
         return copy.deepcopy(
             {
                 "clients": [self.clients[k] for k in sorted(self.clients)],
@@ -314,6 +317,7 @@ class WHMCSSimulator(SimulatorServer):
 
     def service(self, service_id):
         """A copy of one service's stored record (for tests)."""
+        self.apply_due_writes()
         with self.lock:
             return copy.deepcopy(self.services[int(service_id)])
 
