@@ -425,7 +425,7 @@ def server_of(shop, hostname):
 # --- the files ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(MODULE.rglob("*.php")) + [STANDIN], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted(MODULE.rglob("*.php")) + [MODULE / "ispsystem_dcimanager.config.php.example", STANDIN], ids=lambda path: path.name)
 def test_php_lint(path):
     proc = subprocess.run([PHP, "-l", str(path)], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and "No syntax errors" in proc.stdout, proc.stdout + proc.stderr

@@ -57,7 +57,7 @@ function ispsystem_dcimanager_ConfigOptions()
             'Description' => 'null, #local__NAME or REPOSITORY__NAME; a configurable option recipe wins',
         ],
         'Don\'t wait the OS install' => [
-            'Type' => 'yesno',
+            'Type' => 'yesno', 'Default' => 'on',
             'Description' => 'the run writes the dedicated IP (and Create returns) once the install has started, not when it has finished',
         ],
         'Domain template' => [
