@@ -744,8 +744,9 @@ def test_client_reboot_acts_on_the_panel(whmcs):
     assert [(call["name"], call["params"].get("elid")) for call in shop.dci.writes()] == [("server.reboot", "101")]
 
 
-def test_client_buttons_act_only_while_active(whmcs):
-    run = whmcs.run([{"do": "custom", "function": "poweron", "service_id": 21}], area="client")  # dave, Suspended
+@pytest.mark.parametrize("without", [[], ["status"]], ids=["status-in-params", "status-read-from-whmcs"])
+def test_client_buttons_act_only_while_active(whmcs, without):
+    run = whmcs.run([{"do": "custom", "function": "poweron", "service_id": 21, "without": without}], area="client")  # dave, Suspended
     run.assert_clean()
     assert run.results == ["The server can be controlled only while the service is Active (it is Suspended)."]
     assert whmcs.awx.requests == []

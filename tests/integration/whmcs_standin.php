@@ -24,7 +24,7 @@
  *   "secret", "ca_file"}, "servers": {ID: {"hostname", "ipaddress", "port", "username", "password",
  *   "accesshash"}}, "products": {PID: {"module", "settings": [configoption1, ...]}}, "time_limit": seconds
  *   (0 = none), "test": {"slot_dir", "cache_dir"}, "steps": [{"do": "module"|"custom"|"sso"|"admin_sso"|"tab"|
- *   "test_connection"|"hook", ...}]}
+ *   "test_connection"|"buttons", ...}]} ("without": parameter names a custom or sso step leaves out)
  * OUTPUT: {"results": [{"step", "result", "seconds"}], "module_log": [{"action", "raw", "stored"}], "activity":
  *   [{"message", "client_id"}], "hooks": [names run], "killed": null|step, "errors": [...]}
  */
@@ -267,10 +267,10 @@ foreach ($scenario['steps'] as $index => $step) {
                 $result = standin_module_command($step['function'], (int) $step['service_id'], (bool) ($step['automatic'] ?? false));
                 break;
             case 'custom':
-                $result = ('ispsystem_dcimanager_' . $step['function'])(standin_params((int) $step['service_id']));
+                $result = ('ispsystem_dcimanager_' . $step['function'])(array_diff_key(standin_params((int) $step['service_id']), array_flip($step['without'] ?? [])));
                 break;
             case 'sso':
-                $result = ispsystem_dcimanager_ServiceSingleSignOn(standin_params((int) $step['service_id']));
+                $result = ispsystem_dcimanager_ServiceSingleSignOn(array_diff_key(standin_params((int) $step['service_id']), array_flip($step['without'] ?? [])));
                 break;
             case 'admin_sso':
                 $result = ispsystem_dcimanager_AdminSingleSignOn(standin_server_params($scenario['servers'][(string) $step['server_id']]));

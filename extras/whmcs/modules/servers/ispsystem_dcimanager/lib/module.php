@@ -175,6 +175,16 @@ function read_service(int $service_id): array
     throw new ModuleError('WHMCS has no service #' . $service_id);
 }
 
+/** The service's status: from the module parameters, else as WHMCS shows it now. */
+function status_of(array $params): string
+{
+    $status = trim((string) ($params['status'] ?? ''));
+    if ($status === '' && (int) ($params['serviceid'] ?? 0) > 0) {
+        $status = (string) (read_service((int) $params['serviceid'])['status'] ?? '');
+    }
+    return $status;
+}
+
 /** The UTC time as the notes lines carry it. */
 function utc_now(array $ctx): string
 {
@@ -466,7 +476,7 @@ function server_control(array $params, string $button): string
         if ($requested_by === 'admin' && defined('CLIENTAREA')) {
             throw new ModuleError('this action is for WHMCS admins only');
         }
-        $status = (string) ($params['status'] ?? '');
+        $status = $requested_by === 'client' ? status_of($params) : '';
         if ($requested_by === 'client' && $status !== 'Active') {
             throw new ModuleError('The server can be controlled only while the service is Active (it is ' . ($status ?: 'not Active') . ').');
         }
@@ -513,7 +523,7 @@ function server_control(array $params, string $button): string
 function service_sso(array $params): array
 {
     return sso($params, 'ServiceSingleSignOn', function (array $params) {
-        $status = (string) ($params['status'] ?? '');
+        $status = status_of($params);
         if (in_array($status, ['Pending', 'Terminated', 'Cancelled', 'Fraud'], true)) {
             throw new ModuleError('The service is ' . $status . ': it has no server in the control panel.');
         }
