@@ -58,6 +58,7 @@ TIMED = (
     "module_utils._wait",
     "module_utils._writes",
     "modules.dci_os_install",
+    "modules.dci_panel_info",
     "modules.dci_server_allocate",
 )
 
