@@ -50,7 +50,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import panel_of
 
 # dcimanager_panels' keys -> the dci_* modules' options.
-OPTION_OF = {"url": "api_url", "username": "api_username", "password": "api_password", "ca_path": "ca_path", "validate_certs": "validate_certs", "use_proxy": "use_proxy"}
+OPTION_OF = {
+    "url": "api_url",
+    "username": "api_username",
+    "password": "api_password",
+    "ca_path": "ca_path",
+    "validate_certs": "validate_certs",
+    "use_proxy": "use_proxy",
+}
 
 
 def panel_connection(panels, server_id):

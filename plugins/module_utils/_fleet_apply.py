@@ -5,7 +5,7 @@
 """Private to the ispsystem.dcimanager collection: fleet_apply's options, and a plan applied with them.
 
 The fleet_apply action plugin validates its options against ``argument_spec()`` and calls
-``apply_plan()``; the in-process tests call it the same way, on a virtual clock.
+``apply_plan()``; the in-process tests call it the same way.
 Not a public API: it may change in any release without notice.
 """
 
@@ -96,7 +96,7 @@ def line(service, check_mode):
     return "%s: %s%s%s%s" % (name, done, where, panel, ", changed" if service["changed"] and not check_mode else "")
 
 
-def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None, clock=None):
+def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None):
     """Apply ``params['plan']`` (validated fleet_apply options); returns the action's result."""
     try:
         entries = entries_of(params["plan"])
@@ -136,7 +136,7 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None, c
             timeout=params["whmcs_timeout"],
             use_proxy=params["whmcs_use_proxy"],
         )
-    panels = Panels(make_client, default=default, mapping=params.get("panels"), poll_interval=params["poll_interval"], clock=clock)
+    panels = Panels(make_client, default=default, mapping=params.get("panels"), poll_interval=params["poll_interval"])
     warnings = []
 
     def warn_of(host, message):
@@ -147,7 +147,7 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None, c
 
     run = Run(
         panels,
-        whmcs=whmcs,
+        whmcs_client=whmcs,
         products=params["products"],
         policy=params["whmcs_status"],
         check_mode=check_mode,
@@ -159,9 +159,8 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None, c
         claim_bound=params["claim_bound"],
         claim_settle=params["claim_settle"],
         warn=warn_of,
-        clock=clock,
     )
-    started = (clock or time).monotonic()
+    started = time.monotonic()
 
     def report(service):
         service["line"] = line(service, check_mode)
@@ -180,7 +179,7 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None, c
         "services": services,
         "failed_hosts": [service["host"] for service in failed],
         "list_reads": panels.list_reads(),
-        "seconds": round((clock or time).monotonic() - started, 1),
+        "seconds": round(time.monotonic() - started, 1),
     }
     if diff:
         result["diff"] = {

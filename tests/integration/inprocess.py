@@ -53,13 +53,16 @@ PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
 # (tests/unit/test_inprocess_clock.py checks that this names every one of them).
 TIMED = (
     "module_utils._install_record",
+    "module_utils._fleet_apply",
     "module_utils._lock",
+    "module_utils._service.allocation",
+    "module_utils._service.converge",
+    "module_utils._service.install",
+    "module_utils._service.view",
     "module_utils._transport",
     "module_utils._wait",
     "module_utils._writes",
-    "modules.dci_os_install",
     "modules.dci_panel_info",
-    "modules.dci_server_allocate",
 )
 
 

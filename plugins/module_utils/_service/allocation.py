@@ -18,8 +18,8 @@ import time
 
 from .._dci.errors import DCIError
 from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, package_of, same_hostname, why_busy
-from .._transport import AnswerLost
 from .._lock import controller_lock
+from .._transport import AnswerLost
 from .._writes import CANNOT_TELL, NOT_SHOWN, WriteNotMade
 from .errors import OperationFailed
 
@@ -60,7 +60,6 @@ class Allocation:
         claim_bound=2.0,
         claim_settle=4.0,
         rows=None,
-        clock=None,
     ):
         if claim_settle <= claim_bound:
             raise OperationFailed("claim_settle (%ss) must be longer than claim_bound (%ss)" % (claim_settle, claim_bound))
@@ -74,7 +73,6 @@ class Allocation:
         self.bound = float(claim_bound)
         self.settle = float(claim_settle)
         self.rows = rows
-        self.clock = clock
         self.changed = False
         self.row = None  # the server's ``server`` row (as listed, with the owner and hostname it has now)
         self.server = None
@@ -83,10 +81,6 @@ class Allocation:
         self.before = {}
         self.after = {}
         self._account = None
-
-    @property
-    def time(self):
-        return self.clock or time
 
     # The owner's account ---------------------------------------------------------------------------
 
@@ -123,16 +117,15 @@ class Allocation:
         others = [row for row in mine if row.get("owner") and not self.panel.owned_by(row, self.owner)]
         if others:
             raise OperationFailed(
-                "hostname %s is already set on server %s, owned by %s; choose another hostname" % (self.hostname, others[0]["id"], self.panel.owner_login(others[0]))
+                "hostname %s is already set on server %s, owned by %s; choose another hostname"
+                % (self.hostname, others[0]["id"], self.panel.owner_login(others[0]))
             )
         if len(mine) > 1:
             raise OperationFailed(
                 "hostname %s is set on %d servers (ids %s); release the extra ones" % (self.hostname, len(mine), ", ".join(row["id"] for row in mine))
             )
         if mine and self.server_id is not None and mine[0]["id"] != self.server_id:
-            raise OperationFailed(
-                "hostname %s is already given to server %s, not to the requested server %s" % (self.hostname, mine[0]["id"], self.server_id)
-            )
+            raise OperationFailed("hostname %s is already given to server %s, not to the requested server %s" % (self.hostname, mine[0]["id"], self.server_id))
         # A server with our hostname and no owner is our own claim, left half-done by an interrupted run
         # (or another run of the same service at work: the hostname names one service).
         return mine[0] if mine else None
@@ -203,7 +196,7 @@ class Allocation:
         with controller_lock("claim " + self.panel.client.url):
             # The span that must stay within claim_bound runs from sending the free read to receiving the
             # claim's answer, on this process's monotonic clock (a pause of this process counts in it).
-            start = self.time.monotonic()
+            start = time.monotonic()
             main = self.main_address(row)
             shown = self.shown_domain(row, main)
             if same_hostname(shown, self.hostname):
@@ -211,12 +204,14 @@ class Allocation:
             elif not same_hostname(shown, FREE_HOSTNAME):
                 return BUSY, None
             else:
-                left = self.bound - (self.time.monotonic() - start)
+                left = self.bound - (time.monotonic() - start)
                 if left < self.bound * MIN_LEFT_SHARE:
-                    self.panel.warn("server %s: the read before the claim took %.2fs of the %.2fs claim_bound; not claimed" % (server_id, self.bound - left, self.bound))
+                    self.panel.warn(
+                        "server %s: the read before the claim took %.2fs of the %.2fs claim_bound; not claimed" % (server_id, self.bound - left, self.bound)
+                    )
                     return UNTRUSTED, None
                 answered = self._send_claim(row, main, left)
-                span = self.time.monotonic() - start
+                span = time.monotonic() - start
                 if answered:
                     timings["read_to_answer"] = round(span, 3)
                     if span > self.bound * SLOW_SHARE:
@@ -229,7 +224,7 @@ class Allocation:
         if answered is False:
             self._forget_claim(row, main)
             return UNTRUSTED, None
-        self.time.sleep(self.settle)
+        time.sleep(self.settle)
         return self._verify(row, main)
 
     def _send_claim(self, row, main, left):
@@ -259,9 +254,13 @@ class Allocation:
         """A claim that cannot be trusted (its answer lost or late): never sent again, and undone only where, once
         any copy of it still on its way has had time to land, it shows on a server that nobody owns."""
         self.changed = True
-        self.time.sleep(self.settle)
+        time.sleep(self.settle)
         shown = self.panel.address_domain(row["id"], main["id"], row.get("ip"), main["ip"])
         if not same_hostname(shown, self.hostname):
+            self.panel.warn(
+                "server %s: the claim for %s was not trusted (its answer was lost or came too late); read back after claim_settle it "
+                "is not there, so another server is tried" % (row["id"], self.hostname)
+            )
             return
         form = self.panel.server_form(row["id"])
         if self.owner_shown(form, row) is not None:
@@ -270,6 +269,10 @@ class Allocation:
                 "took it and this claim landed later; set that allocation's hostname back on the server's main address %s"
                 % (row["id"], self.hostname, self.owner_shown(form, row), main["ip"])
             )
+        self.panel.warn(
+            "server %s: the claim for %s was not trusted (its answer was lost or came too late); read back after claim_settle it "
+            "was there, on a server nobody owns, and was undone; another server is tried" % (row["id"], self.hostname)
+        )
         self.panel.set_address_domain(row["id"], main, FREE_HOSTNAME, row.get("ip"))
 
     def _verify(self, row, main):
@@ -287,7 +290,7 @@ class Allocation:
             )
         for look in range(LIST_LOOKS):
             if look:
-                self.time.sleep(1.0)
+                time.sleep(1.0)
             rows = self.panel.servers()
             listed = [r for r in rows if r["id"] == server_id]
             twins = [r["id"] for r in rows if r["id"] != server_id and same_hostname(r.get("hostname"), self.hostname)]
@@ -334,7 +337,9 @@ class Allocation:
             found = read_back()
             address = found.get("ip") if found is not NOT_SHOWN else None
         if not address:
-            raise OperationFailed("DCImanager answered the new %s address on server %s without the address, and its address list shows none" % (family, server_id))
+            raise OperationFailed(
+                "DCImanager answered the new %s address on server %s without the address, and its address list shows none" % (family, server_id)
+            )
         return address
 
     def _finish(self, row, form, addresses, added):
@@ -364,7 +369,7 @@ class Allocation:
         problem = None
         for attempt in range(ROLLBACK_PASSES):
             if attempt:
-                self.time.sleep(attempt)
+                time.sleep(attempt)
             try:
                 for address in self.panel.addresses(server_id):
                     if address["ip"] in added:
@@ -409,7 +414,7 @@ class Allocation:
             "ipv6": [a["ip"] for a in addresses if is_ipv6(a["ip"])],
         }
         added = []
-        writes_before = self.panel.writes.sent
+        writes_before = self.panel.writes.made
         try:
             addresses = self._finish(row, form, addresses, added)
         except DCIError as exc:
@@ -418,7 +423,7 @@ class Allocation:
             if problem:
                 where = "putting server %s back failed too (%s): check it in the panel" % (server_id, problem)
             raise OperationFailed("allocating server %s to %s failed: %s; %s" % (server_id, self.owner, exc.msg, where), cause=exc) from None
-        self.changed = self.changed or self.panel.writes.sent > writes_before
+        self.changed = self.changed or self.panel.writes.made > writes_before
         row = self.row = dict(row, owner=self.owner, hostname=self.hostname)
         self.server = self.panel.describe_server(row, addresses=[a for a in addresses if a["ip"] not in added] + [{"ip": ip} for ip in added])
         self.after = {"server_id": server_id, "owner": self.owner, "hostname": self.hostname, "ipv4": self.server["ipv4"], "ipv6": self.server["ipv6"]}

@@ -29,14 +29,13 @@ class Panels:
     ``username``, ``password``, ``ca_path``, ``validate_certs``, ``use_proxy``); ``default`` is the one panel of the
     module options (None without them), ``mapping`` the ``dcimanager_panels`` variable (None without it)."""
 
-    def __init__(self, make_client, default=None, mapping=None, poll_interval=15, clock=None):
+    def __init__(self, make_client, default=None, mapping=None, poll_interval=15):
         self.make_client = make_client
         self.several = mapping is not None
         self.connections = dict((panel_of(key), value) for key, value in (mapping or {}).items()) if self.several else {}
         if not self.several and default is not None:
             self.connections[DEFAULT_PANEL] = default
         self.poll_interval = poll_interval
-        self.clock = clock
         self._clients = {}
         self._views = {}
         self._lock = threading.Lock()
@@ -61,7 +60,7 @@ class Panels:
         client = self.client(key)
         with self._lock:
             if key not in self._views:
-                self._views[key] = ServerList(client, max_pause=self.poll_interval, clock=self.clock)
+                self._views[key] = ServerList(client, max_pause=self.poll_interval)
             return self._views[key]
 
     def list_reads(self):

@@ -126,7 +126,11 @@ class ServiceUpdate:
         if options.get("password") is not None:
             current_password = raw.get("password") or ""
             self._want(
-                "password", current_password, options["password"], shown_before=MASKED if current_password else "", shown_after=MASKED if options["password"] else ""
+                "password",
+                current_password,
+                options["password"],
+                shown_before=MASKED if current_password else "",
+                shown_after=MASKED if options["password"] else "",
             )
         if options.get("bandwidth_usage") is not None:
             now, desired = whole_mb(raw.get("bwusage")), whole_mb(options["bandwidth_usage"])
@@ -207,6 +211,7 @@ class ServiceUpdate:
                 else ""
             )
             raise OperationFailed(
-                "WHMCS accepted the update of service %s but does not show %s as written%s" % (raw.get("id"), ", ".join(sorted(missing)), hint), service=self.service
+                "WHMCS accepted the update of service %s but does not show %s as written%s" % (raw.get("id"), ", ".join(sorted(missing)), hint),
+                service=self.service,
             )
         return self

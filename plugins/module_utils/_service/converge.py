@@ -46,14 +46,14 @@ SECRET_NAMES = ("owner_password", "root_password")
 
 
 class Run:
-    """What every service of one run shares: ``panels`` (a Panels), ``whmcs`` (a WHMCS client, or None),
+    """What every service of one run shares: ``panels`` (a Panels), ``whmcs_client`` (a WHMCSClient, or None),
     ``products`` (dedicated_server_products), ``policy`` (FOLLOW or SET), the waits and the claim's timings,
-    ``check_mode``, ``warn(host, message)`` and the ``clock``."""
+    ``check_mode`` and ``warn(host, message)``."""
 
     def __init__(
         self,
         panels,
-        whmcs=None,
+        whmcs_client=None,
         products=None,
         policy=FOLLOW,
         check_mode=False,
@@ -65,10 +65,9 @@ class Run:
         claim_bound=2.0,
         claim_settle=4.0,
         warn=None,
-        clock=None,
     ):
         self.panels = panels
-        self.whmcs = whmcs
+        self.whmcs_client = whmcs_client
         self.products = products or {}
         self.policy = policy
         self.check_mode = check_mode
@@ -80,14 +79,13 @@ class Run:
         self.claim_bound = claim_bound
         self.claim_settle = claim_settle
         self.warn = warn or (lambda host, message: None)
-        self.clock = clock
         self._modules = {}
 
     def product_module(self, product_id):
         """The WHMCS provisioning module of a product (GetProducts, read once per product and run)."""
         key = str(product_id)
         if key not in self._modules:
-            products = self.whmcs.get_products(pid=product_id) if self.whmcs is not None and product_id else []
+            products = self.whmcs_client.get_products(pid=product_id) if self.whmcs_client is not None and product_id else []
             self._modules[key] = next((p.get("module") or "" for p in products if str(p.get("pid")) == key), "")
         return self._modules[key]
 
@@ -123,10 +121,6 @@ class ServiceConvergence:
         self.panel = None
         self.product_id = None
 
-    @property
-    def time(self):
-        return self.run_.clock or time
-
     # Reading ---------------------------------------------------------------------------------------
 
     def read_whmcs(self):
@@ -134,9 +128,9 @@ class ServiceConvergence:
         service_id = self.entry.get("service_id")
         if service_id in (None, ""):
             return {}
-        if self.run_.whmcs is None:
+        if self.run_.whmcs_client is None:
             raise OperationFailed("service %s: no WHMCS connection to read it from (whmcs_url ...)" % service_id)
-        service, others = read_service(self.run_.whmcs, service_id, include_password=True, client_services=True)
+        service, others = read_service(self.run_.whmcs_client, service_id, include_password=True, client_services=True)
         return {"service": service, "client_services": others}
 
     def work_out(self, whmcs):
@@ -148,7 +142,9 @@ class ServiceConvergence:
             service_id=self.entry.get("service_id"),
             products=self.run_.products,
             new_service=self.entry.get("new_service", False),
-            **dict([(name, given.get(name)) for name in SETTING_NAMES if given.get(name) is not None] + [(name, self.secrets.get(name)) for name in SECRET_NAMES])
+            **dict(
+                [(name, given.get(name)) for name in SETTING_NAMES if given.get(name) is not None] + [(name, self.secrets.get(name)) for name in SECRET_NAMES]
+            ),
         )
         return state, found
 
@@ -238,10 +234,13 @@ class ServiceConvergence:
             self.act(made, status, whmcs)
             if self.run_.policy == SET or self.run_.check_mode or not self.settings["has_service"]:
                 return
-            now = self.run_.whmcs.get_service(self.entry["service_id"])
+            now = self.run_.whmcs_client.get_service(self.entry["service_id"])
             if now is None or (now.get("status") or "") == (status or ""):
                 return
-            self.run_.warn(self.host, "WHMCS changed service %s from %s to %s while this run acted: converging again" % (self.result["service_id"], status, now.get("status")))
+            self.run_.warn(
+                self.host,
+                "WHMCS changed service %s from %s to %s while this run acted: converging again" % (self.result["service_id"], status, now.get("status")),
+            )
         self.run_.warn(self.host, "service %s: WHMCS kept changing its status; the next event or reconcile converges it" % self.result["service_id"])
 
     def act(self, made, status, whmcs):
@@ -260,12 +259,14 @@ class ServiceConvergence:
         elif action == BLOCK:
             self.panel.block(server_id, self.run_.wait_timeout)
         elif action == RELEASE:
-            released = Release(self.panel, hostname=self.settings["hostname"], main_ip=self.settings["dedicated_ip"] or None, wait_timeout=self.run_.wait_timeout).run()
+            released = Release(
+                self.panel, hostname=self.settings["hostname"], main_ip=self.settings["dedicated_ip"] or None, wait_timeout=self.run_.wait_timeout
+            ).run()
             self.result["server"] = released.server
         if action in (UNBLOCK, BLOCK):
             self.result["server"] = self.panel.describe_server(self.panel.row(server_id))
-        elif action is None and len(made.get("servers") or ()) == 1 and self.run_.policy == SET:
-            self.result["server"] = made["servers"][0]
+        elif action is None and len(made.get("servers") or ()) == 1:
+            self.result["server"] = made["servers"][0]  # in sync: the server as the look found it
         clear = action in (RELEASE, CLEAR_IP)
         self.tell_whmcs(status, whmcs, dedicated_ip="" if clear else None, assigned_ips=[] if clear else None)
 
@@ -292,12 +293,13 @@ class ServiceConvergence:
             wanted["status"] = new_status
         if not wanted:
             return None
-        update = ServiceUpdate(self.run_.whmcs, self.writes, self.entry["service_id"], status_if=status, **wanted).apply()
+        update = ServiceUpdate(self.run_.whmcs_client, self.writes, self.entry["service_id"], status_if=status, **wanted).apply()
         if update.status_kept is not None:
             self.result["status_kept"] = update.status_kept
             self.run_.warn(
                 self.host,
-                "WHMCS changed service %s from %s to %s meanwhile: its status was left as WHMCS has it" % (self.entry["service_id"], status, update.status_kept),
+                "WHMCS changed service %s from %s to %s meanwhile: its status was left as WHMCS has it"
+                % (self.entry["service_id"], status, update.status_kept),
             )
         return update
 
@@ -317,8 +319,7 @@ class ServiceConvergence:
             ip_group=found["ip_group"],
             claim_bound=self.run_.claim_bound,
             claim_settle=self.run_.claim_settle,
-            rows=self.panel.view.rows(after=self.time.monotonic() - self.run_.poll_interval),
-            clock=self.run_.clock,
+            rows=self.panel.view.rows(after=time.monotonic() - self.run_.poll_interval),
         )
         try:
             allocation.present()
@@ -334,7 +335,6 @@ class ServiceConvergence:
                 settle_time=self.run_.settle_time,
                 owner=found["owner"],
                 hostname=found["hostname"],
-                clock=self.run_.clock,
             ).run(allocation.row)
             if found["wait_for_install"] and not install.finished:
                 install.wait = True
@@ -374,15 +374,15 @@ class ServiceConvergence:
         finished through WHMCS (ModuleCreate), which runs the module's CreateAccount again; it finds the server there."""
         if status != "Pending" or self.run_.product_module(self.product_id) != PROVISIONING_MODULE:
             return
-        notes = (self.run_.whmcs.get_service(self.entry["service_id"]) or {}).get("notes") or ""
+        notes = (self.run_.whmcs_client.get_service(self.entry["service_id"]) or {}).get("notes") or ""
         if CREATE_GAVE_UP not in notes:
             return
         service_id = self.entry["service_id"]
 
         def read_back():
-            now = self.run_.whmcs.get_service(service_id) or {}
+            now = self.run_.whmcs_client.get_service(service_id) or {}
             return {} if now.get("status") == "Active" else CANNOT_TELL
 
-        self.writes.change(lambda: self.run_.whmcs.module_create(service_id), read_back, "ModuleCreate of service %s" % service_id)
+        self.writes.change(lambda: self.run_.whmcs_client.module_create(service_id), read_back, "ModuleCreate of service %s" % service_id)
         kept = "\n".join(line for line in notes.splitlines() if not line.startswith(CREATE_GAVE_UP))
-        ServiceUpdate(self.run_.whmcs, self.writes, service_id, notes=kept).apply()
+        ServiceUpdate(self.run_.whmcs_client, self.writes, service_id, notes=kept).apply()

@@ -48,7 +48,6 @@ class Install:
         settle_time=60,
         owner=None,
         hostname=None,
-        clock=None,
     ):
         self.panel = panel
         self.template = os_template
@@ -61,16 +60,11 @@ class Install:
         self.settle_time = settle_time
         self.owner = owner
         self.hostname = hostname
-        self.clock = clock
         self.changed = False
         self.finished = False
         self.server = None
         self.before = {}
         self.after = {}
-
-    @property
-    def time(self):
-        return self.clock or time
 
     def check_recipe(self):
         if self.recipe not in ("", "null") and not RECIPE_FORM.match(self.recipe):
@@ -110,7 +104,7 @@ class Install:
             if row["install_in_progress"]:
                 seen[0] = True
                 return False
-            return seen[0] or self.time.time() - started >= self.settle_time
+            return seen[0] or time.time() - started >= self.settle_time
 
         row = self.panel.wait_server(server_id, ended, "the OS install finishing", self.wait_timeout)
         if row["operation_failed"]:
@@ -132,7 +126,7 @@ class Install:
         current = read_record(form.get("notes", ""))
         if current is None or not current.names(record.template, record.recipe) or current.finished is not None:
             return
-        notes = with_record(form.get("notes", ""), current.template, current.recipe, current.started or self.time.time(), self.time.time())
+        notes = with_record(form.get("notes", ""), current.template, current.recipe, current.started or time.time(), time.time())
         try:
             self.panel.edit_server(server_id, form=form, notes=notes)
         except DCIError as exc:
@@ -242,7 +236,7 @@ class Install:
             form = self.panel.server_form(server_id)  # what it shows after the wait, for the last check and the save
             notes = form.get("notes", "")
         self.check_still_theirs(row, form)
-        started = self.time.time()
+        started = time.time()
         self.changed = True
         # The record goes in first: a panel that refuses server.edit while an install runs must not
         # leave a running install unrecorded, which a rerun would start again.
@@ -264,7 +258,7 @@ class Install:
     def _recorded_install(self, server_id, row, record):
         """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
         never seen finishing) perhaps only just started, with a flag the panel does not show yet."""
-        age = record.age(self.time.time())
+        age = record.age(time.time())
         if record.finished is not None or age is None or age >= self.settle_time:
             self.finished = True
         elif self.wait and not self.panel.check_mode:

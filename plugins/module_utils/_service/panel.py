@@ -207,7 +207,7 @@ class Panel:
             return self.row(server_id).get("hostname")
         return None
 
-    def set_address_domain(self, server_id, address, domain, main_ip=None, repeat=True, timeout=None):
+    def set_address_domain(self, server_id, address, domain, main_ip=None):
         """Set ``domain`` on one address. After a lost answer the address's domain is read back or,
         where the panel does not show it, the server list's ``hostname`` for the main address."""
 
@@ -217,12 +217,14 @@ class Panel:
                 return CANNOT_TELL
             return {} if same_hostname(shown, domain) else NOT_SHOWN
 
-        send = {"plid": server_id, "elid": address["id"], "domain": domain}
-        what = "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id)
-        if timeout is None:
-            self.write("iplist.edit", read_back, what, repeat=repeat, **send)
-        else:
-            self.writes.change(lambda: self.client.write("iplist.edit", timeout=timeout, **send), read_back, what, repeat=repeat)
+        self.write(
+            "iplist.edit",
+            read_back,
+            "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
+            plid=server_id,
+            elid=address["id"],
+            domain=domain,
+        )
         address["domain"] = domain
 
     def delete_address(self, server_id, address):
@@ -274,7 +276,9 @@ class Panel:
 
     def block(self, server_id, timeout=None, wait=True):
         """``server.disable`` (suspend) and (with ``wait``) the wait until the row shows it. The row after it, or None."""
-        self.server_call(server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id), "blocking server %s (server.disable)" % server_id)
+        self.server_call(
+            server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id), "blocking server %s (server.disable)" % server_id
+        )
         if not wait:
             return None
         return self.wait_server(server_id, is_suspended, "blocking", timeout)

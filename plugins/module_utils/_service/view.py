@@ -30,14 +30,12 @@ class ServerGone(Exception):
 class ServerList:
     """One panel's ``server`` list, read on demand and shared by every caller of one run.
 
-    ``reads`` counts the full list reads (the benchmarks print it). ``clock``: the ``time`` module, or
-    the in-process tests' virtual one.
+    ``reads`` counts the full list reads (the benchmarks print it).
     """
 
-    def __init__(self, client, max_pause=15, clock=None):
+    def __init__(self, client, max_pause=15):
         self.client = client
         self.max_pause = max(float(max_pause or 1), FIRST_PAUSE)
-        self.clock = clock
         self._lock = threading.Condition()
         self._rows = None
         self._sent = None  # when the newest completed read was sent (monotonic seconds)
@@ -48,7 +46,7 @@ class ServerList:
         self.reads = 0
 
     def _now(self):
-        return (self.clock or time).monotonic()
+        return time.monotonic()
 
     def rows(self, after=None):
         """The rows of a list read sent at or after ``after`` (default: now, i.e. a new read); a read under way that
@@ -111,7 +109,7 @@ class ServerList:
             due = self._next_due(seen)
             delay = min(due - self._now(), remaining)
             if delay > 0:
-                (self.clock or time).sleep(delay)
+                time.sleep(delay)
             rows, seen = self._rows_after(min(due, self._now()))
 
     def _next_due(self, seen):
