@@ -12,7 +12,7 @@ description:
   - Looks a WHMCS server id (a service's C(whmcs_server_id)) up in C(dcimanager_panels) and returns the panel's
     connection as the C(dci_*) modules take it (C(api_url), C(api_username), C(api_password), C(ca_path),
     C(validate_certs), C(use_proxy)), so a task acts on the panel of the service's own datacenter.
-  - Fails, naming the server id, when the mapping has no entry for it: a service is never sent to another panel.
+  - Fails, naming the server id, when the mapping has no entry for it (a service is never sent to another panel).
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 options:

@@ -83,9 +83,11 @@ options:
     default: 10
   panels:
     description:
-      - C(dcimanager_panels) - WHMCS server id (the C(whmcs_server_id) of a service) -> C({url, username, password, ca_path,
+      - "C(dcimanager_panels): WHMCS server id (the C(whmcs_server_id) of a service) -> C({url, username, password, ca_path,
         validate_certs, use_proxy}). A service is handled on the panel of its WHMCS server entry; one whose server id has
-        none fails (conflict V(no_panel)) and is never sent to another panel.
+        none fails (conflict V(no_panel)) and is never sent to another panel."
+      - Without it, the environment variable E(DCIMANAGER_PANELS) (the same mapping as JSON, what the AWX credential type
+        injects) when it is set.
       - Without it every service is handled on the one panel of O(api_url).
     type: dict
   products:
@@ -94,8 +96,8 @@ options:
     default: {}
   secrets:
     description:
-      - Passwords for services given without WHMCS (or to override it), by entry C(host) or C(service_id):
-        C({owner_password, root_password}).
+      - "Passwords for services given without WHMCS (or to override it), by entry C(host) or C(service_id):
+        C({owner_password, root_password})."
     type: dict
     default: {}
   whmcs_status:

@@ -120,6 +120,7 @@ class ServiceConvergence:
         self.settings = None
         self.panel = None
         self.product_id = None
+        self.left_status = None  # the WHMCS status as this run last read or wrote it
 
     # Reading ---------------------------------------------------------------------------------------
 
@@ -223,7 +224,10 @@ class ServiceConvergence:
             else:
                 servers, by_ip = self.servers_of(self.settings["hostname"], status, round_ == 1)
                 made = decide(state, subject_of(self.settings), servers, by_ip)
-            self.result.update(action=made["action"], conflict=made["conflict"], reason=made["reason"])
+            self.result.update(conflict=made["conflict"], reason=made["reason"])
+            if made["action"] is not None or round_ == 1:
+                self.result["action"] = made["action"]  # what was done (a later round in sync keeps it)
+            self.left_status = status
             if made["action"] == CONFLICT:
                 raise OperationFailed("service %s (%s): %s" % (self.result["service_id"], self.settings["hostname"] or "no hostname", made["reason"]))
             if made["action"] == PROVISION and self.settings["missing"]:
@@ -235,7 +239,7 @@ class ServiceConvergence:
             if self.run_.policy == SET or self.run_.check_mode or not self.settings["has_service"]:
                 return
             now = self.run_.whmcs_client.get_service(self.entry["service_id"])
-            if now is None or (now.get("status") or "") == (status or ""):
+            if now is None or (now.get("status") or "") == (self.left_status or ""):
                 return
             self.run_.warn(
                 self.host,
@@ -294,6 +298,8 @@ class ServiceConvergence:
         if not wanted:
             return None
         update = ServiceUpdate(self.run_.whmcs_client, self.writes, self.entry["service_id"], status_if=status, **wanted).apply()
+        if "status" in update.wanted:
+            self.left_status = update.wanted["status"]  # this run's own write is no change of WHMCS's mind
         if update.status_kept is not None:
             self.result["status_kept"] = update.status_kept
             self.run_.warn(
@@ -384,5 +390,6 @@ class ServiceConvergence:
             return {} if now.get("status") == "Active" else CANNOT_TELL
 
         self.writes.change(lambda: self.run_.whmcs_client.module_create(service_id), read_back, "ModuleCreate of service %s" % service_id)
+        self.left_status = "Active"  # WHMCS's module create, which this run asked for
         kept = "\n".join(line for line in notes.splitlines() if not line.startswith(CREATE_GAVE_UP))
         ServiceUpdate(self.run_.whmcs_client, self.writes, service_id, notes=kept).apply()

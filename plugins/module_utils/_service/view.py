@@ -41,7 +41,7 @@ class ServerList:
         self._sent = None  # when the newest completed read was sent (monotonic seconds)
         self._reading = None  # when the read under way was sent, or None
         self._failed = (None, None)  # (when the last failed read was sent, its error)
-        self._pause = FIRST_PAUSE
+        self._pause = min(FIRST_PAUSE, self.max_pause)
         self._due = (None, None)  # (the read the next one follows, when the next one is due)
         self.reads = 0
 
@@ -94,7 +94,7 @@ class ServerList:
         and a long install costs few reads.
         """
         with self._lock:
-            self._pause = FIRST_PAUSE
+            self._pause = min(FIRST_PAUSE, self.max_pause)
         deadline = self._now() + timeout
         rows, seen = self._rows_after(self._now() if after is None else after)
         while True:
@@ -105,7 +105,7 @@ class ServerList:
                 return row
             remaining = deadline - self._now()
             if remaining <= 0:
-                raise WaitTimeout("on server %s, %s did not happen within %d seconds" % (server_id, what, timeout))
+                raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
             due = self._next_due(seen)
             delay = min(due - self._now(), remaining)
             if delay > 0:
