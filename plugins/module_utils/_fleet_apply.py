@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import time
 
+from ansible.module_utils.basic import env_fallback
+
 from ._dci.client import DCIClient
 from ._dci_module import dci_argument_spec
 from ._service.apply import Panels, apply
@@ -31,7 +33,7 @@ def argument_spec():
     spec = dict(
         plan=dict(type="raw", required=True),
         parallelism=dict(type="int", default=10),
-        panels=dict(type="dict", no_log=True),
+        panels=dict(type="dict", no_log=True, fallback=(env_fallback, ["DCIMANAGER_PANELS"])),
         products=dict(type="dict", default={}),
         secrets=dict(type="dict", no_log=True, default={}),
         whmcs_status=dict(type="str", choices=[FOLLOW, SET], default=FOLLOW),

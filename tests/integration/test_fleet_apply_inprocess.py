@@ -84,7 +84,9 @@ class Shop:
 
     def apply(self, plan_, check_mode=False, **options):
         lines = []
-        result = _fleet_apply.apply_plan(self.params(plan=plan_, **options), check_mode=check_mode, progress=lambda service, total: lines.append(service["line"]))
+        result = _fleet_apply.apply_plan(
+            self.params(plan=plan_, **options), check_mode=check_mode, progress=lambda service, total: lines.append(service["line"])
+        )
         result["lines"] = lines
         return result
 
@@ -263,7 +265,11 @@ def test_services_on_several_panels_stay_on_their_own(tmp_path, monkeypatch):
 
 
 def test_a_service_given_without_whmcs_takes_its_settings_and_secrets(shop):
-    entry = {"host": "manual", "state": "active", "settings": {"owner": "zoe", "hostname": "zoe.example.org", "package": "DL360-G9", "os_template": "ISPsystem__Debian-12-amd64"}}
+    entry = {
+        "host": "manual",
+        "state": "active",
+        "settings": {"owner": "zoe", "hostname": "zoe.example.org", "package": "DL360-G9", "os_template": "ISPsystem__Debian-12-amd64"},
+    }
     result = shop.apply(entry, whmcs_status="set", secrets={"manual": {"owner_password": "zoe-Pw-12345"}})
     [service] = result["services"]
     assert not service["failed"], service["msg"]
