@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 MESSAGE = re.compile(
     r"""(?:fail_json\(msg=|raise \w+Error\(|raise OperationFailed\(|AnsibleError\(|AnsibleParserError\(|AnsibleFilterError\(|AnsibleActionFail\()\s*["']([^"']+)"""
 )
+    r"""(?:fail_json\(msg=|raise \w+Error\(|raise OperationFailed\(|AnsibleError\(|AnsibleParserError\(|AnsibleFilterError\(|AnsibleActionFail\()\s*["']([^"']+)"""
+)
 # Raised only on a programming error inside the collection, never by what a user gives or a server answers.
 INTERNAL = {
     "limit must be positive",
