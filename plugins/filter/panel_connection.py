@@ -47,7 +47,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import panel_of
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import panel_of
 
 # dcimanager_panels' keys -> the dci_* modules' options.
 OPTION_OF = {

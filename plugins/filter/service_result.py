@@ -72,7 +72,7 @@ _value:
       type: str
 """
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import result_record
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import result_record
 
 
 def service_result(value, state=None, traffic=None):

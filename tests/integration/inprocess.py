@@ -52,9 +52,9 @@ PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
 # The collection's modules and module_utils that pause or read the time: they get the virtual clock as ``time``
 # (tests/unit/test_inprocess_clock.py checks that this names every one of them).
 TIMED = (
-    "module_utils._install_record",
+    "module_utils._service.install_record",
     "module_utils._fleet_apply",
-    "module_utils._lock",
+    "module_utils._service.lock",
     "module_utils._service.allocation",
     "module_utils._service.converge",
     "module_utils._service.install",

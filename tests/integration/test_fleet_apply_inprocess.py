@@ -21,8 +21,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _fleet_apply
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import plan
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service import converge
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import plan
 from inprocess import PACKAGE, PANEL_TIMINGS, TIMED, VirtualClock
 from simulators.dcimanager import DCImanagerSimulator
 from simulators.shop import make_shop

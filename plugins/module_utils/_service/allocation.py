@@ -18,10 +18,10 @@ import time
 
 from .._dci.errors import DCIError
 from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, package_of, same_hostname, why_busy
-from .._lock import controller_lock
 from .._transport import AnswerLost
 from .._writes import CANNOT_TELL, NOT_SHOWN, WriteNotMade
 from .errors import OperationFailed
+from .lock import controller_lock
 
 # Free servers tried in one pass over the list, at most, and passes over a fresh list, at most, while
 # other allocations take the servers tried.

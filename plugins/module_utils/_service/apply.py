@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from .._drift import panel_of
 from .converge import ServiceConvergence
+from .drift import panel_of
 from .view import ServerList
 
 DEFAULT_PANEL = "default"

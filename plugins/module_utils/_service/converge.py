@@ -5,8 +5,8 @@
 """Private to the ispsystem.dcimanager collection: converging one service.
 
 WHMCS decides, the collection converges: a run reads the service's status in WHMCS now, works out its
-settings (``_dedicated_server``) and its panel (``dcimanager_panels``), decides with the drift function
-(``_drift.decide``, the same as the reconcile's plan), acts (provision, block, unblock, release, clear the
+settings (``rules``) and its panel (``dcimanager_panels``), decides with the drift function
+(``drift.decide``, the same as the reconcile's plan), acts (provision, block, unblock, release, clear the
 addresses), and, after its last write, reads WHMCS once more and converges again when the status changed
 meanwhile. The only status it writes is the one ISPsystem's module writes, Pending -> Active after a
 provisioning, and only while WHMCS still shows Pending; for products on the collection's own WHMCS
@@ -20,18 +20,18 @@ from __future__ import annotations
 import time
 
 from .._dci.panel import fleet_server, same_hostname
-from .._dedicated_server import settings as service_settings
-from .._drift import BLOCK, CLEAR_IP, CONFLICT, NO_PANEL, PROVISION, RELEASE, STATE_OF_STATUS, UNBLOCK, decide, decision, panel_of, subject_of
 from .._transport import ClientError
 from .._wait import WaitTimeout
 from .._writes import CANNOT_TELL, Writes
 from .account import Account
 from .allocation import Allocation
 from .billing import PROVISIONING_MODULE, ServiceUpdate, read_service
+from .drift import BLOCK, CLEAR_IP, CONFLICT, NO_PANEL, PROVISION, RELEASE, STATE_OF_STATUS, UNBLOCK, decide, decision, panel_of, subject_of
 from .errors import OperationFailed
 from .install import Install
 from .panel import Panel
 from .release import Release
+from .rules import settings as service_settings
 
 # Rounds of one service's convergence: a status WHMCS changed while a round acted is converged again.
 MAX_ROUNDS = 3

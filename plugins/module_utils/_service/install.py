@@ -17,10 +17,10 @@ import time
 
 from .._dci.errors import DCIError
 from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
-from .._install_record import InstallRecord, read_record, with_record
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN
 from .errors import OperationFailed
+from .install_record import InstallRecord, read_record, with_record
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 

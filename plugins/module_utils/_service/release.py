@@ -10,8 +10,8 @@ Not a public API: it may change in any release without notice.
 from __future__ import annotations
 
 from .._dci.panel import FREE_HOSTNAME, hostname_key, is_free, is_suspended, same_hostname
-from .._install_record import read_record, without_record
 from .errors import OperationFailed
+from .install_record import read_record, without_record
 
 
 class Release:

@@ -2,7 +2,7 @@
 # Copyright (c) ispsystem.dcimanager contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The dedicated_server role's rules (module_utils/_dedicated_server.py, the service_settings and
+"""The dedicated_server role's rules (module_utils/_service/rules.py, the service_settings and
 service_result filters): precedence, account reuse, option parsing, product keys, the domain
 template, the result record. Table-driven: each row is one case a reader can check against
 docs/role.md."""
@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.ispsystem.dcimanager.plugins.filter.service_result import service_result
 from ansible_collections.ispsystem.dcimanager.plugins.filter.service_settings import service_settings
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import (
     hostname_of,
     os_option,
     product_settings,

@@ -7,7 +7,7 @@
 Where a service's settings come from (precedence, account reuse, configurable option parsing,
 product keys, the domain template) and what the role records as its result. The role reaches
 these through the ``service_settings`` and ``service_result`` filters; the drift plan
-(``_drift``) uses the same functions, so the plan and the role never name a service's server
+(``drift``) uses the same functions, so the plan and the role never name a service's server
 differently.
 
 Not a public API: it may change in any release without notice.
