@@ -282,3 +282,17 @@ def test_bad_plans_are_refused_before_anything_is_read(shop):
     assert "names no service" in shop.apply([{"host": "x"}])["msg"]
     assert "is not a dict" in shop.apply(["12"])["msg"]
     assert shop.writes() == []
+
+
+def test_a_failed_run_of_a_module_product_is_noted_for_its_create(shop):
+    """Event-source mode: the WHMCS module's CreateAccount learns why the run failed from the service's admin notes."""
+    shop.whmcs.products[1]["module"] = MODULE
+    shop.whmcs.services[10]["notes"] = "VIP customer\nispsystem-dcimanager: run failed 2026-12-01T00:00:00Z: an older failure"
+    result = shop.apply({"service_id": 10}, products={})
+    assert result["services"][0]["failed"] and "no value for package" in result["services"][0]["msg"]
+    notes = shop.whmcs.service(10)["notes"].splitlines()
+    assert notes[0] == "VIP customer" and len(notes) == 2
+    assert notes[1].startswith("ispsystem-dcimanager: run failed 20") and notes[1].endswith(
+        ": service 10: no value for package; set the dedicated_server_* variable, or the product's entry in dedicated_server_products (product id 1)"
+    )
+    assert shop.status_writes() == []

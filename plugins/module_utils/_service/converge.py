@@ -40,6 +40,8 @@ FOLLOW, SET = "follow", "set"
 STATUS_OF_STATE = {"active": "Active", "suspended": "Suspended", "terminated": "Terminated"}
 # The line the collection's WHMCS module writes into a service's admin notes when its CreateAccount gave up waiting.
 CREATE_GAVE_UP = "ispsystem-dcimanager: create gave up"
+# The line a run writes there when it failed, for that CreateAccount to report.
+RUN_FAILED = "ispsystem-dcimanager: run failed"
 # Settings a run may be given for one service (the role's dedicated_server_* variables), none of them secret.
 SETTING_NAMES = ("owner", "hostname", "domain_template", "package", "os_template", "recipe", "ipv4_count", "ipv6_count", "ip_group", "wait_for_install")
 SECRET_NAMES = ("owner_password", "root_password")
@@ -196,8 +198,24 @@ class ServiceConvergence:
                 self.result["api_error"] = exc.api_error
             if isinstance(exc, OperationFailed) and exc.details.get("server"):
                 self.result["server"] = exc.details["server"]
+            self.note_failure()
         self.result["changed"] = self.writes.changed
         return self.result
+
+    def note_failure(self):
+        """A Pending service of the collection's WHMCS module: the failure goes into its admin notes, where the module's
+        CreateAccount, waiting for the run, reads it (in event-source mode it has no other way to learn it)."""
+        if self.run_.check_mode or self.result["status"] != "Pending" or self.product_id is None:
+            return
+        try:
+            if self.run_.product_module(self.product_id) != PROVISIONING_MODULE:
+                return
+            notes = (self.run_.whmcs_client.get_service(self.entry["service_id"]) or {}).get("notes") or ""
+            kept = [line for line in notes.splitlines() if not line.startswith(RUN_FAILED)]
+            line = "%s %s: %s" % (RUN_FAILED, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())), " ".join(self.result["msg"].split()))
+            ServiceUpdate(self.run_.whmcs_client, self.writes, self.entry["service_id"], notes="\n".join(kept + [line])).apply()
+        except (ClientError, WaitTimeout) as exc:
+            self.run_.warn(self.host, "the failure could not be noted in service %s's notes (%s)" % (self.entry["service_id"], getattr(exc, "msg", exc)))
 
     def _converge(self):
         for round_ in range(1, MAX_ROUNDS + 1):
