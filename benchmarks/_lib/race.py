@@ -276,7 +276,7 @@ class Round:
                 watcher.start()
             self._wait(procs)
             if watcher is not None:
-                watcher.join(self.pause_limit + 10)
+                watcher.join(self.pause_limit + 10)  # the playbooks have ended: it only finishes its bookkeeping
             self.seconds = time.monotonic() - started
             self.sim.set_faults()
             self.state = self.sim.dump_state()
@@ -369,9 +369,10 @@ class Round:
 
     def _pause_one(self, procs):
         """Stop the process whose free read is held, until another allocation owns that server."""
-        started = time.monotonic()
+        # The playbooks start slowly on a busy machine (tens of seconds before the first free read):
+        # the held read is awaited as long as any playbook runs, not pause_limit.
         entry = None
-        while entry is None and time.monotonic() - started < self.pause_limit:
+        while entry is None and any(p.poll() is None for p in procs):
             entry = next((c for c in self.sim.calls if c.get("held")), None)
             if entry is None:
                 time.sleep(0.01)
