@@ -137,7 +137,7 @@ surplus_addresses:
   sample: ["198.51.100.9"]
 claim:
   description:
-    - The timed claim of a new allocation (absent when the server was this allocation's already, and in check mode).
+    - The timed claim of a new allocation (absent when the server already belonged to O(owner) with O(hostname), and in check mode).
   returned: when a server was claimed
   type: dict
   contains:
