@@ -20,7 +20,7 @@ from .._dci.errors import DCIError
 from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, owner_may_be_id, package_of, same_hostname, why_busy
 from .._transport import AnswerLost
 from .._writes import CANNOT_TELL, NOT_SHOWN, WriteNotMade
-from .errors import OperationFailed
+from .errors import NotTheirs, OperationFailed
 from .lock import controller_lock
 
 # Free servers tried in one pass over the list, at most, and passes over a fresh list, at most, while
@@ -275,7 +275,7 @@ class Allocation:
             return
         form = self.panel.server_form(row["id"])
         if self.owner_shown(form, row) is not None:
-            raise OperationFailed(
+            raise NotTheirs(
                 "server %s carries hostname %s from a claim whose answer was lost, but it belongs to %s: another allocation "
                 "took it and this claim landed later; set that allocation's hostname back on the server's main address %s"
                 % (row["id"], self.hostname, self.owner_shown(form, row), main["ip"])
@@ -295,7 +295,7 @@ class Allocation:
         form = self.panel.server_form(server_id)
         owner = self.owner_shown(form, row)
         if owner not in (None, True):
-            raise OperationFailed(
+            raise NotTheirs(
                 "server %s carries hostname %s but belongs to %s: a claim landed on a server another allocation had "
                 "already taken; set that allocation's hostname back on address %s and check both services" % (server_id, self.hostname, owner, main["ip"])
             )

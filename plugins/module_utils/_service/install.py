@@ -19,10 +19,34 @@ from .._dci.errors import DCIError
 from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN
-from .errors import OperationFailed
+from .errors import NotTheirs, OperationFailed
 from .install_record import InstallRecord, read_record, with_record
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
+
+
+def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started"):
+    """NotTheirs unless the server still carries ``hostname`` on its main address and belongs to ``owner`` (each
+    checked when given), from single-server reads (current even where the server list lags) and ``form``, the
+    server's ``server.edit`` form as just read: the look before an install wipes the disk, and before a failed
+    activation puts a server back. ``refused``: what was not done, for the message."""
+    server_id = row["id"]
+    if hostname is not None:
+        main = [a for a in panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
+        shown = main[0].get("domain") if main and "domain" in main[0] else panel.row(server_id).get("hostname")
+        if not same_hostname(shown, hostname):
+            raise NotTheirs(
+                "server %s no longer carries hostname %s (it shows %s): another allocation or a person changed it, so %s; "
+                "check whose server it is" % (server_id, hostname, shown or FREE_HOSTNAME, refused)
+            )
+    if owner is not None:
+        cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
+        user = panel.find_user(owner)
+        if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), owner):
+            raise NotTheirs(
+                "server %s does not belong to %s (the panel shows owner %s), so %s; check whose server it is"
+                % (server_id, owner, panel.accounts().login_of(cell) if cell not in ("", "no_owner") else "none", refused)
+            )
 
 
 class Install:
@@ -145,25 +169,8 @@ class Install:
         return row
 
     def check_still_theirs(self, row, form):
-        """The last look before an install wipes the disk: the hostname on the main address and the owner in the form
-        (single-server reads, current even where the list lags) must still be the service's."""
-        server_id = row["id"]
-        if self.hostname is not None:
-            main = [a for a in self.panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
-            shown = main[0].get("domain") if main and "domain" in main[0] else self.panel.row(server_id).get("hostname")
-            if not same_hostname(shown, self.hostname):
-                raise OperationFailed(
-                    "server %s no longer carries hostname %s (it shows %s): another allocation or a person changed it, so the "
-                    "install was not started; check whose server it is" % (server_id, self.hostname, shown or FREE_HOSTNAME)
-                )
-        if self.owner is not None:
-            cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
-            user = self.panel.find_user(self.owner)
-            if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), self.owner):
-                raise OperationFailed(
-                    "server %s does not belong to %s (the panel shows owner %s), so the install was not started; check whose "
-                    "server it is" % (server_id, self.owner, self.panel.accounts().login_of(cell) if cell not in ("", "no_owner") else "none")
-                )
+        """The last look before an install wipes the disk (see ``check_still_theirs``)."""
+        check_still_theirs(self.panel, row, form, self.hostname, self.owner)
 
     def start_install(self, server_id, template, before):
         """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
