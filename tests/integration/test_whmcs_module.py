@@ -12,9 +12,7 @@ runs ansible-playbook for a launched job template, so CreateAccount waits for a 
 writes back; the event source is ``RunningEventSource``, which checks the signature as the real one does and
 runs the same playbooks.
 
-Until the lead's ``converge`` playbook is on main, the fake AWX runs, for the converge template, what converge
-amounts to for the WHMCS status it reads when the job starts (``STATUS_PLAYBOOKS``); set ``CONVERGE_PLAYBOOK``
-to run the real one.
+The fake AWX runs, for the converge template, the collection's ``converge`` playbook.
 """
 
 from __future__ import annotations
@@ -48,16 +46,8 @@ PHP = shutil.which("php")
 
 pytestmark = pytest.mark.skipif(PHP is None, reason="php is not installed (Debian: apt-get install -y php-cli php-curl)")
 
-# The converge playbook the fake AWX and event source run. None: the lead's ispsystem.dcimanager.converge is not on
-# main yet, so they run what converge does for the status WHMCS shows when the job starts.
-CONVERGE_PLAYBOOK = None
-STATUS_PLAYBOOKS = {
-    "Pending": "ispsystem.dcimanager.provision",
-    "Active": "ispsystem.dcimanager.provision",  # Active with a server: unblocked when blocked
-    "Suspended": "ispsystem.dcimanager.suspend",
-    "Terminated": "ispsystem.dcimanager.terminate",
-    "Cancelled": "ispsystem.dcimanager.terminate",
-}
+# The playbook the fake AWX and event source run for every module action.
+CONVERGE_PLAYBOOK = "ispsystem.dcimanager.converge"
 SERVER_CONTROL_PLAYBOOK = "ispsystem.dcimanager.server_control"
 
 TOKEN = "awx-Token-5e0b9c7d1f"
@@ -133,9 +123,7 @@ class Runner:
     def playbook_for(self, template, extra_vars):
         if template == "server_control":
             return SERVER_CONTROL_PLAYBOOK
-        if CONVERGE_PLAYBOOK:
-            return CONVERGE_PLAYBOOK
-        return STATUS_PLAYBOOKS[self.shop.whmcs.service(extra_vars["service_id"])["status"]]
+        return CONVERGE_PLAYBOOK
 
     def run(self, template, extra_vars):
         playbook = self.playbook_for(template, extra_vars)
@@ -646,12 +634,7 @@ def test_the_lifecycle_after_create_runs_from_the_hooks(whmcs):
     # One converge launch per action, each after WHMCS had saved the status, with the server entry: no password, no action.
     launches = whmcs.awx.launches()
     assert launches == [{"service_id": 12, "server_id": 1, "dedicated_server_new_service": True}] + [{"service_id": 12, "server_id": 1}] * 3
-    assert [playbook for playbook, dummy, dummy in whmcs.awx.runner.runs] == [
-        STATUS_PLAYBOOKS["Pending"],
-        STATUS_PLAYBOOKS["Suspended"],
-        STATUS_PLAYBOOKS["Active"],
-        STATUS_PLAYBOOKS["Terminated"],
-    ]
+    assert [playbook for playbook, dummy, dummy in whmcs.awx.runner.runs] == [CONVERGE_PLAYBOOK] * 4
     assert all(rc == 0 for dummy, dummy, rc in whmcs.awx.runner.runs)
     # The standalone hook (configured for these products) left them to the module: no launch of its template 99.
     assert not any("/job_templates/99/" in request["path"] for request in whmcs.awx.requests)
