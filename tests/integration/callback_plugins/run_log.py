@@ -55,8 +55,14 @@ class CallbackModule(CallbackBase):
         if "service_id" in self.run:
             return
         extra = play.get_variable_manager().extra_vars
-        event = (extra.get("ansible_eda") or {}).get("event") or {}
-        self.run.update(service_id=int(extra.get("service_id", 0)), event_id=(event.get("whmcs") or {}).get("event_id"))
+        whmcs = ((extra.get("ansible_eda") or {}).get("event") or {}).get("whmcs") or {}
+        self.run.update(
+            service_id=int(extra.get("service_id", 0)),
+            event_id=whmcs.get("event_id"),
+            actions=whmcs.get("actions"),
+            new=extra.get("dedicated_server_new_service"),
+            whmcs_server_id=extra.get("whmcs_server_id"),
+        )
         self._write(dict(self.run, what="start", time=time.time()))
 
     def v2_playbook_on_stats(self, stats):

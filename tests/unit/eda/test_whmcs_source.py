@@ -17,9 +17,12 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import runpy
 import socket
 import ssl
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -490,3 +493,55 @@ def test_poll_needs_https_and_credentials(tmp_path, whmcs):
         run(SOURCE["main"](asyncio.Queue(), poll_args(tmp_path, whmcs, whmcs_url="http://127.0.0.1:1/")))
     with pytest.raises(SourceError, match="whmcs_secret"):
         run(SOURCE["main"](asyncio.Queue(), poll_args(tmp_path, whmcs, whmcs_secret="")))
+
+
+# --- loading, as ansible-rulebook does it in a decision environment -----------------------------------
+
+LOADER = r"""
+import asyncio, json, runpy, sys
+if sys.argv[2] == "no-requests":
+    sys.modules["requests"] = None  # a decision environment without the collection's requirements.txt
+source = runpy.run_path(sys.argv[1])
+found = {"push": source["_load"]("push").__file__, "modules": sorted(m for m in sys.modules if m.startswith("ansible_collections"))}
+settings = source["_load"]("settings")
+args = {"mode": "poll", "state_file": sys.argv[3], "whmcs_url": "https://127.0.0.1:9/", "whmcs_identifier": "i", "whmcs_secret": "s"}
+try:
+    source["_load"]("poll").WHMCSReader(settings.Settings(args))
+    found["poll"] = "ready"
+except settings.SourceError as exc:
+    found["poll"] = str(exc)
+found["ansible"] = "ansible" in sys.modules
+print(json.dumps(found))
+"""
+
+
+def load_in_a_fresh_python(tmp_path, path, requests=True):
+    # No PYTHONPATH and another working directory: only what ansible-rulebook's process would have.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH")}
+    args = [sys.executable, "-c", LOADER, str(path), "with-requests" if requests else "no-requests", str(tmp_path / "state.json")]
+    return subprocess.run(args, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_entry_point_imports_its_package_from_the_collection_it_is_installed_in(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, SOURCE_PATH)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["push"] == str(INSTALLED / "plugins" / "plugin_utils" / "_eda" / "push.py")
+    assert found["poll"] == "ready"
+    # Neither ansible-core nor its collection loader: the source needs only the collection's files.
+    assert found["ansible"] is False
+
+
+def test_push_mode_needs_no_requests_and_poll_mode_says_what_is_missing(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, SOURCE_PATH, requests=False)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["push"].endswith("push.py")
+    assert found["poll"].startswith("poll mode cannot talk to WHMCS: the Python library requests is required")
+    assert "requirements.txt" in found["poll"]
+
+
+def test_the_entry_point_outside_an_installed_collection_says_so(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, CHECKOUT / "extensions" / "eda" / "plugins" / "event_source" / "whmcs.py")
+    assert result.returncode != 0
+    assert "runs from an installed collection (ansible_collections/ispsystem/dcimanager/)" in result.stderr

@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The event source's coalescing under the real ansible-rulebook, with a model of converge.
+
+The rulebook is the collection's, with the test's model playbook (eda_model_converge.yml: reads
+WHMCS now, converges a panel of files) in place of converge, and without the rule's lock: so
+only the event source keeps one service's runs apart, and the run log measures that it does.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from eda_harness import PushStorm, eda_shop, java_available, model_rulebook, rulebook_binary, rulebooks, status_writes  # noqa: F401
+
+pytestmark = [
+    pytest.mark.skipif(rulebook_binary() is None, reason="ansible-rulebook is not installed (scripts/setup.sh installs it)"),
+    pytest.mark.skipif(not java_available(), reason="ansible-rulebook needs Java 17 (scripts/setup.sh installs it)"),
+]
+
+SERVICES = range(100, 110)
+
+
+def test_a_push_storm_with_a_restart_runs_each_service_one_at_a_time_and_loses_nothing(tmp_path, eda_shop, rulebooks):  # noqa: F811
+    shop = eda_shop(len(SERVICES))
+    model = tmp_path / "model"
+    model.mkdir()
+    rulebook = rulebooks(
+        tmp_path / "eda", shop.env, shop.products, "push", rulebook=model_rulebook(tmp_path, lock=False), extra_env={"EDA_MODEL_DIR": str(model)}
+    ).start()
+    storm = PushStorm(shop, rulebook, SERVICES, seed=17)
+    storm.run(64, restart_at=32)
+    rulebook.wait_for(rulebook.settled, 300, "every run of the storm to end")
+
+    def panel_state(service_id):
+        path = model / ("server-%d" % service_id)
+        return path.read_text() if path.exists() else None
+
+    assert len(storm.posted) >= 60 and storm.refused > 0
+    assert storm.problems(panel_state) == [], rulebook.log_tail()
+    assert sorted(p.name for p in model.iterdir() if p.name.startswith("conflict-")) == [], "a new service was taken for a conflict"
+    runs = [r for r in rulebook.runs() if r["what"] == "start"]
+    # Coalesced: fewer runs than events; each run is named after one of them.
+    assert len(runs) < len(storm.posted)
+    assert {body["event_id"] for dummy, dummy_service, body in storm.posted} >= {r["event_id"] for r in runs}
+    # The extra vars the rulebook passes: the event's WHMCS server, and the new mark on the first run of each.
+    for service_id in SERVICES:
+        first = min((r for r in runs if r["service_id"] == service_id), key=lambda r: r["time"], default=None)
+        if first is not None:
+            assert first["new"] is True and "create" in first["actions"], first
+            assert first["whmcs_server_id"] == (shop.whmcs.service(service_id)["serverid"] or None)
+    assert status_writes(shop.whmcs) == []
