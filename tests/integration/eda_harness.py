@@ -28,7 +28,6 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import pytest
 import yaml
 
 from harness import CALLBACKS, ansible_env
@@ -388,31 +387,3 @@ class PushStorm:
         problems += ["service %d: two runs at once %s, %s" % overlap for overlap in overlapping_runs(runs)]
         problems += ["run of %s failed" % r["event_id"] for r in runs if r["what"] == "end" and r["failed"]]
         return problems
-
-
-@pytest.fixture
-def eda_shop(tmp_path):
-    """Shop(tmp_path, count): both simulators, closed at the end of the test."""
-    shops = []
-
-    def make(count=0):
-        shops.append(Shop(tmp_path, count))
-        return shops[-1]
-
-    yield make
-    for shop in shops:
-        shop.close()
-
-
-@pytest.fixture
-def rulebooks():
-    """Every RulebookRun a test makes is stopped (its whole process session killed) at the end."""
-    started = []
-
-    def make(*args, **kwargs):
-        started.append(RulebookRun(*args, **kwargs))
-        return started[-1]
-
-    yield make
-    for run in started:
-        run.kill()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from eda_harness import PushStorm, eda_shop, java_available, model_rulebook, rulebook_binary, rulebooks, status_writes  # noqa: F401
+from eda_harness import PushStorm, java_available, model_rulebook, rulebook_binary, status_writes
 
 pytestmark = [
     pytest.mark.skipif(rulebook_binary() is None, reason="ansible-rulebook is not installed (scripts/setup.sh installs it)"),
@@ -23,7 +23,7 @@ pytestmark = [
 SERVICES = range(100, 110)
 
 
-def test_a_push_storm_with_a_restart_runs_each_service_one_at_a_time_and_loses_nothing(tmp_path, eda_shop, rulebooks):  # noqa: F811
+def test_a_push_storm_with_a_restart_runs_each_service_one_at_a_time_and_loses_nothing(tmp_path, eda_shop, rulebooks):
     shop = eda_shop(len(SERVICES))
     model = tmp_path / "model"
     model.mkdir()

@@ -17,16 +17,14 @@ import time
 
 import pytest
 
-from eda_harness import (  # noqa: F401
+from eda_harness import (
     EDA_SECRET,
     PushStorm,
     converge_available,
-    eda_shop,
     hook_body,
     java_available,
     overlapping_runs,
     rulebook_binary,
-    rulebooks,
     signed_post,
     status_writes,
 )
@@ -54,7 +52,7 @@ def module_action(shop, rulebook, service_id, action):
     return answer["event_id"]
 
 
-def test_push_through_the_php_hook(tmp_path, eda_shop, rulebooks):  # noqa: F811
+def test_push_through_the_php_hook(tmp_path, eda_shop, rulebooks):
     """A paid order: WHMCS's module Create, the hook posts, the server is provisioned; then a suspension."""
     from test_whmcs_hook import PHP, run_hook, service_vars  # pylint: disable=import-outside-toplevel
 
@@ -93,7 +91,7 @@ def test_push_through_the_php_hook(tmp_path, eda_shop, rulebooks):  # noqa: F811
     assert status_writes(shop.whmcs) == []
 
 
-def test_the_unsuspend_then_suspend_flip_ends_blocked_and_whmcs_suspended(tmp_path, eda_shop, rulebooks):  # noqa: F811
+def test_the_unsuspend_then_suspend_flip_ends_blocked_and_whmcs_suspended(tmp_path, eda_shop, rulebooks):
     """An admin clicks Unsuspend and, a second later, Suspend again: the billing system's last word stands."""
     shop = eda_shop(1)
     rulebook = rulebooks(tmp_path / "eda", shop.env, shop.products, "push").start()
@@ -117,7 +115,7 @@ def test_the_unsuspend_then_suspend_flip_ends_blocked_and_whmcs_suspended(tmp_pa
     assert overlapping_runs(runs) == []
 
 
-def test_poll_provisions_orders_and_retries_failed_module_actions(tmp_path, eda_shop, rulebooks):  # noqa: F811
+def test_poll_provisions_orders_and_retries_failed_module_actions(tmp_path, eda_shop, rulebooks):
     shop = eda_shop()
     rulebook = rulebooks(tmp_path / "eda", shop.env, shop.products, "poll", interval=1).start()
     shop.whmcs.module_event(11, "create")
@@ -136,7 +134,7 @@ def test_poll_provisions_orders_and_retries_failed_module_actions(tmp_path, eda_
     assert status_writes(shop.whmcs) == [(12, "Active")]
 
 
-def test_a_push_storm_with_a_restart_ends_with_every_server_as_whmcs_says(tmp_path, eda_shop, rulebooks):  # noqa: F811
+def test_a_push_storm_with_a_restart_ends_with_every_server_as_whmcs_says(tmp_path, eda_shop, rulebooks):
     """>= 60 events over 10 services in random order: random flips, duplicates, replays, and a restart of
     ansible-rulebook in the middle. Every server ends as WHMCS says, one run at a time per service,
     none lost, none finished twice, and WHMCS keeps its own statuses."""
