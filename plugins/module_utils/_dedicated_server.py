@@ -209,8 +209,9 @@ def settings(
         "wait_for_install": boolean(product["wait_for_install"] if "wait_for_install" in product else wait_for_install, strict=False),
         "dedicated_ip": text(service.get("dedicated_ip")).strip(),
         "assigned_ips": list(service.get("assigned_ips") or ()),
-        # WHMCS marks a service Active as soon as its module's create returns, before any server exists.
-        "new_service": boolean(new_service, strict=False) and service.get("status") == "Active",
+        # WHMCS marks a service Active as soon as its module's create returns, before any server exists
+        # (and may suspend it before any run provisioned it).
+        "new_service": boolean(new_service, strict=False) and service.get("status") in ACCOUNT_STATUSES,
     }
     if text(result["recipe"]) == "null":  # ISPsystem's "no recipe"
         result["recipe"] = ""

@@ -21,6 +21,7 @@ Not a public API: it may change in any release without notice.
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 
 from ._dci_panel import FREE_HOSTNAME, hostname_key
 from ._dedicated_server import client_accounts, settings, text
@@ -40,7 +41,8 @@ HOSTNAME_ON_TWO_SERVERS = "hostname_on_two_servers"
 NO_SERVER = "no_server"
 FOREIGN_OWNER = "foreign_owner"
 IP_ON_OTHER_SERVER = "ip_on_other_server"
-CONFLICTS = (NO_HOSTNAME, HOSTNAME_SHARED, HOSTNAME_ON_TWO_SERVERS, NO_SERVER, FOREIGN_OWNER, IP_ON_OTHER_SERVER)
+NO_PANEL = "no_panel"
+CONFLICTS = (NO_HOSTNAME, HOSTNAME_SHARED, HOSTNAME_ON_TWO_SERVERS, NO_SERVER, FOREIGN_OWNER, IP_ON_OTHER_SERVER, NO_PANEL)
 # Plan-wide problems: nothing is acted on.
 SERVER_LIST_EMPTY = "server_list_empty"
 SERVER_LIST_SHORT = "server_list_short"
@@ -103,6 +105,7 @@ def decision(action, reason, servers=(), conflict=None):
         "reason": reason,
         "panel": panel_state(servers),
         "server_id": servers[0].get("id") if len(servers) == 1 else None,
+        "servers": servers,
     }
 
 
@@ -203,6 +206,9 @@ def decide(state, subject, servers, by_ip=None):
         )
 
     if state in ("active", "suspended"):
+        if server is None and subject.get("new_service"):
+            # A create merged with a suspend: WHMCS suspended the service before anything was provisioned.
+            return decision(None, "%s in WHMCS right after its creation, and no server yet: nothing to do until it is Active" % status, servers)
         if server is None:
             return decision(
                 CONFLICT,
@@ -278,6 +284,7 @@ def _service(item):
         "service_id": _field(item, "service_id"),
         "client_id": _field(item, "client_id"),
         "product_id": _field(item, "product_id"),
+        "server_id": _field(item, "server_id"),
         "status": _field(item, "status") or "",
         "domain": _field(item, "domain") or "",
         "dedicated_ip": (_field(item, "dedicated_ip") or "").strip(),
@@ -292,22 +299,38 @@ def _host_setting(item, name, default):
     return default if value is None else value
 
 
+def panel_of(server_id):
+    """The key of a service's panel in a ``dcimanager_panels`` mapping: its WHMCS server entry's id, as text."""
+    return text(server_id).strip()
+
+
+class _Panel:
+    """One panel's servers, indexed the way the plan looks them up."""
+
+    def __init__(self, panel_id, servers):
+        self.panel_id = panel_id
+        self.servers = list(servers or ())
+        self.by_hostname, self.by_ip = collections.defaultdict(list), collections.defaultdict(list)
+        for server in self.servers:
+            key = hostname_key(server.get("hostname"))
+            if key and key != FREE_HOSTNAME:
+                self.by_hostname[key].append(server)
+            if server.get("main_ip"):
+                self.by_ip[server["main_ip"]].append(server)
+
+
 def plan(items, servers, products=None, hostname=None, domain_template=None, owner=None):
     """The reconcile's plan: every service of ``items`` against the panel's ``servers``.
 
     ``items``: the WHMCS inventory's host variables (or normalised services); a host's own
     ``dedicated_server_products`` / ``_hostname`` / ``_domain_template`` / ``_owner`` win over the
-    keyword arguments, as they would in the role. ``servers``: ``dci_fleet_info``'s list.
+    keyword arguments, as they would in the role. ``servers``: ``dci_fleet_info``'s list, or, with several
+    panels (``dcimanager_panels``), a mapping from WHMCS server id to that panel's list: each service is then
+    compared with the panel of its own WHMCS server entry only, and one whose server id has none is a conflict.
     """
-    servers = list(servers or ())
+    several = isinstance(servers, Mapping)
+    panels = dict((panel_of(key), _Panel(panel_of(key), rows)) for key, rows in servers.items()) if several else {None: _Panel(None, servers)}
     entries, left_alone = [], 0
-    by_hostname, by_ip = collections.defaultdict(list), collections.defaultdict(list)
-    for server in servers:
-        key = hostname_key(server.get("hostname"))
-        if key and key != FREE_HOSTNAME:
-            by_hostname[key].append(server)
-        if server.get("main_ip"):
-            by_ip[server["main_ip"]].append(server)
 
     services = []
     for item in items or ():
@@ -335,22 +358,33 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
             accounts=accounts_of_client.get(service["client_id"]),
         )
         subject = subject_of(found)
+        panel_id = panel_of(service["server_id"]) if several else None
         entry = {
             "host": item.get("inventory_hostname") or "whmcs-%s" % service["service_id"],
             "service_id": service["service_id"],
             "status": service["status"],
             "state": STATE_OF_STATUS[service["status"]],
             "hostname": subject["hostname"],
+            "panel_id": panel_id,
+            "panel": panels.get(panel_id),
             "subject": subject,
         }
         entries.append(entry)
-        if subject["hostname"]:
-            claims[hostname_key(subject["hostname"])].append(entry)
+        if entry["panel"] is None:
+            entry["decision"] = decision(
+                CONFLICT,
+                "no panel for WHMCS server %s: add its connection to dcimanager_panels (keyed by the WHMCS server id), "
+                "or move the service to a server entry that has one; it is never handled on another panel" % (panel_id or "(none)"),
+                conflict=NO_PANEL,
+            )
+        elif subject["hostname"]:
+            claims[(panel_id, hostname_key(subject["hostname"]))].append(entry)
 
-    for key, group in claims.items():
+    for (panel_id, key), group in claims.items():
         # Two services, one hostname: the role would find one server for both. Only services that are
         # done and hold nothing (terminated, no address in WHMCS, no server) may share a name.
-        live = [e for e in group if e["state"] != "terminated" or by_hostname.get(key) or e["subject"]["dedicated_ip"] or e["subject"]["assigned_ips"]]
+        on_panel = panels[panel_id].by_hostname.get(key, ())
+        live = [e for e in group if e["state"] != "terminated" or on_panel or e["subject"]["dedicated_ip"] or e["subject"]["assigned_ips"]]
         if len(group) > 1 and live:
             for entry in group:
                 others = ", ".join("%s (%s)" % (o["service_id"], o["status"]) for o in group if o is not entry)
@@ -358,43 +392,65 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
                     CONFLICT,
                     "hostname %s is also the hostname of service %s; one hostname must name one service: change "
                     "the domain of one of them in WHMCS, or use a domain_template with @ID@" % (entry["hostname"], others),
-                    by_hostname.get(key, ()),
+                    on_panel,
                     conflict=HOSTNAME_SHARED,
                 )
 
     for entry in entries:
         if "decision" not in entry:
-            entry["decision"] = decide(entry["state"], entry["subject"], by_hostname.get(hostname_key(entry["hostname"]), []), by_ip)
-    return _assemble(entries, servers, left_alone)
+            panel = entry["panel"]
+            entry["decision"] = decide(entry["state"], entry["subject"], panel.by_hostname.get(hostname_key(entry["hostname"]), []), panel.by_ip)
+    return _assemble(entries, panels, left_alone, several)
 
 
-def _assemble(entries, servers, left_alone):
-    problems = []
-    if not servers:
-        problems.append(
+def _panel_problems(panel, entries, several):
+    """Why a panel's server list cannot be trusted (an empty list, one that looks cut short), or []."""
+    where = "DCImanager panel %s" % panel.panel_id if several else "DCImanager"
+    if not panel.servers:
+        return [
             {
                 "problem": SERVER_LIST_EMPTY,
+                "panel_id": panel.panel_id,
                 "reason": (
-                    "DCImanager's server list came back empty; the API user may lack the right to see servers, or a proxy "
-                    "answered instead of the panel. Nothing is changed: check the API user's rights, then run again"
+                    "%s's server list came back empty; the API user may lack the right to see servers, or a proxy "
+                    "answered instead of the panel. Nothing is changed on it: check the API user's rights, then run again" % where
                 ),
             }
-        )
+        ]
     live = [e for e in entries if e["status"] in ACTIVE_STATUSES]
     missing = [e for e in live if e["decision"]["conflict"] == NO_SERVER]
-    if servers and len(missing) >= SHORT_LIST_MIN_MISSING and 2 * len(missing) > len(live):
-        problems.append(
+    if len(missing) >= SHORT_LIST_MIN_MISSING and 2 * len(missing) > len(live):
+        return [
             {
                 "problem": SERVER_LIST_SHORT,
+                "panel_id": panel.panel_id,
                 "reason": (
-                    "%d of the %d Active and Suspended services have no server in DCImanager's server list (%d servers): the list "
-                    "looks cut short (the API user's rights, a proxy, the panel's paging). Nothing is changed: check with "
-                    "dci_server_info what the API user sees, then run again" % (len(missing), len(live), len(servers))
+                    "%d of the %d Active and Suspended services have no server in %s's server list (%d servers): the list "
+                    "looks cut short (the API user's rights, a proxy, the panel's paging). Nothing is changed on it: check "
+                    "with dci_server_info what the API user sees, then run again" % (len(missing), len(live), where, len(panel.servers))
                 ),
             }
-        )
+        ]
+    return []
+
+
+def _assemble(entries, panels, left_alone, several):
+    problems = []
+    for panel in panels.values():
+        on_panel = [e for e in entries if e["panel"] is panel]
+        if several and not on_panel:
+            continue  # a panel no service of the play lives on says nothing
+        found = _panel_problems(panel, on_panel, several)
+        problems.extend(found)
+        if found:
+            # Nothing is acted on, nor listed one by one, while a panel's list cannot be trusted (with an
+            # empty list every Active service would show as a conflict): the problem is that panel's plan.
+            for entry in on_panel:
+                entry["held_back"] = True
     changes, conflicts, in_sync = [], [], 0
     for entry in entries:
+        if entry.get("held_back"):
+            continue
         made = entry["decision"]
         row = {
             "host": entry["host"],
@@ -402,11 +458,13 @@ def _assemble(entries, servers, left_alone):
             "status": entry["status"],
             "state": entry["state"],
             "hostname": entry["hostname"],
+            "panel_id": entry["panel_id"],
             "panel": made["panel"],
             "action": made["action"],
             "conflict": made["conflict"],
             "reason": made["reason"],
             "server_id": made["server_id"],
+            "servers": made["servers"],
         }
         if made["action"] == CONFLICT:
             conflicts.append(row)
@@ -414,28 +472,26 @@ def _assemble(entries, servers, left_alone):
             changes.append(row)
         else:
             in_sync += 1
-    if problems:
-        # Nothing is acted on, nor listed one by one, while the list cannot be trusted (with an empty
-        # list every Active service would show as a conflict): the problem is the whole plan.
-        changes, conflicts = [], []
+    servers = sum(len(panel.servers) for panel in panels.values())
     return {
         "services": len(entries) + left_alone,
         "in_sync": in_sync,
         "left_alone": left_alone,
-        "servers": len(servers),
+        "servers": servers,
+        "panels": sorted(panel_id for panel_id in panels if panel_id is not None),
         "changes": changes,
         "conflicts": conflicts,
         "problems": problems,
         "hosts": [row["host"] for row in changes],
         "conflict_hosts": [row["host"] for row in conflicts],
-        "table": table(changes, conflicts, problems, in_sync, left_alone, len(entries) + left_alone, len(servers)),
+        "table": table(changes, conflicts, problems, in_sync, left_alone, len(entries) + left_alone, servers, several),
     }
 
 
 COLUMNS = ("service", "WHMCS status", "panel state", "action", "reason")
 
 
-def table(changes, conflicts, problems, in_sync, left_alone, total, servers):
+def table(changes, conflicts, problems, in_sync, left_alone, total, servers, several=False):
     """The plan as lines of text: a count line, then one line per service to change or in conflict
     (in-sync services are only counted), columns separated by `` | ``."""
     lines = [
@@ -447,7 +503,7 @@ def table(changes, conflicts, problems, in_sync, left_alone, total, servers):
         (
             "%s (%s)" % (row["service_id"], row["hostname"] or "no hostname"),
             row["status"],
-            row["panel"],
+            "panel %s: %s" % (row["panel_id"], row["panel"]) if several and row["panel_id"] is not None else row["panel"],
             row["action"] if row["action"] != CONFLICT else "conflict: %s" % row["conflict"],
             row["reason"],
         )

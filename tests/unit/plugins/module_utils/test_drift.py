@@ -160,8 +160,13 @@ def test_a_service_whmcs_has_just_created_is_provisioned(panel, expected):
     """A create event: WHMCS shows the service Active already, before any server exists."""
     made = decide("active", subject("Active", new_service=True), PANEL[panel])
     assert (made["action"], made["conflict"]) == expected, made["reason"]
-    # The flag means nothing for a service WHMCS shows otherwise: it is a create event's.
-    assert decide("suspended", subject("Suspended", new_service=True), [])["conflict"] == "no_server"
+    # A create merged with a suspend: Suspended before anything was provisioned is nothing to do yet, not a
+    # conflict; once it has a server, the server is blocked as for any Suspended service.
+    made = decide("suspended", subject("Suspended", new_service=True), [])
+    assert (made["action"], made["conflict"]) == (None, None), made["reason"]
+    assert decide("suspended", subject("Suspended", new_service=True), PANEL["mine"])["action"] == "block"
+    # Without the flag a Suspended service without a server is a conflict, as before.
+    assert decide("suspended", subject("Suspended"), [])["conflict"] == "no_server"
 
 
 @pytest.mark.parametrize("status, panel", CASES)
@@ -456,3 +461,49 @@ def test_the_filter_reads_host_names_through_hostvars():
     assert made["in_sync"] == 1 and made["hosts"] == ["b"]
     # Only the value that may be a template was read templated.
     assert hostvars.templated == [("b", "dedicated_server_hostname")]
+
+
+# --- several panels (dcimanager_panels): each service only against the panel of its WHMCS server entry ---------
+
+
+def test_each_service_is_compared_with_its_own_panel_only():
+    """The same hostname on both panels: each service finds the server of its own panel, never the other's."""
+    services = [
+        service("Active", service_id=1, domain="a.example.com", whmcs_server_id=1),
+        service("Suspended", service_id=2, domain="b.example.com", whmcs_server_id="2"),
+        service("Pending", service_id=3, domain="c.example.com", whmcs_server_id=2),
+    ]
+    panels = {
+        "1": [server("5", hostname="a.example.com"), server("6", hostname="b.example.com", owner="stranger")],
+        2: [server("5", hostname="b.example.com"), server("8", hostname="a.example.com", owner="stranger"), server("9", owner="", hostname="free.ds")],
+    }
+    made = plan(services, panels)
+    assert made["conflicts"] == [] and made["problems"] == []
+    assert [(row["service_id"], row["panel_id"], row["action"], row["server_id"]) for row in made["changes"]] == [
+        (2, "2", "block", "5"),
+        (3, "2", "provision", None),
+    ]
+    assert made["in_sync"] == 1 and made["servers"] == 5 and made["panels"] == ["1", "2"]
+    assert any("panel 2: server 5" in line for line in made["table"])
+
+
+def test_a_service_of_a_server_entry_without_a_panel_is_a_conflict():
+    made = plan([service("Pending", service_id=4, whmcs_server_id=3), service("Active", service_id=5, whmcs_server_id=None)], {"1": [server()]})
+    assert [(row["service_id"], row["conflict"]) for row in made["conflicts"]] == [(4, "no_panel"), (5, "no_panel")]
+    assert "no panel for WHMCS server 3" in made["conflicts"][0]["reason"]
+    assert made["changes"] == []
+
+
+def test_an_untrusted_list_holds_back_only_its_own_panel():
+    services = [service("Pending", service_id=1, whmcs_server_id=1), service("Pending", service_id=2, domain="b.example.com", whmcs_server_id=2)]
+    made = plan(services, {"1": [], "2": [server("9", owner="", hostname="free.ds")]})
+    assert [problem["panel_id"] for problem in made["problems"]] == ["1"]
+    assert "DCImanager panel 1" in made["problems"][0]["reason"]
+    assert [row["service_id"] for row in made["changes"]] == [2]
+
+
+def test_one_hostname_on_two_panels_is_not_shared():
+    """Two services with one hostname on different panels name two servers, one in each datacenter."""
+    services = [service("Pending", service_id=1, whmcs_server_id=1), service("Pending", service_id=2, whmcs_server_id=2)]
+    made = plan(services, {"1": [server("9", owner="", hostname="free.ds")], "2": [server("9", owner="", hostname="free.ds")]})
+    assert [row["action"] for row in made["changes"]] == ["provision", "provision"] and made["conflicts"] == []
