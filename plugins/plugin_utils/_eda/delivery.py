@@ -87,7 +87,11 @@ class State:
             self._load_version_1(data)
         else:
             self.seen = collections.OrderedDict((str(k), float(v)) for k, v in data.get("seen", []))
-            self.services = {str(k): v for k, v in (data.get("services") or {}).items() if isinstance(v, dict)}
+            self.services = {}
+            for key, svc in (data.get("services") or {}).items():
+                if not isinstance(svc, dict) or positive_int(key) is None:
+                    raise SourceError("state file %s has an unreadable entry for service %r; repair it, or remove it to start afresh" % (self.path, key))
+                self.services[str(key)] = dict({"product_id": 0, "server_id": None, "new": None, "run": None, "next": None}, **svc)
         return True
 
     def _load_version_1(self, data):
@@ -206,12 +210,15 @@ class Delivery:
 
     def _start(self, service_id, svc):
         """Make the service's waiting events its run in flight; returns the event to emit."""
-        waiting, svc["next"] = svc["next"], None
-        event = self._event(
-            int(service_id), svc["server_id"], svc["product_id"], waiting["event_ids"], waiting["actions"], waiting["events"], svc["new"] is not None
-        )
+        event = self._waiting_run(service_id, svc)
+        svc["next"] = None
         svc["run"] = {"event": event, "new": svc["new"], "emitted_at": time.time()}
         return event
+
+    def _waiting_run(self, service_id, svc):
+        """The run of the service's waiting events."""
+        waiting, new = svc["next"], svc["new"] is not None
+        return self._event(int(service_id), svc["server_id"], svc["product_id"], waiting["event_ids"], waiting["actions"], waiting["events"], new)
 
     @staticmethod
     def _event(service_id, server_id, product_id, event_ids, actions, events, new):
@@ -252,6 +259,17 @@ class Delivery:
 
     def resume(self):
         """After a start: apply acknowledgements, then emit again the runs that were in flight at the last stop."""
+        if not self.settings.acknowledge and self.state.services:
+            # Started without acknowledgements after a life with them: what was in flight or waiting
+            # is emitted once more, and nothing is kept (no acknowledgement would ever settle it).
+            LOG.warning("acknowledge is off: the runs in flight or waiting of %d service(s) are emitted once more, then forgotten", len(self.state.services))
+            for key, svc in sorted(self.state.services.items()):
+                if svc["run"]:
+                    self._emit(svc["run"]["event"])
+                if svc["next"]:
+                    self._emit(self._waiting_run(key, svc))
+            self.state.services = {}
+            self.state.save()
         if self.state.upgraded:
             LOG.warning("state file of version 1: its %d unacknowledged event(s) are taken in again, coalesced per service", len(self.state.upgraded))
             for hint in self.state.upgraded:

@@ -255,6 +255,33 @@ def test_without_acknowledgements_every_event_is_a_run_of_its_own(tmp_path):
     run(scenario())
 
 
+def test_turning_acknowledgements_off_emits_what_was_in_flight_once_and_keeps_nothing(tmp_path):
+    port = free_port()
+    hook = Hook(port)
+
+    async def scenario():
+        async with Source(push_args(tmp_path, port)) as source:
+            await hook("create", 1)
+            [first] = await source.events(1)
+            await hook("suspend", 1)
+            await source.nothing(0.3)
+        async with Source(dict(push_args(tmp_path, port), acknowledge=False)) as source:
+            again, waiting = await source.events(2)
+            assert again == first
+            assert waiting["whmcs"]["actions"] == ["suspend"] and waiting["whmcs"]["dedicated_server_new_service"] is True
+            assert state_of(tmp_path)["services"] == {}
+        async with Source(dict(push_args(tmp_path, port), acknowledge=False)) as source:
+            await source.nothing(0.5)
+
+    run(scenario())
+
+
+def test_a_damaged_service_entry_is_not_guessed_over(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps({"version": 2, "activity_id": None, "queue_ids": [], "seen": [], "services": {"x": {}}}))
+    with pytest.raises(SOURCE["_load"]("settings").SourceError, match="unreadable entry for service 'x'"):
+        run(SOURCE["main"](asyncio.Queue(), push_args(tmp_path, free_port())))
+
+
 def test_a_version_1_state_is_taken_over(tmp_path):
     """The state of the previous release: its unacknowledged events become runs, coalesced; settled ids stay replays."""
     v1 = {"version": 1, "activity_id": None, "queue_ids": [], "done": [["whmcs-push-settled-0001", 1.0]], "pending": []}
