@@ -52,3 +52,35 @@ def test_a_push_storm_with_a_restart_runs_each_service_one_at_a_time_and_loses_n
             assert first["new"] is True and "create" in first["actions"], first
             assert first["whmcs_server_id"] == (shop.whmcs.service(service_id)["serverid"] or None)
     assert status_writes(shop.whmcs) == []
+
+
+def test_poll_runs_carry_the_server_and_the_new_mark(tmp_path, eda_shop, rulebooks):
+    """Poll mode under the real ansible-rulebook: a create and a suspend found in one poll (the create's run is
+    emitted at once, the suspend waits for one more run), both new with nothing to do yet; the unsuspend after
+    them provisions (the model panel); a failed create comes from WHMCS's module queue."""
+    shop = eda_shop(2)
+    model = tmp_path / "model"
+    model.mkdir()
+    rulebook = rulebooks(
+        tmp_path / "eda", shop.env, shop.products, "poll", interval=2, rulebook=model_rulebook(tmp_path), extra_env={"EDA_MODEL_DIR": str(model)}
+    ).start()
+    shop.whmcs.module_event(100, "create")
+    shop.whmcs.module_event(100, "suspend")
+    shop.whmcs.module_event(101, "create", error="Package not found")  # WHMCS's module queue: still Pending
+    rulebook.wait_for(lambda: len(rulebook.ended(100)) == 2 and rulebook.ended(101) and rulebook.settled(), 180, "the first runs")
+
+    def starts(service_id):
+        return sorted((r for r in rulebook.runs() if r["what"] == "start" and r["service_id"] == service_id), key=lambda r: r["time"])
+
+    assert [(r["actions"], r["new"]) for r in starts(100)] == [(["create"], True), (["suspend"], True)]
+    assert [(r["actions"], r["event_id"]) for r in starts(101)] == [(["create"], "whmcs-queue-1")]
+    for service_id in (100, 101):
+        assert starts(service_id)[0]["whmcs_server_id"] == (shop.whmcs.service(service_id)["serverid"] or None)
+    assert not (model / "server-100").exists(), "new and Suspended: nothing to do yet"
+    shop.whmcs.module_event(100, "unsuspend")
+    rulebook.wait_for(lambda: len(rulebook.ended(100)) == 3 and rulebook.settled(), 120, "the unsuspend's run")
+    assert [(r["actions"], r["new"]) for r in starts(100)][-1] == (["unsuspend"], True)
+    assert (model / "server-100").read_text() == "unblocked"
+    assert sorted(p.name for p in model.iterdir() if p.name.startswith("conflict-")) == []
+    # Service 100 is provisioned: forgotten. 101 (Pending in WHMCS, so the model does nothing) stays new.
+    assert list(rulebook.state()["services"]) == ["101"]
