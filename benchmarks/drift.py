@@ -26,7 +26,14 @@ check or the goal fails.
 the plan existed) on a second fresh shop of the round, for comparison; at 10,000 services it takes
 hours, so use it with a few hundred.
 
-    .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3] [--full] [--forks 5]
+``--panels N`` splits the shop over N DCImanager panels (WHMCS server entries 1 ... N, services
+round-robin, ``fleet.make_consistent_shop(server_ids=...)``: 10,000 services on 2 panels are two
+panels of about 5,000 servers each), passes their connections as ``-e @panels.yml``
+(``dcimanager_panels``; no ``DCIMANAGER_*`` default panel), and reports how often each run read
+each panel's server list; the goal is once per panel per run. ``panel_fleet()`` is that setup
+for other benchmarks.
+
+    .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3] [--full] [--forks 5] [--panels 2]
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fleet import Fleet, measure  # noqa: E402  pylint: disable=wrong-import-position
 from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
-from simulators.fleet import drift_plan, make_consistent_shop  # noqa: E402  pylint: disable=wrong-import-position
+from panel_shop import PanelShop  # noqa: E402  pylint: disable=wrong-import-position
+from simulators.fleet import drift_plan, make_consistent_shop, server_of  # noqa: E402  pylint: disable=wrong-import-position
 
 DRIFT = {"active_blocked": 1, "suspended_unblocked": 1, "terminated_allocated": 1, "terminated_ip_left": 1}
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
@@ -66,13 +74,75 @@ MODULE_PREFIX = "ispsystem.dcimanager."
 GOAL_SERVICES = 10000
 
 
-def shop(services, seed):
-    """The states and the drifted services: ``services`` provisioned, 4 of them drifted, and 1 Pending."""
+def shop(services, seed, panels=1):
+    """The states and the drifted services: ``services`` provisioned, 4 of them drifted, and 1 Pending; with
+    ``panels`` > 1 the states of that many panels (``{server id: state}``), the services round-robin over them."""
     args = dict(n=services, pending=1, drift=DRIFT, seed=seed)
+    if panels > 1:
+        args["server_ids"] = list(range(1, panels + 1))
     states = make_consistent_shop(**args)
     drifted = {entry["service_id"]: entry["drift"] for entry in drift_plan(**args)}
     drifted[1000] = "pending"
     return states, drifted
+
+
+class PanelFleet:
+    """A shop over several panels with Fleet's interface (workdir, env(), clear_calls(), whmcs, dci_calls())."""
+
+    def __init__(self, workdir, states, install_seconds=4.0, poweron_seconds=1.0):
+        self.shop = PanelShop(workdir, states, install_seconds=install_seconds, poweron_seconds=poweron_seconds, poweroff_seconds=1.0, enable_seconds=0.5)
+        self.workdir = self.shop.directory
+        self.whmcs = self.shop.whmcs
+        self.server_ids = sorted(int(key) for key in self.shop.panels)
+
+    def __enter__(self):
+        self.shop.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shop.close()
+
+    def env(self):
+        return self.shop.env
+
+    def clear_calls(self):
+        self.shop.clear_calls()
+
+    def dci_calls(self):
+        """Every panel's calls, each with ``panel`` (its WHMCS server id)."""
+        return [dict(call, panel=key) for key, sim in sorted(self.shop.panels.items()) for call in sim.calls]
+
+    def extra_args(self):
+        return ["-e", "@%s" % self.shop.panels_file.name]
+
+
+def panel_fleet(workdir, services, seed, panels=2):
+    """The drift shop over ``panels`` panels, ready to enter (``with panel_fleet(...) as fleet``): the simulators, the
+    WHMCS source ``drift.whmcs.yml``, ``products.yml`` and ``panels.yml`` (``dcimanager_panels``) in ``workdir``;
+    ``fleet.drifted``: service id -> drift (``pending`` for the new order)."""
+    states, drifted = shop(services, seed, panels)
+    fleet = PanelFleet(workdir, states)
+    (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+    fleet.drifted = drifted
+    fleet.states = states
+    return fleet
+
+
+def dci_calls(fleet):
+    return fleet.dci_calls() if isinstance(fleet, PanelFleet) else fleet.dci.calls
+
+
+def extra_args(fleet):
+    return fleet.extra_args() if isinstance(fleet, PanelFleet) else []
+
+
+def list_reads(figures):
+    """Panel (WHMCS server id, or "" for the one panel) -> reads of its whole server list (``server`` without ``elid``)."""
+    reads = {}
+    for call in figures["dci_calls"]:
+        if call["name"] == "server" and not call["params"].get("elid"):
+            reads[call.get("panel", "")] = reads.get(call.get("panel", ""), 0) + 1
+    return reads
 
 
 def run(fleet, command, name, timeout):
@@ -83,7 +153,7 @@ def run(fleet, command, name, timeout):
     fleet.clear_calls()
     figures = measure(command, env, fleet.workdir, fleet.workdir / ("output-%s.txt" % name), timeout)
     figures["records"] = json.loads(records.read_text()) if records.exists() else []
-    figures["dci_calls"], figures["whmcs_calls"] = fleet.dci.calls, fleet.whmcs.calls
+    figures["dci_calls"], figures["whmcs_calls"] = dci_calls(fleet), fleet.whmcs.calls
     return figures
 
 
@@ -91,12 +161,18 @@ def task_name(record):
     return record["task"].split(" : ", 1)[-1]
 
 
-def naming(figures, service_ids, statuses):
-    """The API calls that name one of these services, or the server of an Active or Suspended one (service
-    1000 + i has server 5000 + i; a Terminated service's old server is free, any allocation may take it)."""
-    servers = set(str(sid + 4000) for sid in service_ids if statuses[sid] in ("Active", "Suspended"))
+def naming(figures, service_ids, statuses, server_ids=None):
+    """The API calls that name one of these services, or the server of an Active or Suspended one on its panel
+    (``fleet.server_of``: service 1000 + i has server 5000 + i on one panel; a Terminated service's old server is free,
+    any allocation may take it)."""
+    servers = set(server_of(sid, server_ids) for sid in service_ids if statuses[sid] in ("Active", "Suspended"))
+    servers = set((panel or "", server) for panel, server in servers)
     services = set(str(sid) for sid in service_ids)
-    calls = [c for c in figures["dci_calls"] if str(c["params"].get("elid", "")) in servers or str(c["params"].get("plid", "")) in servers]
+    calls = [
+        c
+        for c in figures["dci_calls"]
+        if (c.get("panel", ""), str(c["params"].get("elid", ""))) in servers or (c.get("panel", ""), str(c["params"].get("plid", ""))) in servers
+    ]
     return calls + [c for c in figures["whmcs_calls"] if str(c["params"].get("serviceid", "")) in services]
 
 
@@ -110,7 +186,7 @@ def module_runs(figures, hosts):
     return [r for r in tasks_run(figures, hosts) if r["status"] != "skipped" and r.get("action", "").startswith(MODULE_PREFIX)]
 
 
-def reconcile_command(forks):
+def reconcile_command(forks, extra=()):
     """The reconcile over the drift shop's WHMCS inventory (the simulator's installs take seconds: a short settle time)."""
     return [
         str(Path(sys.executable).parent / "ansible-playbook"),
@@ -125,33 +201,43 @@ def reconcile_command(forks):
         "dedicated_server_install_settle_time=5",
         "-f",
         str(forks),
-    ]
+    ] + list(extra)
 
 
-def full_pass(workdir, services, seed, forks, timeout):
-    """``reconcile -e reconcile_full=true`` on a fresh shop: wall time and the calls per in-sync service."""
+def drift_fleet(workdir, services, seed, panels=1):
+    """The round's shop, ready to enter: the one-panel Fleet (with ``drifted`` and ``states``), or ``panel_fleet()``."""
+    if panels > 1:
+        return panel_fleet(workdir, services, seed, panels)
     states, drifted = shop(services, seed)
-    in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
-    with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
-        (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
-        figures = run(fleet, reconcile_command(forks) + ["-e", "reconcile_full=true"], "full", timeout)
+    fleet = Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0)
+    (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+    fleet.drifted, fleet.states = drifted, states
+    return fleet
+
+
+def full_pass(workdir, services, seed, forks, timeout, panels=1):
+    """``reconcile -e reconcile_full=true`` on a fresh shop: wall time and the calls per in-sync service."""
+    with drift_fleet(workdir, services, seed, panels) as fleet:
+        states, drifted = fleet.states, fleet.drifted
+        in_sync = set(s["id"] for s in states[1]["services"]) - set(drifted)
+        figures = run(fleet, reconcile_command(forks, extra_args(fleet)) + ["-e", "reconcile_full=true"], "full", timeout)
         statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
-        figures["in_sync_calls"] = len(naming(figures, in_sync, statuses))
+        figures["in_sync_calls"] = len(naming(figures, in_sync, statuses, getattr(fleet, "server_ids", None)))
         figures["in_sync_runs"] = len(module_runs(figures, set("whmcs-%s" % sid for sid in in_sync)))
         figures["in_sync"] = len(in_sync)
         return figures
 
 
-def one_round(workdir, services, seed, timeout, forks):
-    states, drifted = shop(services, seed)
-    all_ids = [s["id"] for s in states[1]["services"]]
-    statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
-    in_sync = set(all_ids) - set(drifted)
-    with Fleet(workdir, states, install_seconds=4.0, poweron_seconds=1.0) as fleet:
-        (fleet.workdir / "drift.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
+def one_round(workdir, services, seed, timeout, forks, panels=1):
+    with drift_fleet(workdir, services, seed, panels) as fleet:
+        states, drifted = fleet.states, fleet.drifted
+        server_ids = getattr(fleet, "server_ids", None)
+        all_ids = [s["id"] for s in states[1]["services"]]
+        statuses = dict((s["id"], s["status"]) for s in states[1]["services"])
+        in_sync = set(all_ids) - set(drifted)
         bindir = Path(sys.executable).parent
         listing = run(fleet, [str(bindir / "ansible-inventory"), "-i", "drift.whmcs.yml", "--list", "--output", "listing.json"], "listing", timeout)
-        playbook = reconcile_command(forks)
+        playbook = reconcile_command(forks, extra_args(fleet))
         plan = run(fleet, playbook + ["--check"], "plan", timeout)
         reconcile = run(fleet, playbook, "reconcile", timeout)
         problems = []
@@ -161,9 +247,14 @@ def one_round(workdir, services, seed, timeout, forks):
         if "%d in sync, 5 to change, 0 in conflict" % len(in_sync) not in plan["output"]:
             problems.append("the plan does not say %d in sync, 5 to change" % len(in_sync))
         for label, figures in (("plan", plan), ("reconcile", reconcile)):
-            named = naming(figures, in_sync, statuses)
+            named = naming(figures, in_sync, statuses, server_ids)
             if named:
                 problems.append("%s: %d calls name in-sync services: %s" % (label, len(named), named[:3]))
+            if server_ids:
+                # The goal with several panels: one read of each panel's server list per run, and none of a panel twice.
+                reads = list_reads(figures)
+                if reads != dict((str(key), 1) for key in server_ids):
+                    problems.append("%s read the panels' server lists %s times, not once each" % (label, reads))
         in_sync_hosts = set("whmcs-%s" % sid for sid in in_sync)
         runs = tasks_run(reconcile, in_sync_hosts)
         if runs:
@@ -184,10 +275,18 @@ def one_round(workdir, services, seed, timeout, forks):
             "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
             "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)),
             "in_sync_tasks": len(runs),
-            "in_sync_calls": len(naming(reconcile, in_sync, statuses)),
+            "in_sync_calls": len(naming(reconcile, in_sync, statuses, server_ids)),
             "writes": len(writes),
+            "list_reads": {"plan": list_reads(plan), "reconcile": list_reads(reconcile)},
             "problems": problems,
         }
+
+
+def reads_line(result):
+    """`` server list reads per panel: plan {1: 1, 2: 1}, reconcile {1: 1, 2: 1};``"""
+    return " server list reads per panel: %s;" % ", ".join(
+        "%s %s" % (label, dict(sorted(result["list_reads"][label].items(), key=lambda item: int(item[0] or 0)))) for label in ("plan", "reconcile")
+    )
 
 
 def calls_line(figures):
@@ -203,7 +302,10 @@ def main():
     parser.add_argument("--forks", type=int, default=5)
     parser.add_argument("--full", action="store_true", help="also run reconcile_full=true on a fresh shop each round")
     parser.add_argument("--run-timeout", type=float, default=1800.0)
+    parser.add_argument("--panels", type=int, default=1, help="DCImanager panels (WHMCS server entries 1 ... N) the services are split over")
     args = parser.parse_args()
+    if args.panels < 1:
+        parser.error("--panels must be 1 or more")
 
     print(
         "Drift reconcile: Python %s, %s, %d CPUs, load average %s"
@@ -213,12 +315,12 @@ def main():
     for index in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
             started = time.monotonic()
-            result = one_round(Path(tmp), args.services, args.seed + index, args.run_timeout, args.forks)
+            result = one_round(Path(tmp), args.services, args.seed + index, args.run_timeout, args.forks, args.panels)
             if args.full:
-                result["full"] = full_pass(Path(tmp) / "full", args.services, args.seed + index, args.forks, args.run_timeout)
+                result["full"] = full_pass(Path(tmp) / "full", args.services, args.seed + index, args.forks, args.run_timeout, args.panels)
             rounds.append(result)
             print(
-                "round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s; %s"
+                "round %d (%.0f s in all, load %.1f): listing %.2f s, plan %.2f s, reconcile %.2f s; reconcile calls: %s;%s %s"
                 % (
                     index + 1,
                     time.monotonic() - started,
@@ -227,6 +329,7 @@ def main():
                     result["plan"]["seconds"],
                     result["reconcile"]["seconds"],
                     calls_line(result["reconcile"]),
+                    reads_line(result) if args.panels > 1 else "",
                     "; ".join(result["problems"]) or "checks hold",
                 ),
                 flush=True,
@@ -281,6 +384,8 @@ def main():
         )
     )
     print("plan (--check) API calls: %s" % calls_line(first["plan"]))
+    if args.panels > 1:
+        print("%d panels (WHMCS server entries 1-%d);%s goal: once per panel per run" % (args.panels, args.panels, reads_line(first)))
     totals = tuple(sum(r[key] for r in rounds) for key in ("in_sync_calls", "in_sync_runs", "in_sync_tasks"))
     print(
         "in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "

@@ -82,20 +82,21 @@ else
 fi
 
 # PHP (cli + curl) for the tests of the WHMCS hook in extras/whmcs. Installed from Debian's
-# packages when we may (root with apt-get); elsewhere those tests are skipped with the reason.
+# packages when we may (root with apt-get); elsewhere those tests skip, saying why, and
+# scripts/test.sh fails on the skips unless DCIMANAGER_TEST_ALLOW_SKIPS=1.
 if ! php -m 2>/dev/null | grep -qx curl; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing php-cli and php-curl (for the WHMCS hook tests)"
         apt-get update -qq >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends php-cli php-curl >/dev/null
     else
-        log "php-cli with curl is not installed; the WHMCS hook tests will be skipped"
+        log "php-cli with curl is not installed; the WHMCS hook tests will skip (scripts/test.sh: set DCIMANAGER_TEST_ALLOW_SKIPS=1)"
     fi
 fi
 
 # Java 17+ for ansible-rulebook (its rule engine, Drools, runs in a JVM through jpy); the EDA
 # end-to-end tests need it. Installed from Debian's packages when we may (root with apt-get);
-# elsewhere those tests are skipped with the reason. The Java home found is kept in
+# elsewhere those tests skip, as the PHP ones do. The Java home found is kept in
 # .venv/java-home, from which scripts/test.sh sets JAVA_HOME.
 java_major() { "$1" -version 2>&1 | sed -nE '1s/.*version "([0-9]+).*/\1/p'; }
 find_java_home() {
@@ -120,7 +121,7 @@ if ! java_home="$(find_java_home)"; then
         fi
         java_home="$(find_java_home)" || { echo "setup.sh: no Java 17+ after installing it" >&2; exit 1; }
     else
-        log "no Java 17+ found; the EDA end-to-end tests will be skipped"
+        log "no Java 17+ found; the EDA end-to-end tests will skip (scripts/test.sh: set DCIMANAGER_TEST_ALLOW_SKIPS=1)"
         java_home=""
     fi
 fi

@@ -50,10 +50,13 @@ requirements:
 notes:
   - "The modules talk to the panel from the controller; run them with C(delegate_to: localhost)
     or a local connection."
-  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers.
+  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers;
+    an error document of the panel is its answer, whatever the HTTP status, and is not repeated.
     A writing call is repeated when the request provably never reached the panel; when it reached the panel
     and its answer was lost, the module reads back what the write was meant to change and sends it again only
-    when the panel provably does not show it (at most three sends in all).
+    when the panel provably does not show it, after growing pauses, for at most C(wait_timeout) seconds where
+    the module has that option, else O(timeout) (at least 60). C(ispsystem.dcimanager.dci_server_allocate)
+    never sends its claim of a server or the creation of an address twice.
   - Use the action group C(ispsystem.dcimanager.dcimanager) in C(module_defaults) to set these options once.
 """
 

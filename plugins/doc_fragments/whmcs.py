@@ -54,9 +54,10 @@ requirements:
 notes:
   - The modules talk to WHMCS from the controller; run them with C(delegate_to=localhost) or a local connection.
   - The API credential's role must allow the actions a module uses (listed in each module's notes).
-  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers.
+  - Reading calls are repeated up to five times, with backoff, after network failures and HTTP 5xx answers;
+    a refusal of WHMCS (C(result=error)) is its answer, whatever the HTTP status, and is not repeated.
     A writing call is repeated when the request provably never reached WHMCS; when it reached WHMCS and its
     answer was lost, the module reads the service back and sends the update again only when WHMCS provably
-    does not show it (at most three sends in all).
+    does not show it, after growing pauses, for at most O(timeout) seconds (at least 60).
   - Use the action group C(ispsystem.dcimanager.whmcs) in C(module_defaults) to set these options once.
 """

@@ -164,12 +164,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleParserError
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
-    WHMCSClient,
-    WHMCSError,
-    normalize_service,
-    to_int,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import normalize_service, to_int
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
 
@@ -296,11 +293,11 @@ class InventoryModule(CachedInventory):
         return hosts, []
 
     def _hostname(self, template, hostvars, default_name, taken, strict):
-        name = self._templated_name(template, hostvars, "service %s" % hostvars["whmcs_service_id"], strict)
+        name, failed = self._templated_name(template, hostvars, "service %s" % hostvars["whmcs_service_id"], strict)
         if name and name not in taken:
             return name
         problem = "an empty name" if not name else "the name %s, which an earlier service already has" % name
-        self._fall_back("the hostname template gives service %s %s" % (hostvars["whmcs_service_id"], problem), default_name, strict)
+        self._fall_back(failed or "the hostname template gives service %s %s" % (hostvars["whmcs_service_id"], problem), default_name, strict)
         return default_name
 
     # Groups ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 
 The argument specs and ``DCIResource``: the lookups the modules share, their waits, and the
 writes that several modules make (a server's form, the domain of its addresses), each with the
-read-back that resolves a lost answer. Reading rows is ``_dci_panel``'s job.
+read-back that resolves a lost answer. Reading rows is ``_dci.panel``'s job.
 
 Not a public API: it may change in any release without notice.
 """
@@ -18,8 +18,10 @@ import string
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._dci_client import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR, DCIClient, DCIError
-from ._dci_panel import (
+from ._dci.answers import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR
+from ._dci.client import DCIClient
+from ._dci.errors import DCIError
+from ._dci.panel import (
     Accounts,
     is_ipv6,
     is_suspended,
@@ -30,9 +32,10 @@ from ._dci_panel import (
     read_servers,
     same_hostname,
 )
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ._resource import CANNOT_TELL, NOT_SHOWN, APIResource
+from ._resource import APIResource
+from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._wait import poll
+from ._writes import CANNOT_TELL, NOT_SHOWN
 
 # The letters of a one-time login key.
 KEY_ALPHABET = string.ascii_lowercase + string.digits
@@ -187,10 +190,11 @@ class DCIResource(APIResource):
 
     # Writes shared by the modules -------------------------------------------------------------
 
-    def write(self, func, read_back, what, **params):
+    def write(self, func, read_back, what, repeat=True, **params):
         """Send the panel function ``func`` with ``params`` through the one write path (``change``):
-        the only place the dci_* modules' writes reach the client. ``read_back`` and ``what`` as in ``change``."""
-        return self.change(lambda: self.client.write(func, **params), read_back, what)
+        the only place the dci_* modules' writes reach the client. ``read_back``, ``what`` and ``repeat``
+        as in ``change``."""
+        return self.change(lambda: self.client.write(func, **params), read_back, what, repeat)
 
     def login_key(self, login):
         """A one-time key for ``login`` (``session.newkey``) through ``change``; the link that consumes it
@@ -228,23 +232,23 @@ class DCIResource(APIResource):
                 return {}
             return NOT_SHOWN
 
-        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), sok="ok", elid=server_id, **values)
+        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), elid=server_id, **values)
 
-    def set_domain(self, server_id, domain, addresses=None, main_ip=None):
+    def set_domain(self, server_id, domain, addresses=None, main_ip=None, repeat=True):
         """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
 
         An address whose domain the panel does not show is written, never assumed set.
-        Returns whether anything was written.
+        Returns whether anything was written. ``repeat`` as in ``change``.
         """
         changed = False
         for address in self.addresses(server_id, with_domains=True) if addresses is None else addresses:
             if "domain" in address and same_hostname(address["domain"], domain):
                 continue
-            self.set_address_domain(server_id, address, domain, main_ip)
+            self.set_address_domain(server_id, address, domain, main_ip, repeat)
             changed = True
         return changed
 
-    def set_address_domain(self, server_id, address, domain, main_ip=None):
+    def set_address_domain(self, server_id, address, domain, main_ip=None, repeat=True):
         """Set ``domain`` on one address. After a lost answer the address's domain is read back or,
         where the panel does not show it, the server list's ``hostname`` for the main address."""
 
@@ -260,9 +264,9 @@ class DCIResource(APIResource):
             "iplist.edit",
             read_back,
             "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
+            repeat,
             plid=server_id,
             elid=address["id"],
-            sok="ok",
             domain=domain,
         )
         address["domain"] = domain
@@ -327,7 +331,7 @@ class DCIResource(APIResource):
     # The result -------------------------------------------------------------------------------
 
     def describe_server(self, row, addresses=None, details=False):
-        """The ``server`` dict the dci_* modules return (see interface.md).
+        """The ``server`` dict the dci_* modules return (documented in their RETURN, e.g. dci_server_info's ``servers``).
 
         ``addresses`` are the server's ``iplist`` rows when the caller has them (else they are read).
         ``details`` also reads the MAC address (when the list does not show it), the IPMI address and

@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping
 
-from ._dci_panel import FREE_HOSTNAME, hostname_key
+from ._dci.panel import FREE_HOSTNAME, hostname_key
 from ._dedicated_server import client_accounts, settings, text
 
 # What the role makes of a service in each WHMCS status, when the status is the source of truth.
@@ -55,10 +55,10 @@ SHORT_LIST_MIN_MISSING = 3
 
 
 def is_free_server(server):
-    """Whether a server (a ``fleet_server`` dict, or a dci_* module's ``server``) is free."""
-    if "free" in server:
-        return bool(server["free"])
-    return not server.get("owner") and hostname_key(server.get("hostname")) == FREE_HOSTNAME and not server.get("blocked") and not server.get("hwproblem")
+    """Whether a server of the plan (a ``dci_fleet_info`` / ``fleet_server`` dict) is free: its ``free``, which
+    ``_dci.panel.is_free`` decided from the panel's row (no owner, ``free.ds``, not blocked, failed or under
+    diagnostics). A server without it is not known to be free, so it counts as held."""
+    return server.get("free") is True
 
 
 def panel_state(servers):

@@ -17,7 +17,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from ._dci_client import DCIError
+from ._dci.errors import DCIError
 from ._wait import WaitTimeout
 
 

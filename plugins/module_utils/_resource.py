@@ -4,27 +4,23 @@
 
 """Private to the ispsystem.dcimanager collection: the base of every module's resource class.
 
-It holds the collection's one write path, ``APIResource.change``: the only place that sends a
-writing call, skips it in check mode, and resolves a write whose answer was lost by reading back.
-Not a public API: it may change in any release without notice.
+``APIResource.change`` hands every write of a module to the collection's one write path
+(``_writes.Writes``), which skips it in check mode and resolves a write whose answer was lost by
+reading back. Not a public API: it may change in any release without notice.
 """
 
 from __future__ import annotations
 
-from ._http import AnswerLost
 from ._wait import WaitTimeout
+from ._writes import Writes
 
-# What a read-back returns when the panel provably does not show the write's effect: the write may be
-# sent again. (A read-back returns the answer the write would have given when it took effect, and
-# CANNOT_TELL when the panel shows nothing to decide from.)
-NOT_SHOWN = "not shown"
-CANNOT_TELL = None
 
-# A write is sent at most this many times: again only after a read-back proved that the previous
-# send did not take effect. One repeat is not enough on a flaky network: at a 15 % fault rate a
-# reconcile of 20 new services makes ~140 writes, and two lost answers in a row on one of them
-# (2 % each) would fail about three services a run.
-WRITE_SENDS = 3
+def write_deadline(params):
+    """How long a module repeats a write that was provably not made: its ``wait_timeout`` when it has one,
+    else its request ``timeout``, at least 60 seconds."""
+    if params.get("wait_timeout") is not None:
+        return params["wait_timeout"]
+    return max(60, params.get("timeout") or 0)
 
 
 class APIResource:
@@ -41,6 +37,7 @@ class APIResource:
 
     def __init__(self, module):
         self.module = module
+        self.writes = Writes(module.check_mode, module.warn, deadline=write_deadline(module.params))
         self.changed = False
         self.result = None
         self.before = {}
@@ -57,50 +54,12 @@ class APIResource:
     def _mark_as_changed(self):
         self.changed = True
 
-    def change(self, send, read_back=None, what="the change"):
-        """The one write path: mark the change and, unless in check mode, ``send()`` it; returns its answer.
-
-        When the answer is lost (a time-out after sending, a broken connection, a garbled or 5xx
-        answer), ``read_back()`` says what the panel shows now: the answer the write would have
-        given (it took effect: carry on), NOT_SHOWN (it provably did not: send it again, at most
-        WRITE_SENDS times in all) or CANNOT_TELL (fail, without repeating it). Without a read-back
-        a lost answer fails. In check mode nothing is sent and None is returned; a write the
-        panel refused marks nothing.
-        """
-        if self.module.check_mode:
-            self._mark_as_changed()
-            return None
-        answer = self._send(send, read_back, what)
+    def change(self, send, read_back=None, what="the change", repeat=True):
+        """The one write path (``_writes.Writes.change``): mark the change and, unless in check mode, ``send()``
+        it; returns its answer (None in check mode). ``read_back``, ``what`` and ``repeat`` as there."""
+        answer = self.writes.change(send, read_back, what, repeat)
         self._mark_as_changed()
         return answer
-
-    def _send(self, send, read_back, what):
-        for sends in range(1, WRITE_SENDS + 1):
-            try:
-                return send()
-            except self.error_class as exc:
-                if not isinstance(exc, AnswerLost):
-                    raise
-                lost = exc
-            shown = read_back() if read_back is not None else CANNOT_TELL
-            if shown is CANNOT_TELL:
-                raise self._unresolved(
-                    lost,
-                    "the answer was lost and nothing the panel shows tells whether %s was made, so it was not repeated: check it, then re-run the task" % what,
-                )
-            if shown is not NOT_SHOWN:
-                self.module.warn("%s; read back: %s was made" % (lost.msg, what))
-                return shown
-            if sends == WRITE_SENDS:
-                raise self._unresolved(lost, "read back after %d sends: %s was not made" % (sends, what))
-            self.module.warn("%s; read back: %s was not made, so it was sent again" % (lost.msg, what))
-        return None  # not reached
-
-    @staticmethod
-    def _unresolved(lost, why):
-        lost.msg = "%s; %s" % (lost.msg, why)
-        lost.args = (lost.msg,)
-        return lost
 
     def fail_json_api(self, exc, msg=None, **kwargs):
         """End the module with the API's own error, if it gave one, beside a message a person can act on."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ._resource import APIResource
-from ._whmcs_client import WHMCSClient, WHMCSError
+from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ._whmcs.client import WHMCSClient
+from ._whmcs.errors import WHMCSError
 
 
 def whmcs_argument_spec():

@@ -106,8 +106,8 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 

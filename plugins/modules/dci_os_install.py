@@ -153,17 +153,18 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 
@@ -281,7 +282,6 @@ class DCIOSInstall(DCIResource):
             "server.operations",
             read_back,
             "the start of the install of %s on server %s" % (template, server_id),
-            sok="ok",
             elid=server_id,
             operation="ostemplate",
             ostemplate=template,

@@ -14,7 +14,12 @@ description:
     C(server.connection), C(server.edit), C(server.operations) and C(iplist.edit)) and reports, for every
     assumption the collection makes about the panel where ISPsystem's API reference is silent, whether the panel
     C(confirmed) it, C(contradicted) it, or shows nothing to tell (C(unknown)), with the evidence.
-  - Run it (or the C(ispsystem.dcimanager.check_panel) playbook, which prints a table and fails on a
+  - An assumption is C(contradicted) only where the collection would act wrongly on such a panel or a step of a
+    service's life would fail; a panel that differs in a way the collection reads right (for example flags shown as
+    C(on) and C(off), or a form that leaves out an empty field) confirms it, and the evidence says how it differs.
+  - It also times its own reads of the panel and compares them with O(claim_bound), the time an allocation's claim
+    may take (RV(answer_times)); it warns when they come near it.
+  - Run it (or the C(ispsystem.dcimanager.check_panel) playbook, which prints a table per panel and fails on a
     contradiction) before using the collection on a production panel, and attach its output to a bug report.
   - It writes nothing, in check mode or not.
 author:
@@ -32,6 +37,14 @@ options:
       - Owned servers come first, then a blocked one and a free one, so that every check has something to read.
     type: int
     default: 3
+  claim_bound:
+    description:
+      - The seconds an allocation's claim may take from the read of its server to the claim's answer, as
+        M(ispsystem.dcimanager.dci_server_allocate)'s option of that name (give the same value).
+      - The panel's answer times are compared with it; writes are not tried, so the slowest form read stands in
+        for the claim's write. Over half of it the module warns.
+    type: float
+    default: 2.0
 """
 
 EXAMPLES = r"""
@@ -78,7 +91,10 @@ assumptions:
       description: What the panel showed, or why nothing could tell.
       type: str
     used_by:
-      description: The modules (or plugins) that rely on it, and what they do when it does not hold.
+      description: The modules (or plugins) that rely on it.
+      type: str
+    handling:
+      description: What the collection does about it, and how it copes when the panel differs.
       type: str
 table:
   description: The assumptions as the lines of a Markdown table (id, status, assumption, evidence).
@@ -90,15 +106,51 @@ contradicted:
   returned: success
   type: list
   elements: str
+answer_times:
+  description:
+    - How fast the panel answered this module's reads, per kind (C(list) and C(form); a paged list counts as one
+      read), and what that makes of an allocation's claim against O(claim_bound).
+  returned: success
+  type: dict
+  contains:
+    list:
+      description: C(reads), C(median) and C(slowest) seconds, and the C(slowest_function).
+      type: dict
+      sample: {reads: 9, median: 0.021, slowest: 0.094, slowest_function: server}
+    form:
+      description: The same for form reads.
+      type: dict
+    claim_bound:
+      description: The bound compared with (O(claim_bound)).
+      type: float
+      sample: 2.0
+    claim_estimate:
+      description:
+        - Seconds a claim would take on this panel's answers (the server's C(iplist) read, the address form or the
+          server list where P9 says they are needed, and the slowest form read for the write); null when no
+          address was read.
+      type: float
+      sample: 0.061
+    verdict:
+      description: C(well under) (at most half the bound), C(near) (over half), C(over), or C(unknown).
+      type: str
+      sample: well under
+    summary:
+      description: The estimate in words, its parts and the verdict.
+      type: str
 """
 
 import secrets
+import statistics
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import CONNECTION_FLAGS, SERVER_FLAGS, DCIError, element_to_dict
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import CONNECTION_FLAGS, FALSE_WORDS, SERVER_FLAGS, element_to_dict
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.assumptions import ASSUMPTIONS, UNTESTED
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
+    CUSTOMER_LEVEL,
     PORT_STATE_COLUMNS,
     is_free,
     is_switch,
@@ -106,11 +158,49 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     read_servers,
     same_hostname,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 CONFIRMED = "confirmed"
 CONTRADICTED = "contradicted"
 UNKNOWN = "unknown"
+
+# The texts of a flag element the collection reads as set (the element alone, or a yes-word); FALSE_WORDS as not set.
+TRUE_WORDS = ("", "on", "yes", "true", "1")
+POWER_FLAGS = ("poweron", "poweroff", "powererror")
+# The server.edit fields a save echoes, and the server list column that shows each (notes shows in none).
+FORM_FIELDS = (("name", "name"), ("mac", "mac"), ("notes", None), ("owner", "owner"))
+
+
+class TimedReads:
+    """The panel's client, timing each read this module makes (it makes nothing else): ``times`` holds
+    (kind, function, seconds), kind ``list`` or ``form``. A paged list counts as one read."""
+
+    def __init__(self, client):
+        self._client = client
+        self.times = []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def list(self, func, flags=(), **params):
+        return self._timed("list", func, self._client.list, func, flags=flags, **params)
+
+    def document(self, func, **params):
+        return self._timed("list", func, self._client.document, func, **params)
+
+    def form(self, func, **params):
+        return self._timed("form", func, self._client.form, func, **params)
+
+    def _timed(self, kind, func, read, *args, **kwargs):
+        started = time.monotonic()
+        answer = read(*args, **kwargs)
+        self.times.append((kind, func, time.monotonic() - started))
+        return answer
+
+    def slowest(self, kind=None, func=None):
+        seconds = [spent for (k, f, spent) in self.times if kind in (None, k) and func in (None, f)]
+        return max(seconds) if seconds else None
 
 
 class DCIPanelInfo(DCIResource):
@@ -119,7 +209,14 @@ class DCIPanelInfo(DCIResource):
     def __init__(self, module):
         super().__init__(module)
         self.lists = {}
+        self.found = {}
         self.checks = []
+        self.answer_times = None
+        # Where the domain of an address shows (P9): "row", "form", "nowhere", or None (no address sampled).
+        self.domain_shown = None
+
+    def make_client(self, params):
+        return TimedReads(super().make_client(params))
 
     def get_result(self):
         table = ["| id | status | assumption | evidence |", "|---|---|---|---|"]
@@ -130,10 +227,13 @@ class DCIPanelInfo(DCIResource):
             "lists": self.lists,
             "table": table,
             "contradicted": [check["id"] for check in self.checks if check["status"] == CONTRADICTED],
+            "answer_times": self.answer_times,
         }
 
-    def _note(self, check_id, assumption, status, evidence, used_by):
-        self.checks.append({"id": check_id, "assumption": assumption, "status": status, "evidence": evidence, "used_by": used_by})
+    def _note(self, check_id, status, evidence):
+        if check_id in self.found:
+            raise DCIError("dci_panel_info checked %s twice; please report this bug" % check_id)
+        self.found[check_id] = (status, evidence)
 
     def _list(self, name, func, flags=(), **params):
         root = self.client.document(func, **params)
@@ -154,14 +254,30 @@ class DCIPanelInfo(DCIResource):
         servers = self._check_server_list()
         users = self.list_users()
         self._check_owner_column(servers, users)
-        self._check_flags()
+        self._check_flags(servers)
         sample = self._sample(servers)
         self._check_suspension(servers, sample)
         self._check_addresses(sample)
         self._check_connections(sample)
         self._check_forms(sample, users)
         self._check_templates(sample)
-        self._untestable()
+        self._collect()
+        self._time_answers()
+
+    def _collect(self):
+        """One row per assumption of the table, in its order; one that needs a write is reported unknown."""
+        for item in ASSUMPTIONS:
+            if item.checked is None:
+                status, evidence = UNKNOWN, UNTESTED
+            elif item.id in self.found:
+                status, evidence = self.found.pop(item.id)
+            else:
+                raise DCIError("dci_panel_info has no check of %s; please report this bug" % item.id)
+            self.checks.append(
+                {"id": item.id, "assumption": item.assumption, "status": status, "evidence": evidence, "used_by": item.used_by, "handling": item.handling}
+            )
+        if self.found:
+            raise DCIError("dci_panel_info checked %s, which the table of assumptions does not list; please report this bug" % ", ".join(sorted(self.found)))
 
     # Log-in and sessions -------------------------------------------------------------------------
 
@@ -169,10 +285,8 @@ class DCIPanelInfo(DCIResource):
         sessions = self.client.uses_sessions
         self._note(
             "P1",
-            "a good func=auth answer carries a session (<auth>SESSION</auth>); only such an answer counts as a good login",
             CONFIRMED if sessions else CONTRADICTED,
             "the API user's login gave a session" if sessions else "the API user's login gave no session: every call sends authinfo instead",
-            "the client (falls back to authinfo); dci_user update_password=always cannot check a password and fails",
         )
         error = self.client.try_foreign_session("server", "ansible-check-%s" % secrets.token_hex(8))
         if error is not None and error.error_type == "auth":
@@ -181,13 +295,7 @@ class DCIPanelInfo(DCIResource):
             status, evidence = CONTRADICTED, "a session the panel never gave was accepted"
         else:
             status, evidence = CONTRADICTED, "a session the panel never gave got type %s, object %s" % (error.error_type, error.error_object)
-        self._note(
-            "P2",
-            "an expired or foreign session answers an error of type auth (the client then logs in again once)",
-            status,
-            evidence,
-            "every module (a run that outlives its session)",
-        )
+        self._note("P2", status, evidence)
 
     # The server list ---------------------------------------------------------------------------
 
@@ -196,33 +304,17 @@ class DCIPanelInfo(DCIResource):
         try:
             servers = read_servers(self.client)
         except DCIError as exc:
-            self._note(
-                "P3",
-                "the server list is complete and exact: every server once, with its id (paged lists are read page by page)",
-                CONTRADICTED,
-                exc.msg,
-                "every module that looks a server up; the drift plan",
-            )
+            self._note("P3", CONTRADICTED, exc.msg)
+            self._note("P4", UNKNOWN, "the server list could not be read whole")
             return []
         paged = self.lists["server"]["paged"]
-        self._note(
-            "P3",
-            "the server list is complete and exact: every server once, with its id (paged lists are read page by page)",
-            CONFIRMED,
-            "%d servers, ids unique%s" % (len(servers), ", read in pages of %d" % len(raw) if paged else ", one answer"),
-            "every module that looks a server up; the drift plan",
-        )
+        self._note("P3", CONFIRMED, "%d servers, ids unique%s" % (len(servers), ", read in pages of %d" % len(raw) if paged else ", one answer"))
         missing = [column for column in ("id", "hostname", "ip") if not any(column in row for row in raw)]
         packages = any(row.get("chassis_templ") or row.get("type") for row in raw)
-        self._note(
-            "P4",
-            "server rows show id, hostname (free.ds when free), ip (the main address) and chassis_templ or type",
-            CONTRADICTED if missing or not packages else CONFIRMED,
-            "missing: %s" % ", ".join(missing + ([] if packages else ["chassis_templ/type"]))
-            if missing or not packages
-            else "columns %s" % ", ".join(self.lists["server"]["columns"]),
-            "dci_server_allocate (free servers, packages), every module finding a server by hostname",
-        )
+        if missing or not packages:
+            self._note("P4", CONTRADICTED, "missing: %s" % ", ".join(missing + ([] if packages else ["chassis_templ/type"])))
+        else:
+            self._note("P4", CONFIRMED, "columns %s" % ", ".join(self.lists["server"]["columns"]))
         return servers
 
     def _check_owner_column(self, servers, users):
@@ -238,32 +330,27 @@ class DCIPanelInfo(DCIResource):
             status, evidence = CONTRADICTED, "owner cells name no account: %s" % ", ".join(neither[:5])
         else:
             status, evidence = CONFIRMED, "%d owner cells hold logins, %d hold account ids" % (as_login, as_id)
-        self._note(
-            "P5",
-            "the server list's owner column holds the owner's login or its account id (both are matched)",
-            status,
-            evidence,
-            "dci_server_info owner, dci_server_allocate (idempotency), dci_user state=absent, the inventory",
-        )
+        self._note("P5", status, evidence)
         free = [row for row in servers if is_free(row)]
-        self._note(
-            "P6",
-            "a free server has no owner and hostname free.ds [H]",
-            CONFIRMED if free else UNKNOWN,
-            "%d free servers" % len(free) if free else "no server is free now",
-            "dci_server_allocate, dci_server_info free",
-        )
+        self._note("P6", CONFIRMED if free else UNKNOWN, "%d free servers" % len(free) if free else "no server is free now")
 
-    def _check_flags(self):
+    def _check_flags(self, servers):
+        """P7: every flag text is one the collection reads (as set or not set), and read so, no row is
+        powered on and off at once (each row shows one power flag, or none while a change runs)."""
         texts = self.lists["server"]["flag_texts"]
-        odd = [text for text in texts if text.lower() not in ("", "on", "yes", "true", "1")]
-        self._note(
-            "P7",
-            "flags are elements present when true (empty, or a word such as on); a flag saying off/no is false",
-            CONTRADICTED if odd else (CONFIRMED if self.lists["server"]["flags"] else UNKNOWN),
-            "flag texts seen: %s" % (", ".join(repr(text) for text in texts) or "none"),
-            "every module reading server flags",
-        )
+        unread = [text for text in texts if text.lower() not in TRUE_WORDS + FALSE_WORDS]
+        both = [row["id"] for row in servers if sum(1 for flag in POWER_FLAGS if row[flag]) > 1]
+        seen = "flag texts seen: %s" % (", ".join(repr(text) for text in texts) or "none")
+        if unread:
+            status, evidence = CONTRADICTED, "%s; read as set although the panel may mean otherwise: %s" % (seen, ", ".join(repr(text) for text in unread))
+        elif both:
+            status, evidence = CONTRADICTED, "%s; so read, servers %s show more than one power flag set" % (seen, ", ".join(both[:5]))
+        elif self.lists["server"]["flags"]:
+            off = [text for text in texts if text.lower() in FALSE_WORDS]
+            status, evidence = CONFIRMED, seen + ("; %s read as not set" % ", ".join(repr(text) for text in off) if off else "")
+        else:
+            status, evidence = UNKNOWN, seen
+        self._note("P7", status, evidence)
 
     # Suspension --------------------------------------------------------------------------------
 
@@ -290,13 +377,7 @@ class DCIPanelInfo(DCIResource):
             status, evidence = CONFIRMED, "blocked servers show %s in the list" % " and ".join(flags)
         else:
             status, evidence = UNKNOWN, "no server is blocked now: block one (dci_server blocked: true) and run this again"
-        self._note(
-            "P8",
-            "server.disable shows as blocked or disabled in the server list (ISPsystem's module waits on disabled)",
-            status,
-            evidence,
-            "dci_server blocked, dci_server_release, the drift plan",
-        )
+        self._note("P8", status, evidence)
 
     # Addresses -----------------------------------------------------------------------------------
 
@@ -307,20 +388,27 @@ class DCIPanelInfo(DCIResource):
             addresses = self.addresses(row["id"])
             main = [a for a in addresses if a.get("ip") == row.get("ip")]
             main_seen += bool(main)
+            main_domain = None
             for address in addresses[:1] + main[:1]:
                 shown += 1
-                if "domain" in address:
+                domain = address.get("domain")
+                if domain is not None:
                     in_list += 1
-                elif "domain" in self.client.form("iplist.edit", plid=row["id"], elid=address["id"]):
-                    in_form += 1
-            if main and "domain" in main[0]:
-                (hostname_ok if same_hostname(main[0]["domain"], row.get("hostname")) else hostname_bad).append(row["id"])
+                else:
+                    domain = self.client.form("iplist.edit", plid=row["id"], elid=address["id"]).get("domain")
+                    in_form += domain is not None
+                if main and address is main[0]:
+                    main_domain = domain
+            if main_domain is not None:
+                (hostname_ok if same_hostname(main_domain, row.get("hostname")) else hostname_bad).append(row["id"])
         if not shown:
             status, evidence = UNKNOWN, "no sampled server has addresses"
         elif in_list == shown:
             status, evidence = CONFIRMED, "iplist rows show domain"
+            self.domain_shown = "row"
         elif in_list + in_form == shown:
             status, evidence = CONFIRMED, "iplist rows show no domain; each address's iplist.edit form does (one more read per address)"
+            self.domain_shown = "form"
         else:
             status, evidence = (
                 CONTRADICTED,
@@ -329,32 +417,19 @@ class DCIPanelInfo(DCIResource):
                     "domains are written on every run" % (shown - in_list - in_form, shown)
                 ),
             )
-        self._note(
-            "P9",
-            "an address's domain shows in its iplist row or its iplist.edit form",
-            status,
-            evidence,
-            "dci_server_allocate (idempotency), dci_server_release",
-        )
+            self.domain_shown = "nowhere"
+        self._note("P9", status, evidence)
         if hostname_bad:
             status, evidence = CONTRADICTED, "servers %s: hostname differs from the main address's domain" % hostname_bad
         elif hostname_ok:
             status, evidence = CONFIRMED, "servers %s: hostname is the main address's domain" % hostname_ok
         else:
             status, evidence = UNKNOWN, "no sampled server shows the domain of its main address"
-        self._note(
-            "P10",
-            "the server list's hostname is the domain of the main address (the claim is checked there, as ISPsystem's module relies on it)",
-            status,
-            evidence,
-            "dci_server_allocate (claim), every lookup by hostname",
-        )
+        self._note("P10", status, evidence)
         self._note(
             "P11",
-            "iplist lists the server's main address (the ip column) [H]",
             CONFIRMED if main_seen == len(sample) and sample else (UNKNOWN if not sample else CONTRADICTED),
             "%d of %d sampled servers" % (main_seen, len(sample)),
-            "dci_server_allocate (claim), dci_server_release",
         )
 
     # Connections -----------------------------------------------------------------------------------
@@ -384,98 +459,132 @@ class DCIPanelInfo(DCIResource):
                 CONFIRMED,
                 ("switch ports show no state: dci_server network switches every port and waits for the operation to end, as ISPsystem's module does"),
             )
-        self._note(
-            "P12", "a switch port's on/off state shows in a state-like column with an on/off word, or not at all", status, evidence, "dci_server network"
-        )
+        self._note("P12", status, evidence)
 
     # Forms -----------------------------------------------------------------------------------------
 
     def _check_forms(self, sample, users):
-        missing, owner_select = set(), 0
+        """P13: a field the form leaves out is one the server has empty (as its list row shows), so a save
+        that echoes the form loses nothing. Only ``notes`` shows in no list: a form that never shows it
+        leaves open whether the panel hides notes or only leaves out empty ones."""
+        hidden, left_out, notes_shown, owner_select = [], [], 0, 0
         for row in sample:
             form = self.client.form("server.edit", elid=row["id"])
-            missing.update(key for key in ("name", "mac", "notes", "owner") if key not in form)
             owner_select += bool(form.selects.get("owner"))
-        self._note(
-            "P13",
-            "the server.edit form shows name, mac, notes and owner, which a save echoes back (a save replaces notes with what is sent)",
-            CONTRADICTED if missing else (CONFIRMED if sample else UNKNOWN),
-            "missing: %s" % ", ".join(sorted(missing)) if missing else "the fields are shown",
-            "dci_server_allocate (owner), dci_os_install (install record), dci_server_release",
-        )
-        self._note(
-            "P14",
-            "the server.edit form's owner select list maps account ids to logins (else the user list is read)",
-            CONFIRMED if owner_select else UNKNOWN,
-            "%d of %d forms have it" % (owner_select, len(sample)),
-            "dci_server_allocate",
-        )
-        customers = [user for user in users if user.get("level") == "16"]
+            notes_shown += "notes" in form
+            for field, column in FORM_FIELDS:
+                if field in form or column is None:
+                    continue
+                if row.get(column):
+                    hidden.append("server %s's %s (the list shows %s)" % (row["id"], field, row[column]))
+                else:
+                    left_out.append("server %s's %s" % (row["id"], field))
+        if hidden:
+            status = CONTRADICTED
+            evidence = "the server.edit form leaves out %s: a save that echoes the form would not carry it" % ", ".join(hidden)
+        elif not sample:
+            status, evidence = UNKNOWN, "no server to read"
+        elif not notes_shown:
+            status, evidence = UNKNOWN, "no sampled form shows notes (left out when empty?): a server with notes, such as an install record, would tell"
+        else:
+            status = CONFIRMED
+            evidence = "the fields are shown" + ("; left out only where empty: %s" % ", ".join(left_out) if left_out else "")
+        self._note("P13", status, evidence)
+        self._note("P14", CONFIRMED if owner_select else UNKNOWN, "%d of %d forms have it" % (owner_select, len(sample)))
+        customers = [user for user in users if user.get("level") == CUSTOMER_LEVEL]
         if customers:
             form = self.client.form("user.edit", elid=customers[0]["id"])
-            status = CONFIRMED if form.get("name") == customers[0]["name"] else CONTRADICTED
-            evidence = (
-                "the form of account %s shows its name" % customers[0]["id"]
-                if status == CONFIRMED
-                else "the form of account %s does not show its name" % customers[0]["id"]
+            shows = form.get("name") == customers[0]["name"]
+            self._note(
+                "P15",
+                CONFIRMED if shows else CONTRADICTED,
+                "the form of account %s %s its name" % (customers[0]["id"], "shows" if shows else "does not show"),
             )
         else:
-            status, evidence = UNKNOWN, "no customer account to read"
-        self._note(
-            "P15",
-            "user.edit with elid edits that account (a password change); the save itself is not tried here",
-            status,
-            evidence,
-            "dci_user update_password=always",
-        )
+            self._note("P15", UNKNOWN, "no customer account to read")
 
     def _check_templates(self, sample):
-        names = set(row.get("name") for row in self._list("osmgr", "osmgr"))
-        keys = set()
+        """P16: every name ``osmgr`` lists is one ``dci_os_install`` takes: a key of the install form's
+        template list, or the text of exactly one of them (which it maps to that key)."""
+        names = set(row.get("name") for row in self._list("osmgr", "osmgr") if row.get("name"))
+        offered = {}
         for row in sample[:1]:
-            keys = set(self.client.form("server.operations", elid=row["id"]).selects.get("ostemplate", {}))
-        if not keys:
+            offered = self.client.form("server.operations", elid=row["id"]).selects.get("ostemplate", {})
+        texts = list(offered.values())
+        as_text = sorted(name for name in names if name not in offered and texts.count(name) == 1)
+        unknown = sorted(name for name in names if name not in offered and texts.count(name) != 1)
+        if not offered:
             status, evidence = UNKNOWN, "the install form shows no template list"
-        elif names <= keys:
-            status, evidence = CONFIRMED, "every osmgr name is a template the install form offers"
-        else:
+        elif unknown:
             status, evidence = (
                 CONTRADICTED,
-                (
-                    "osmgr names %s are not the install form's templates (%s): dci_os_install checks "
-                    "against the form" % (sorted(names - keys)[:3], sorted(keys)[:3])
-                ),
+                "osmgr names %s are neither keys nor texts of the install form's templates (%s): dci_os_install refuses them"
+                % (unknown[:3], sorted(offered)[:3]),
             )
-        self._note("P16", "osmgr's name column is what server.operations takes as ostemplate", status, evidence, "dci_os_install, dci_os_template_info")
+        elif as_text:
+            status, evidence = (
+                CONFIRMED,
+                "osmgr names are the install form's template texts (%s ...); dci_os_install takes each for its key" % ", ".join(as_text[:2]),
+            )
+        else:
+            status, evidence = CONFIRMED, "every osmgr name is a template the install form offers"
+        self._note("P16", status, evidence)
 
-    def _untestable(self):
-        """Assumptions that only a write would test: named, with what the collection does about them."""
-        for check_id, assumption, used_by in (
-            (
-                "P17",
-                "install_in_progress shows as soon as server.operations is accepted",
-                "dci_os_install waits settle_time (60 s) for it before taking an install as finished",
-            ),
-            (
-                "P18",
-                "server.edit is refused during an install, or not",
-                "dci_os_install writes its install record before it starts the install, so either way works",
-            ),
-            ("P19", "user.delete deletes an account that owns no server", "dci_user state=absent (refuses itself while the account owns servers)"),
-            ("P20", "session.newkey is taken from a session (else the call is repeated with authinfo)", "dci_login_key"),
-            (
-                "P21",
-                "WHMCS: UpdateClientProduct's unset[] blanks text fields, not bwusage; 0 is an empty value it may ignore",
-                "whmcs_service (reads the service back and fails when WHMCS does not show what was written)",
-            ),
-        ):
-            self._note(check_id, assumption, UNKNOWN, "only a write would tell; not tried", used_by)
+    # Answer times ------------------------------------------------------------------------------------
+
+    def _time_answers(self):
+        """The panel's answer times against the allocation's claim bound (issue: claims across controllers).
+
+        An allocation's claim must go from sending its read of the one server to receiving the claim's
+        answer within ``claim_bound``: a read of the server's ``iplist`` (and of the main address's
+        ``iplist.edit`` form where rows show no domain, and the ``server`` list where neither shows
+        it), then the claim, a write. Writes are not tried here: the slowest form read stands in for
+        it. Near the bound (over half of it) the allocation warns and, over it, distrusts its claims.
+        """
+        bound = self.module.params["claim_bound"]
+        kinds = {}
+        for kind in ("list", "form"):
+            spent = sorted((seconds, func) for (k, func, seconds) in self.client.times if k == kind)
+            if spent:
+                kinds[kind] = {
+                    "reads": len(spent),
+                    "median": round(statistics.median(seconds for seconds, dummy in spent), 3),
+                    "slowest": round(spent[-1][0], 3),
+                    "slowest_function": spent[-1][1],
+                }
+        parts = [("iplist", self.client.slowest("list", "iplist"))]
+        if self.domain_shown in ("form", "nowhere"):
+            parts.append(("iplist.edit form", self.client.slowest("form", "iplist.edit")))
+        if self.domain_shown == "nowhere":
+            parts.append(("server list", self.client.slowest("list", "server")))
+        parts.append(("a write (the slowest form read)", self.client.slowest("form")))
+        estimate = None
+        if all(seconds is not None for dummy, seconds in parts):
+            estimate = round(sum(seconds for dummy, seconds in parts), 3)
+        if estimate is None:
+            verdict, summary = UNKNOWN, "no sampled server's addresses were read: nothing to estimate a claim from"
+        else:
+            verdict = "over" if estimate > bound else ("near" if estimate > bound / 2 else "well under")
+            summary = "a claim would take about %.3f s (%s) of claim_bound %.1f s: %s" % (
+                estimate,
+                " + ".join("%s %.3f s" % (what, seconds) for what, seconds in parts),
+                bound,
+                verdict,
+            )
+        self.answer_times = dict(kinds, claim_bound=bound, claim_estimate=estimate, verdict=verdict, summary=summary)
+        if verdict in ("near", "over"):
+            self.module.warn(
+                "the panel's answers come near the allocation's claim bound: %s; allocations warn from half the bound and do not trust "
+                "a claim over it. Find out why the panel is slow, or raise claim_bound (and claim_settle) for the allocations" % summary
+            )
 
 
 def main():
     argument_spec = dci_argument_spec()
-    argument_spec.update(sample=dict(type="int", default=3))
+    argument_spec.update(sample=dict(type="int", default=3), claim_bound=dict(type="float", default=2.0))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params["claim_bound"] <= 0:
+        module.fail_json(msg="claim_bound must be a positive number of seconds, not %s" % module.params["claim_bound"])
     run(module, DCIPanelInfo, DCIPanelInfo.check)
 
 

@@ -99,14 +99,15 @@ network_state_shown:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended, is_switch, port_state, power_of
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_suspended, is_switch, port_state, power_of
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import CANNOT_TELL, NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import CANNOT_TELL, NOT_SHOWN
 
 
 class DCIServer(DCIResource):

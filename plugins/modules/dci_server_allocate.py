@@ -126,9 +126,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     CUSTOMER_LEVEL,
     FREE_HOSTNAME,
     is_free,
@@ -137,8 +136,10 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel im
     same_hostname,
     why_busy,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._lock import controller_lock
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN, WriteNotMade
 
 ROLLBACK_PASSES = 3
 # Free servers tried, at most, when other allocations take the ones tried first.
@@ -233,6 +234,7 @@ class DCIServerAllocate(DCIResource):
         allocation overwrote it. In check mode nothing is claimed and addresses is None.
         """
         hostname = self.module.params["hostname"]
+        lost = None
         for row in self._candidates(rows)[:CANDIDATES]:
             form = self.client.form("server.edit", elid=row["id"])
             self._owner_id(form)  # an unknown owner fails here, before anything is written
@@ -243,9 +245,16 @@ class DCIServerAllocate(DCIResource):
                 self.module.fail_json(
                     msg="server %s's main address %s is not in its address list (iplist); it cannot be claimed" % (row["id"], row.get("ip") or "(none)")
                 )
-            self.set_domain(row["id"], hostname, main, main_ip=row.get("ip"))
+            try:
+                # The claim is never sent twice: after a lost answer its first copy may still arrive.
+                self.set_domain(row["id"], hostname, main, main_ip=row.get("ip"), repeat=False)
+            except WriteNotMade as exc:
+                lost = exc
+                continue
             if self._claim_held(row, main):
                 return row, form, self.addresses(row["id"], with_domains=True)
+        if lost is not None:
+            self.fail_json_api(lost, msg="%s. No other free server could be claimed; run the task again" % lost.msg)
         self.module.fail_json(msg="every free server tried was taken by another allocation at the same time; run the task again")
         return None  # not reached: fail_json exits
 
@@ -291,12 +300,14 @@ class DCIServerAllocate(DCIResource):
             new = [a["ip"] for a in self.addresses(server_id) if a["ip"] not in known and is_ipv6(a["ip"]) == (family == "ipv6")]
             return {"ip": new[0]} if new else NOT_SHOWN
 
+        # Never sent twice (repeat=False): after a lost answer its first copy may still arrive, and a
+        # second copy would take a second address from the pool.
         answer = self.write(
             "iplist.edit",
             read_back,
             "a new %s address on server %s" % (family, server_id),
+            False,
             plid=server_id,
-            sok="ok",
             family=family,
             iptype=params["ip_group"],
             ip="",

@@ -136,8 +136,8 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_free, package_of, same_hostname
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import is_free, package_of, same_hostname
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
 

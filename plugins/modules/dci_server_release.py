@@ -73,18 +73,18 @@ server:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
-    DCIResource,
-    dci_argument_spec,
-    server_selector_spec,
-    wait_spec,
-)
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import (
     FREE_HOSTNAME,
     hostname_key,
     is_free,
     is_suspended,
     same_hostname,
+)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
+    DCIResource,
+    dci_argument_spec,
+    server_selector_spec,
+    wait_spec,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import read_record, without_record
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run

@@ -101,10 +101,11 @@ user:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import CUSTOMER_LEVEL
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import CUSTOMER_LEVEL
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 
 class DCIUser(DCIResource):
@@ -135,9 +136,7 @@ class DCIUser(DCIResource):
             return {"id": user.get("id")} if user is not None else NOT_SHOWN
 
         try:
-            answer = self.write(
-                "user.edit", read_back, "the account %s" % params["name"], sok="ok", level="lvUser", name=params["name"], passwd=params["password"]
-            )
+            answer = self.write("user.edit", read_back, "the account %s" % params["name"], level="lvUser", name=params["name"], passwd=params["password"])
         except DCIError as exc:
             if exc.error_type != "exists":
                 raise
@@ -157,9 +156,7 @@ class DCIUser(DCIResource):
         def read_back():
             return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
 
-        self.write(
-            "user.edit", read_back, "the new password of %s" % params["name"], sok="ok", elid=user["id"], passwd=params["password"], confirm=params["password"]
-        )
+        self.write("user.edit", read_back, "the new password of %s" % params["name"], elid=user["id"], passwd=params["password"], confirm=params["password"])
         # The password itself never goes into the diff; only that it changed.
         self.before["password"] = "(old)"
         self.after["password"] = "(changed)"

@@ -156,14 +156,15 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import NOT_SHOWN, run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
     SERVICE_FIELDS,
     STATUSES,
     custom_field_ids,
     normalize_service,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
 
 def whole_mb(value):

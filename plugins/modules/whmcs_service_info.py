@@ -175,7 +175,7 @@ service:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import normalize_service
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import normalize_service
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
 
 

@@ -15,14 +15,7 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.release import __version__ as ansible_version
-
-try:
-    from ansible.utils.unsafe_proxy import wrap_var
-except ImportError:  # pragma: no cover
-
-    def wrap_var(value):
-        return value
-
+from ansible.utils.unsafe_proxy import wrap_var  # in every ansible-core the collection supports (2.16+)
 
 # Before ansible-core 2.19 inventory values are templated unless marked unsafe, and what both APIs return
 # is typed by people (WHMCS notes, domains and custom fields by customers; DCImanager labels and hostnames
@@ -56,7 +49,8 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
         super().parse(inventory, loader, path, cache)
         # Extra variables may be used in the templated options (credentials from a lookup).
         self.templar.available_variables = self._vars
-        self._read_config_data(path)
+        # What the source file itself sets (not the environment, not a default): a plugin may weigh them differently.
+        self._config_data = self._read_config_data(path) or {}
 
         fingerprint = self._fingerprint()
         cache_key = self.get_cache_key(path)
@@ -93,7 +87,10 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _option(self, name):
         """An option that may be a template or a vaulted value, as text (or None)."""
-        value = self.get_option(name)
+        return self._text(self.get_option(name))
+
+    def _text(self, value):
+        """A value written in the source file that may be a template or a vaulted value, as text (or None)."""
         if value is None:
             return None
         if isinstance(value, str) and ("{{" in value or "{%" in value):
@@ -125,18 +122,21 @@ class CachedInventory(BaseInventoryPlugin, Constructable, Cacheable):
     # Host names ------------------------------------------------------------------------------
 
     def _templated_name(self, template, hostvars, what, strict):
-        """The ``hostname`` template over ``hostvars``, stripped; ``""`` where it fails (an error with ``strict``).
+        """The ``hostname`` template over ``hostvars``, stripped, and why it failed: ``(name, "")``, or
+        ``("", "the hostname template failed for WHAT: ERROR")`` (raised instead with ``strict``), so the
+        warning about the host's fallback name can say why.
 
         ``what`` names the host in the error, for example ``server 12``.
         """
         # Marked unsafe like the host variables themselves: a field typed by a person is data, never a template.
         self.templar.available_variables = wrap_var(hostvars) if MARK_UNSAFE else hostvars
         try:
-            return to_text(self.templar.template(template)).strip()
+            return to_text(self.templar.template(template)).strip(), ""
         except Exception as exc:  # pylint: disable=broad-exception-caught
+            why = "the hostname template failed for %s: %s" % (what, to_text(exc))
             if strict:
-                raise AnsibleParserError("%sthe hostname template failed for %s: %s" % (self.ERROR_PREFIX, what, to_text(exc))) from None
-            return ""
+                raise AnsibleParserError(self.ERROR_PREFIX + why) from None
+            return "", why
 
     def _fall_back(self, problem, fallback, strict):
         """A host whose name has ``problem`` gets ``fallback``: an error with ``strict``, else a warning (returned)."""

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 import eda_harness
+from panel_shop import PanelShop
 from simulators.dcimanager import DCImanagerSimulator, default_state
 from simulators.shop import make_shop
 from simulators.whmcs import WHMCSSimulator
@@ -74,6 +75,15 @@ def shop(tmp_path):
     yield Shop(tmp_path, dci_sim, whmcs_sim, products)
     dci_sim.stop()
     whmcs_sim.close()
+
+
+@pytest.fixture
+def two_panels(tmp_path):
+    """The sample shop in two datacenters: WHMCS server entries 1 and 2, one DCImanager panel each (see panel_shop.PanelShop
+    and simulators.shop: the same server ids on both panels, services 10-24 on panel 1, 110-124 on panel 2)."""
+    with PanelShop(tmp_path, make_shop(server_ids=(1, 2)), **FAST) as shop:
+        yield shop
+        assert not shop.errors(), "a simulator failed:\n" + "\n".join(shop.errors())
 
 
 @pytest.fixture

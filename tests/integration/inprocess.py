@@ -5,11 +5,19 @@
 """Run the collection's modules in this process against the simulators, on a virtual clock.
 
 A module's ``main()`` runs as ansible-core runs it (its arguments through ``AnsibleModule``, its
-result from ``exit_json`` / ``fail_json``), without ansible-playbook's start-up, and every pause it
-makes moves the simulator's clock instead of sleeping: an install that takes minutes on the
-simulator's clock passes in milliseconds. The requests still go over HTTPS to the simulator.
+result from ``exit_json`` / ``fail_json``), without ansible-playbook's start-up. The requests still
+go over HTTPS to the simulator.
 
-    runner = ModuleRunner(connection_args(dci), clock=VirtualClock(dci))
+With a ``VirtualClock``, every module and module_utils file that sleeps or reads the time (``TIMED``:
+the waits, the write path's repeats, the clients' retry backoff in the transport, the allocation
+lock's polling and the claim's settle pause, the install record's and the install's clock; a unit
+test checks that the list names every such file) gets the clock as its ``time``: a pause moves the
+simulator's clock (and the module's) instead of sleeping, so an install that takes minutes on the
+simulator's clock passes in milliseconds. What it does not cover: HTTP time-outs (the sockets'
+own, real seconds), the simulator's ``latency`` and ``stall`` faults (real sleeps on the server's
+side), and a lock held by another process (whose wait it would run through at once).
+
+    runner = ModuleRunner(connection_args(dci), clock=VirtualClock(dci), monkeypatch=monkeypatch)
     result = runner.run("dci_server", {"server_id": "6", "blocked": True})
 """
 
@@ -22,6 +30,7 @@ import json
 import time as _time
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
 
 from simulators.dcimanager import DCImanagerSimulator, default_state
 
@@ -40,8 +49,17 @@ except ImportError:  # ansible-core 2.16 to 2.18: the module reads basic._ANSIBL
 
 
 PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
-# The collection's modules that pause or read the time: they get the virtual clock's ``time``.
-TIMED = ("module_utils._wait", "module_utils._install_record", "modules.dci_os_install", "modules.dci_server_allocate")
+# The collection's modules and module_utils that pause or read the time: they get the virtual clock as ``time``
+# (tests/unit/test_inprocess_clock.py checks that this names every one of them).
+TIMED = (
+    "module_utils._install_record",
+    "module_utils._lock",
+    "module_utils._transport",
+    "module_utils._wait",
+    "module_utils._writes",
+    "modules.dci_os_install",
+    "modules.dci_server_allocate",
+)
 
 
 def connection_args(dci=None, whmcs=None):
@@ -91,6 +109,7 @@ class ModuleRunner:
 
     def __init__(self, common_args, clock=None, monkeypatch=None):
         self.common_args = dict(common_args)
+        self.clock = clock
         if clock is not None:
             for name in TIMED:
                 monkeypatch.setattr(importlib.import_module(PACKAGE + name), "time", clock)
@@ -100,6 +119,9 @@ class ModuleRunner:
         params = dict(self.common_args, **args)
         params.update(_ansible_check_mode=check, _ansible_diff=diff)
         main = importlib.import_module(PACKAGE + "modules." + module).main
+        # A module's warnings collect in a process-wide list until it exits: start each run without the last run's.
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         out = io.StringIO()
         with patch_module_args(params), contextlib.redirect_stdout(out):
             try:

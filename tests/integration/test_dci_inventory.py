@@ -226,6 +226,12 @@ def test_hostname_template_and_strict(tmp_path, dci, env):
     completed, dummy = inventory(write_source(tmp_path, {"hostname": "{{ no_such_variable }}", "strict": True}), env)
     assert completed.returncode != 0
     assert "DCImanager inventory: the hostname template failed for server 1:" in completed.said
+    # Without strict the warning says why the name is not the template's, not only that it is empty.
+    completed, data = inventory(write_source(tmp_path, {"hostname": "{{ no_such_variable }}"}), env)
+    assert completed.returncode == 0, completed.stderr
+    assert "dci-1" in hosts(data)
+    failed = [line for line in completed.said.splitlines() if "the hostname template failed for server 1:" in line]
+    assert failed and "no_such_variable" in " ".join(failed) and "an empty name" not in completed.said, completed.said
 
 
 def test_panel_variants_give_the_same_hosts(tmp_path, dci, env):

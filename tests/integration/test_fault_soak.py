@@ -68,6 +68,19 @@ def test_repeated_writes_are_found_in_the_call_log():
     assert fault_soak.repeated_writes([lost, dict(write, params=dict(write["params"], auth="s2"))]) == []  # another run
 
 
+def test_a_delayed_write_counts_from_when_it_took_effect():
+    write = {"name": "server.disable", "params": {"auth": "s1", "elid": "4"}, "write": True, "fault": None, "fault_after": False, "time": 10.0}
+    delayed = dict(write, fault="delayed_apply", fault_after=True, apply_at=12.0, applied_at=12.0)
+    # Sent again at 11 s, before the first copy landed at 12 s: the read-back could not have seen it.
+    assert fault_soak.repeated_writes([delayed, dict(write, time=11.0)]) == []
+    # Sent again at 13 s, after it landed: a repeat of a write that had taken effect.
+    assert len(fault_soak.repeated_writes([delayed, dict(write, time=13.0)])) == 1
+    # Never carried out (the panel went away first): it never took effect.
+    assert fault_soak.repeated_writes([dict(delayed, applied_at=None), dict(write, time=13.0)]) == []
+    # An ordinary lost answer takes effect when the request came.
+    assert len(fault_soak.repeated_writes([dict(write, fault="drop", fault_after=True), dict(write, time=10.5)])) == 1
+
+
 def test_reconcile_under_faults_converges_in_one_run_and_leaves_nothing_half_done(tmp_path):
     result = fault_soak.soak(tmp_path, rate=0.15, seed=3, pending=5, forks=8, stall_seconds=1.0, install_seconds=4.0, timeout=300)
     assert result["runs"][0]["faults"] > 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
 from inprocess import start_panel
 from simulators.dcimanager import VARIANTS
 
@@ -195,3 +197,25 @@ def live_one_life(life):
     life.step("release", "dci_server_release", dict(hostname=HOSTNAME, poll_interval=5), released)
     life.again("release", "dci_server_release", dict(hostname=HOSTNAME, poll_interval=5))
     assert sorted(life.failed) == sorted(step for (variant, step) in CANNOT_KNOW if variant == life.variant)
+
+
+def test_a_refusal_sent_with_http_500_is_the_panels_answer(tmp_path, monkeypatch):
+    """errors_http500 (V15): the panel's error document comes with HTTP 500. The module reports the panel's
+    type, object and message, and the refused write is neither read back nor sent again."""
+    sim, runner, dummy = start_panel(tmp_path, monkeypatch, **VARIANTS["errors_http500"])
+    try:
+        result = runner.run("dci_user", {"name": "-bob", "password": PASSWORD})
+        assert result["failed"] and result["api_error"] == {"type": "value", "object": "name", "msg": "Invalid login '-bob'"}, result
+        assert "DCImanager refused user.edit with HTTP 500: Invalid login '-bob' (type value, object name)" in result["msg"]
+        assert [call["status"] for call in sim.writes()] == [500]
+        assert not any("read back" in warning for warning in result.get("warnings", []))
+        # A refusal of a read is not retried either.
+        sim.clear_calls()
+        client = DCIClient(sim.url, sim.admin_user, sim.admin_password, ca_path=sim.ca_path)
+        with pytest.raises(DCIError) as info:
+            client.form("server.edit", elid="99")
+        assert info.value.api_error["type"] == "missed" and info.value.status == 500
+        assert [call["name"] for call in sim.calls] == ["auth", "server.edit"]
+        assert sim.errors == []
+    finally:
+        sim.close()

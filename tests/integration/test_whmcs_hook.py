@@ -32,6 +32,8 @@ from simulators._tls import TLSHTTPServer, server_context
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / "extras" / "whmcs" / "hooks" / "ispsystem_dcimanager_awx.php"
+MODULE = REPO / "extras" / "whmcs" / "modules" / "servers" / "ispsystem_dcimanager"
+LIBRARY = MODULE / "lib" / "automation.php"
 CONFIG_EXAMPLE = REPO / "extras" / "whmcs" / "hooks" / "ispsystem_dcimanager_awx.config.php.example"
 CONFIG_NAME = "ispsystem_dcimanager_awx.config.php"
 PHP = shutil.which("php")
@@ -242,15 +244,25 @@ class HookRun:
             assert "not-for-the-log" not in message
 
 
+def install_whmcs_files(root):
+    """Copy the hook and the module folder (its library) into a WHMCS tree at ``root``; return includes/hooks."""
+    hooks = root / "includes" / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HOOK, hooks / HOOK.name)
+    module = root / "modules" / "servers" / MODULE.name
+    if not module.exists():
+        shutil.copytree(MODULE, module)
+    return hooks
+
+
 def run_hook(tmp_path, calls, config=None, env=None, config_text=None):
     """Run the hook under the harness; return a HookRun.
 
-    The hook is copied into tmp_path/hooks so that its config file is read from next to it, as in
-    WHMCS's includes/hooks/. ``config`` (dict) or ``config_text`` (PHP source) becomes that file.
+    The hook is copied into a WHMCS tree's includes/hooks (with the module folder, whose library it
+    uses) so that its config file is read from next to it. ``config`` (dict) or ``config_text`` (PHP
+    source) becomes that file.
     """
-    hooks = tmp_path / "hooks"
-    hooks.mkdir(exist_ok=True)
-    shutil.copy(HOOK, hooks / HOOK.name)
+    hooks = install_whmcs_files(tmp_path / "whmcs")
     config_path = hooks / CONFIG_NAME
     if config is not None:
         config_text = "<?php\nreturn %s;\n" % php_literal(config)
@@ -287,7 +299,7 @@ def run_hook(tmp_path, calls, config=None, env=None, config_text=None):
 # --- the files themselves ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [HOOK, CONFIG_EXAMPLE], ids=lambda path: path.name)
+@pytest.mark.parametrize("path", [HOOK, CONFIG_EXAMPLE, LIBRARY], ids=lambda path: path.name)
 def test_php_lint(path):
     proc = subprocess.run([PHP, "-l", str(path)], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -716,3 +728,74 @@ def test_eda_bad_settings_post_nothing(tmp_path, eda, changes, expected):
     assert eda.requests == []
     [line] = run.messages
     assert line.startswith("ispsystem.dcimanager EDA: create of service #42 NOT posted: ") and expected in line
+
+
+# --- the converge template (one for every action), the server entry, the module's products ---------------------------
+
+CONVERGE = 21
+
+
+@pytest.mark.parametrize("hook, action", list(HOOK_ACTIONS.items()))
+def test_converge_template_for_every_action(tmp_path, awx, hook, action):
+    """With job_templates.converge set, every action launches that one template with the service and its server entry."""
+    config = good_config(awx, job_templates=dict(TEMPLATES, converge=CONVERGE))
+    run = run_hook(tmp_path, [(hook, service_vars(serverid=3))], config=config)
+    run.assert_clean()
+    [request] = awx.requests
+    assert request["path"] == "/api/v2/job_templates/%d/launch/" % CONVERGE
+    expected = {"service_id": 42, "server_id": 3}
+    if action == "create":
+        expected["dedicated_server_new_service"] = True
+    assert json.loads(request["body"]) == {"extra_vars": expected}
+    [line] = run.messages
+    assert line.startswith("ispsystem.dcimanager AWX: converge (%s) of service #42 launched as AWX job %d" % (action, 9000 + CONVERGE))
+
+
+def test_converge_template_from_the_environment_without_a_server_entry(tmp_path, awx):
+    env = {"ISPSYSTEM_AWX_TEMPLATE_CONVERGE": str(CONVERGE)}
+    run = run_hook(tmp_path, [("AfterModuleSuspend", service_vars())], config=good_config(awx), env=env)
+    run.assert_clean()
+    [request] = awx.requests
+    assert request["path"] == "/api/v2/job_templates/%d/launch/" % CONVERGE
+    assert json.loads(request["body"]) == {"extra_vars": {"service_id": 42}}
+
+
+def test_a_dropped_variable_other_than_service_id_is_named(tmp_path, awx):
+    """A survey with only service_id drops server_id: the job runs (it reads the server from WHMCS), the log says what to fix."""
+    path = "/api/v2/job_templates/%d/launch/" % CONVERGE
+    awx.answers[path] = (201, {"job": 5, "ignored_fields": {"extra_vars": {"server_id": 3}}})
+    run = run_hook(tmp_path, [("AfterModuleSuspend", service_vars(serverid=3))], config=good_config(awx, job_templates={"converge": CONVERGE}))
+    run.assert_clean()
+    assert [request["path"] for request in awx.requests] == [path]  # not cancelled
+    assert "launched as AWX job 5" in run.messages[0] and "AWX dropped the variables server_id" in run.messages[0]
+
+
+def test_the_modules_products_are_left_to_the_module(tmp_path, awx, eda):
+    """The provisioning module starts its own runs: the standalone hook does nothing for its services, even when selected."""
+    config = dict(good_config(awx, modules=["ispsystem_dcimanager"], job_templates={"converge": CONVERGE}), **eda_config(eda))
+    run = run_hook(tmp_path, [(hook, service_vars(module="ispsystem_dcimanager")) for hook in HOOK_ACTIONS], config=config)
+    run.assert_clean()
+    assert awx.requests == [] and eda.requests == [] and run.log == []
+
+
+def test_eda_post_names_the_server_entry(tmp_path, eda):
+    run = run_hook(tmp_path, [("AfterModuleTerminate", service_vars(serverid=4))], config=eda_config(eda))
+    run.assert_clean()
+    [request] = eda.requests
+    check_signature(request)
+    assert json.loads(request["body"])["server_id"] == 4
+
+
+def test_without_the_module_folder_the_hook_says_so(tmp_path, awx):
+    hooks = install_whmcs_files(tmp_path / "whmcs")
+    shutil.rmtree(tmp_path / "whmcs" / "modules")
+    harness = tmp_path / "harness.php"
+    harness.write_text(HARNESS, encoding="utf-8")
+    calls = tmp_path / "calls.json"
+    calls.write_text(json.dumps([{"hook": "AfterModuleCreate", "vars": service_vars()}]), encoding="utf-8")
+    proc = subprocess.run([PHP, str(harness), str(hooks / HOOK.name), str(calls)], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    [entry] = json.loads(proc.stdout)["log"]
+    assert entry["message"].startswith("ispsystem.dcimanager AWX: AfterModuleCreate not handled: ")
+    assert "modules/servers/ispsystem_dcimanager/lib/automation.php is missing; copy the folder modules/servers/ispsystem_dcimanager/" in entry["message"]
+    assert awx.requests == []

@@ -82,6 +82,14 @@ def test_duplicate_or_empty_names_fail_with_strict(tmp_path, whmcs, whmcs_env):
     assert "gives service 2 an empty name" in completed.said
 
 
+def test_a_failing_hostname_template_says_why_in_its_warning(tmp_path, whmcs, whmcs_env):
+    completed, data = inventory_list(write_source(tmp_path, {"statuses": [], "hostname": "{{ no_such_variable }}"}), whmcs_env)
+    assert completed.returncode == 0, completed.stderr
+    assert "whmcs-1" in data["_meta"]["hostvars"]
+    failed = [line for line in completed.said.splitlines() if "the hostname template failed for service 1:" in line]
+    assert failed and "no_such_variable" in " ".join(failed) and "an empty name" not in completed.said, completed.said
+
+
 def test_untrusted_values_are_never_templated(tmp_path, whmcs, whmcs_env):
     """A customer's custom field holding a template stays text, also when a play uses it."""
     source = write_source(tmp_path, {})

@@ -211,12 +211,10 @@ def test_a_write_whose_answer_is_lost_is_read_back_before_it_is_sent_again(tmp_p
     assert len(api_calls(whmcs, "UpdateClientProduct")) == 2
     # ansible-core 2.16 wraps warnings at 80 columns: compare with the line breaks taken out.
     assert "read back: the update of service 1 was not made, so it was sent again" in " ".join(run.output.split())
-    # Every send's answer lost: three sends, then a clear failure; a rerun reads first and converges.
+    # Three answers lost in a row, each read back as not made: sent again after growing pauses (1, 2, 4 s)
+    # within the task's time (max(60, timeout) seconds; its end is tested in-process, test_lost_write_answers.py).
     whmcs.clear_calls()
     whmcs.set_faults(rate=1.0, kinds=("http500",), names=["UpdateClientProduct"], seed=1, count=3)
     run = run_playbook(tmp_path, [task(SERVICE, {"service_id": 1, "notes": "after three faults"})], env=whmcs_env)
-    assert run.status("t") == "failed"
-    assert "read back after 3 sends: the update of service 1 was not made" in run.result("t")["msg"]
-    assert len(api_calls(whmcs, "UpdateClientProduct")) == 3 and whmcs.service(1)["notes"] == "after fault"
-    run = run_playbook(tmp_path, [task(SERVICE, {"service_id": 1, "notes": "after three faults"})], env=whmcs_env)
-    assert run.status("t") == "changed" and whmcs.service(1)["notes"] == "after three faults"
+    assert run.status("t") == "changed", run.output
+    assert len(api_calls(whmcs, "UpdateClientProduct")) == 4 and whmcs.service(1)["notes"] == "after three faults"

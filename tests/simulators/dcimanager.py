@@ -16,7 +16,7 @@ hidden state with ``sim.server_state(id)``, and build states with ``default_stat
 Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
 ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
 function's parameters; the panel log shows what the web UI sends) before relying on it. Where no
-evidence settles a detail, a VARIANT knob (``V1`` ... ``V14``, listed under the assumption it flips;
+evidence settles a detail, a VARIANT knob (``V1`` ... ``V17``, listed under the assumption it flips;
 the default is the behaviour described) lets the simulator play a panel that differs in it, and
 ``VARIANTS`` names one settings dict per single difference, so a test can run on each of them:
 
@@ -30,9 +30,24 @@ Transport and documents
           ``flag_text`` such a cell looks exactly like a flag; V10 tells them apart.
   A3  Flags are empty elements (``<blocked/>``), present when true. Forms show checkboxes as ``on``/``off``.
       V10 ``flag_text="on"``: a flag element has that text (``<blocked>on</blocked>``).
+      V17 ``flag_off_text="off"``: every flag a row can carry is shown, set or not, a flag that is not
+          set with this text (``<blocked>off</blocked>``), as forms show checkboxes; with V10's
+          ``flag_text="on"`` a set one says ``on``.
   A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
   A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
   A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
+  A8  The ``server`` list is current: it shows every write the moment the panel answered it.
+      ``list_lag=S`` (seconds, default 0; a knob, not one of the VARIANTS): the ``server`` list shows each
+      server's row as it was S seconds ago (hostname, owner and flags alike), as a panel that serves
+      its lists from a cache or a replica would; single-server reads (``iplist``, the ``iplist.edit`` and
+      ``server.edit`` forms) stay current. The row of a moment is the one recorded after the last
+      request handled up to then; with nothing recorded that long ago, the oldest row recorded.
+  A9  Answers take no time (``latency=0``). ``latency`` and ``jitter`` (seconds; see ``_server``) delay each
+      request by ``latency`` +- up to ``jitter``, a random share of it before the request is handled
+      and the rest before its answer leaves, so a client cannot tell when in its round trip a
+      request took effect. ``delayed_apply`` faults hand the client a 504 or a dropped connection at
+      once and carry the request out later (see ``_server``): what a panel behind a proxy that gave
+      up on a request may do.
   A7  Lists are never paged (``p_num``/``p_cnt`` are ignored).
       V14 ``list_page_size=N`` (> 0): the ``server``, ``user`` and ``osmgr`` lists answer one page:
           ``p_num`` (1-based, default 1) and ``p_cnt`` (rows per page, default N) are read from the
@@ -40,7 +55,15 @@ Transport and documents
           pages) before the page's rows. A page past the end has no rows; a ``p_num``/``p_cnt`` that
           is not a positive integer is an error (type ``value``, object the parameter). No ISPsystem
           text about mgr5 paging was found; the names and the placement are assumed.
-Errors (always HTTP 200, ``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``)
+  A9  Forms (``*.edit`` without ``sok``, ``server.operations``) show every field, an empty one as an
+      empty element; a free server's ``server.edit`` ``owner`` is ``no_owner``.
+      V16 ``form_empty_fields="omit"``: a form leaves out every field whose value is empty, as lists leave
+          out empty cells (A2), and a free server's ``owner`` is empty, so it is left out too (a save
+          still takes ``no_owner``). Empty ``notes``, ``type`` or ``chassis_templ`` are then absent.
+Errors (``<doc><error type="T" object="O" lang="en"><msg>..</msg></error></doc>``, sent with HTTP 200)
+      V15 ``error_status=N``: every error document is sent with HTTP status N instead (``500``: a panel, or a
+          proxy in front of it, that marks its refusals as server errors). The document is the same; the
+          request changed nothing, as with 200.
   E1  unknown or missing ``func``: type ``missed``, object ``func``.
   E2  missing or empty required parameter: type ``empty``, object = the parameter name.
   E3  unknown id: type ``missed``, object = what it names (``server``, ``user``, ``ip``, ``connection``).
@@ -115,6 +138,8 @@ Functions
       ``checkpasswd`` is accepted and not checked; the install takes ``install_seconds``; it clears
       ``operation_failed`` when it starts and sets it when the server or the template has ``fail_install``.
       The installed template is kept in the state (``installed_template``) but shown in no list.
+      For tests, ``installs`` lists every install started: server id, time, the server's hostname and
+      owner login at that moment, template and root password (the simulator's own record).
       ``install_in_progress`` shows from the moment ``server.operations`` answers.
       V5  ``install_flag_delay=D`` seconds: the flag shows only from D seconds after ``server.operations``;
           before that the row has neither ``install_in_progress`` nor ``operation_failed`` although the
@@ -157,6 +182,8 @@ ADMIN_LEVEL = 28
 USER_LEVEL = 16
 LEVELS = {"lvUser": USER_LEVEL, "lvAdmin": ADMIN_LEVEL}
 FREE_DOMAIN = "free.ds"
+# Where make_state()'s address pool starts (IPv4, IPv6).
+POOL_START = ("100.64.0.1", "2001:db8:100::1")
 NO_OWNER = "no_owner"
 XML_TYPE = "text/xml; charset=UTF-8"
 
@@ -223,6 +250,13 @@ def _seconds(value):
     return value
 
 
+def _status(value):
+    value = int(value)
+    if not 200 <= value <= 599:
+        raise ValueError("not an HTTP status: %r" % value)
+    return value
+
+
 def _count(value):
     value = int(value)
     if value < 0:
@@ -231,7 +265,7 @@ def _count(value):
 
 
 # name -> (converter, default). Each default is the behaviour the module docstring describes; the
-# other values play a panel that differs in one unevidenced detail (V1..V14 there).
+# other values play a panel that differs in one unevidenced detail (V1..V17 there).
 VARIANT_KNOBS = {
     "port_state_column": (_column, "state"),  # V1  F7
     "port_state_words": (_words, "on,off"),  # V2  F7
@@ -248,6 +282,9 @@ VARIANT_KNOBS = {
     "newkey_with_session": (_one_of("allow", "refuse"), "allow"),  # V12 F14
     "osmgr_name": (_one_of("template", "title"), "template"),  # V13 F11
     "list_page_size": (_count, 0),  # V14 A7
+    "error_status": (_status, 200),  # V15 E*
+    "form_empty_fields": (_one_of("show", "omit"), "show"),  # V16 A9
+    "flag_off_text": (str, ""),  # V17 A3
 }
 
 # One panel per single difference from the defaults, for tests parametrized over them.
@@ -255,7 +292,8 @@ VARIANT_KNOBS = {
 # operation_failed; the flag then shows until install_seconds after the start. Use install_seconds
 # > 0.5 to see it at all (the integration tests' 1.5 s shows it for 1 s); with install_seconds <= 0.5
 # it never shows. paged_lists: 2 rows a page, so the sample panel's 7 servers take 4 pages, its 3
-# templates 2, and its 2 users exactly one full page.
+# templates 2, and its 2 users exactly one full page. flags_on_off: V17 with V10's "on" (every flag
+# shown, set or not, as on or off), the form a checkbox has.
 VARIANTS = {
     "port_state_status": {"port_state_column": "status"},
     "port_state_hidden": {"port_state_column": ""},
@@ -276,7 +314,25 @@ VARIANTS = {
     "newkey_authinfo_only": {"newkey_with_session": "refuse"},
     "osmgr_title": {"osmgr_name": "title"},
     "paged_lists": {"list_page_size": 2},
+    "errors_http500": {"error_status": 500},
+    "form_omits_empty": {"form_empty_fields": "omit"},
+    "flags_on_off": {"flag_text": "on", "flag_off_text": "off"},
 }
+
+# Every flag a row of each list can carry (V17 shows the ones not set too).
+SERVER_ROW_FLAGS = (
+    "blocked",
+    "hwproblem",
+    "diag_in_progress",
+    "disabled",
+    "poweron",
+    "poweroff",
+    "powererror",
+    "install_in_progress",
+    "operation_failed",
+)
+USER_ROW_FLAGS = ("disabled",)
+CONNECTION_ROW_FLAGS = ("func_in_progress",)
 
 
 class ApiError(Exception):
@@ -336,9 +392,10 @@ class _ListDoc:
     the rows (the paging counters, V14).
     """
 
-    def __init__(self, empty_cells=False, flag_text="", path=(), head=()):
+    def __init__(self, empty_cells=False, flag_text="", path=(), head=(), flag_off_text=""):
         self.empty_cells = empty_cells
         self.flag_text = _escape(flag_text)
+        self.flag_off_text = _escape(flag_off_text)
         self.path = path
         self.parts = [self._cell(key, value) for key, value in head]
 
@@ -347,10 +404,13 @@ class _ListDoc:
             return "<%s />" % key
         return "<%s>%s</%s>" % (key, _escape(str(value)), key)
 
-    def row(self, columns, flags=()):
-        """A list row: ``columns`` is a list of (name, value); empty values are left out (A2, V9)."""
+    def row(self, columns, flags=(), all_flags=()):
+        """A list row: ``columns`` is a list of (name, value); empty values are left out (A2, V9).
+        ``flags``: the flags set; ``all_flags``: every flag the row can carry, shown unset with V17."""
         cells = [self._cell(key, value) for key, value in columns if self.empty_cells or (value is not None and value != "")]
         cells += [("<%s>%s</%s>" % (flag, self.flag_text, flag)) if self.flag_text else "<%s />" % flag for flag in flags]
+        if self.flag_off_text:  # V17
+            cells += ["<%s>%s</%s>" % (flag, self.flag_off_text, flag) for flag in all_flags if flag not in flags]
         self.parts.append("<elem>%s</elem>" % "".join(cells))
 
     def to_bytes(self):
@@ -361,9 +421,12 @@ class _ListDoc:
         return ("<?xml version='1.0' encoding='UTF-8'?>\n" + doc).encode("utf-8")
 
 
-def _form(values, slists=None):
+def _form(values, slists=None, omit_empty=False):
+    """A form answer; ``omit_empty`` leaves out the fields whose value is empty (V15)."""
     doc = _doc()
     for key, value in values:
+        if omit_empty and (value is None or value == ""):
+            continue
         _add(doc, key, "" if value is None else value)
     for name, options in (slists or {}).items():
         slist = _add(doc, "slist", name=name)
@@ -492,17 +555,19 @@ def add_address(state, server, ip, domain, group="public"):
     return address
 
 
-def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public", style="chassis_templ"):
+def make_state(n_servers=10, package="DL360-G9", ipv4=32, ipv6=32, group="public", style="chassis_templ", first_ip="10.0.0.1", pool_start=POOL_START):
     """A state with ``n_servers`` free, powered-off servers of ``package`` and a pool of ``ipv4``/``ipv6`` addresses.
 
-    ``style`` is ``chassis_templ`` (new-style server type) or ``type`` (old style).
+    ``style`` is ``chassis_templ`` (new-style server type) or ``type`` (old style). The servers' main
+    addresses count up from ``first_ip``, the pool's from ``pool_start`` (IPv4, IPv6): a second panel
+    (another datacenter) gets other ones.
     """
     state = _empty_state()
     for i in range(n_servers):
-        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address("10.0.0.1") + i), style=style, rack="R%d" % (i // 40 + 1))
+        new_server(state, i + 1, "srv%04d" % (i + 1), package, str(ipaddress.ip_address(first_ip) + i), style=style, rack="R%d" % (i // 40 + 1))
     state["ip_pools"][group] = {
-        "ipv4": [str(ipaddress.ip_address("100.64.0.1") + i) for i in range(ipv4)],
-        "ipv6": [str(ipaddress.ip_address("2001:db8:100::1") + i) for i in range(ipv6)],
+        "ipv4": [str(ipaddress.ip_address(pool_start[0]) + i) for i in range(ipv4)],
+        "ipv6": [str(ipaddress.ip_address(pool_start[1]) + i) for i in range(ipv6)],
     }
     return state
 
@@ -557,6 +622,7 @@ class DCImanagerSimulator(SimulatorServer):
             "enable_seconds": float,
             "session_ttl": float,
             "install_requires_power": _bool,
+            "list_lag": _seconds,  # A8
         },
         **{name: convert for name, (convert, dummy) in VARIANT_KNOBS.items()},
     )
@@ -568,6 +634,8 @@ class DCImanagerSimulator(SimulatorServer):
         tls_dir=None,
         port=0,
         latency=0.0,
+        jitter=0.0,
+        list_lag=0.0,
         admin_user="admin",
         admin_password="admin-secret-pw",
         poweron_seconds=1.0,
@@ -582,7 +650,11 @@ class DCImanagerSimulator(SimulatorServer):
         unknown = sorted(set(variants) - set(VARIANT_KNOBS))
         if unknown:
             raise TypeError("unknown settings %s; variant knobs: %s" % (unknown, sorted(VARIANT_KNOBS)))
-        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency, jitter=jitter)
+        self.list_lag = _seconds(list_lag)
+        # server id -> [(time, owner id, columns, flags)] of its server-list row, oldest first (A8).
+        self._row_history = {}
+        self.installs = []
         for name, (convert, default) in VARIANT_KNOBS.items():
             setattr(self, name, convert(variants.get(name, default)))
         self.admin_user = admin_user
@@ -643,8 +715,11 @@ class DCImanagerSimulator(SimulatorServer):
         with self.lock:
             self.state = base
             self._servers = {s["id"]: s for s in base["servers"]}
+            self._row_history = {}
+            self.installs = []
 
     def dump_state(self):
+        self.apply_due_writes()
         with self.lock:
             for server in self.state["servers"]:
                 self._settle(server)
@@ -652,6 +727,7 @@ class DCImanagerSimulator(SimulatorServer):
 
     def server_state(self, server_id):
         """The settled state of one server (a copy), for tests."""
+        self.apply_due_writes()
         with self.lock:
             return copy.deepcopy(self._settle(self._servers[str(server_id)]))
 
@@ -718,13 +794,17 @@ class DCImanagerSimulator(SimulatorServer):
         if out in ("json", "sjson"):
             body = {"doc": {"error": {"$type": "xml", "$object": "out", "msg": {"$": "out=%s is not supported by the simulator; use out=xml" % out}}}}
             return 200, "application/json", json.dumps(body).encode(), name, write
+        status = 200
         try:
             if out != "xml":
                 raise ApiError("value", "out", "Unknown output format '%s'" % out)
             doc = self._call(name, params)
         except ApiError as err:
             doc = _error_doc(err)
-        return 200, XML_TYPE, _serialize(doc), name, write
+            status = self.error_status  # V15
+        if self.list_lag > 0:
+            self._record_rows()
+        return status, XML_TYPE, _serialize(doc), name, write
 
     def _call(self, name, params):
         if name == "auth":
@@ -838,7 +918,10 @@ class DCImanagerSimulator(SimulatorServer):
         return main["domain"] if main else ""
 
     def _list(self, path=(), head=()):
-        return _ListDoc(empty_cells=self.empty_cells == "empty", flag_text=self.flag_text, path=path, head=head)
+        return _ListDoc(empty_cells=self.empty_cells == "empty", flag_text=self.flag_text, path=path, head=head, flag_off_text=self.flag_off_text)
+
+    def _form(self, values, slists=None):
+        return _form(values, slists, omit_empty=self.form_empty_fields == "omit")
 
     def _page(self, params, items):
         """(the items of the page asked for, the head cells): everything and no head unless V14 pages lists."""
@@ -876,7 +959,7 @@ class DCImanagerSimulator(SimulatorServer):
         users, head = self._page(params, self._users())
         doc = self._list(head=head)
         for user in users:
-            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])], ["disabled"] if user["suspended"] else [])
+            doc.row([("id", user["id"]), ("name", user["name"]), ("level", user["level"])], ["disabled"] if user["suspended"] else [], USER_ROW_FLAGS)
         return doc
 
     @api_function("user.edit", write=WITH_SOK)
@@ -885,7 +968,7 @@ class DCImanagerSimulator(SimulatorServer):
         if _get(params, "elid"):
             user = self._customer(params)
             if not sok:
-                return _form(
+                return self._form(
                     [("elid", user["id"]), ("name", user["name"]), ("level", "lvUser" if user["level"] == USER_LEVEL else "lvAdmin")],
                     {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]},
                 )
@@ -898,7 +981,7 @@ class DCImanagerSimulator(SimulatorServer):
             user["name"] = name
             return _ok()
         if not sok:
-            return _form([("name", ""), ("level", "lvUser")], {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
+            return self._form([("name", ""), ("level", "lvUser")], {"level": [("lvUser", "User"), ("lvAdmin", "Administrator")]})
         name = _need(params, "name")
         self._check_user_name(name, None)
         password = _need(params, "passwd")
@@ -954,31 +1037,67 @@ class DCImanagerSimulator(SimulatorServer):
 
     # --- servers ---------------------------------------------------------------------------------
 
+    def _owner_cells(self):
+        """Owner id -> what the ``owner`` cell shows (V4): one look-up table per list, not a scan per row."""
+        return {user["id"]: user["id"] if self.owner_column == "id" else user["name"] for user in self._users()}
+
+    def _server_row(self, server, owners):
+        """(owner id, columns, flags) of the server's row in the ``server`` list, as it is now."""
+        self._settle(server)
+        columns = [
+            ("id", server["id"]),
+            ("name", server["name"]),
+            ("hostname", self._hostname(server)),
+            ("owner", owners.get(server["owner"], "")),
+            ("chassis_templ", server["chassis_templ"]),
+            ("type", server["type"]),
+            ("ip", server["main_ip"]),
+            ("mac", server["mac"]),
+            ("rack", server["rack"]),
+        ]
+        return server["owner"], columns, self._flags(server)
+
+    def _record_rows(self):
+        """A8: note every server's row as it is now (when it changed), and forget what no lagging list can show."""
+        now, owners = self.now(), self._owner_cells()
+        for server in self.state["servers"]:
+            row = self._server_row(server, owners)
+            history = self._row_history.setdefault(server["id"], [])
+            if not history or history[-1][1:] != row:
+                history.append((now,) + row)
+            # Keep the newest row older than the lag (what a list shows now) and everything after it.
+            while len(history) > 1 and history[1][0] <= now - self.list_lag:
+                history.pop(0)
+
+    def _lagging_row(self, server, owners):
+        """The server's row as it was ``list_lag`` seconds ago (A8)."""
+        if server["id"] not in self._row_history:
+            self._record_rows()
+        history = self._row_history[server["id"]]
+        then = self.now() - self.list_lag
+        shown = history[0]
+        for entry in history:
+            if entry[0] <= then:
+                shown = entry
+        return shown[1:]
+
     @api_function("server", users=True)
     def _f_server(self, params, who):
+        owners = self._owner_cells()
         servers = self.state["servers"]
-        if who["level"] < ADMIN_LEVEL:
-            servers = [server for server in servers if server["owner"] == who["id"]]
-        servers, head = self._page(params, servers)
-        # One look-up table per list, not a scan of the users per row (10,000-server lists).
-        owners = {user["id"]: user["id"] if self.owner_column == "id" else user["name"] for user in self._users()}
+        if self.list_lag > 0:  # A8: who owns a server is what the lagging rows say
+            rows = [self._lagging_row(server, owners) for server in servers]
+            if who["level"] < ADMIN_LEVEL:
+                rows = [row for row in rows if row[0] == who["id"]]
+            rows, head = self._page(params, rows)
+        else:
+            if who["level"] < ADMIN_LEVEL:
+                servers = [server for server in servers if server["owner"] == who["id"]]
+            servers, head = self._page(params, servers)
+            rows = [self._server_row(server, owners) for server in servers]
         doc = self._list(head=head)
-        for server in servers:
-            self._settle(server)
-            doc.row(
-                [
-                    ("id", server["id"]),
-                    ("name", server["name"]),
-                    ("hostname", self._hostname(server)),
-                    ("owner", owners.get(server["owner"], "")),
-                    ("chassis_templ", server["chassis_templ"]),
-                    ("type", server["type"]),
-                    ("ip", server["main_ip"]),
-                    ("mac", server["mac"]),
-                    ("rack", server["rack"]),
-                ],
-                self._flags(server),
-            )
+        for dummy_owner, columns, flags in rows:
+            doc.row(columns, flags, SERVER_ROW_FLAGS)
         return doc
 
     @api_function("server.edit", write=WITH_SOK)
@@ -988,7 +1107,7 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         if _get(params, "sok") == "":
             owners = [(NO_OWNER, "-- none --")] + [(u["id"], u["name"]) for u in self._users()]
-            return _form(
+            return self._form(
                 [
                     ("elid", server["id"]),
                     ("name", server["name"]),
@@ -997,7 +1116,7 @@ class DCImanagerSimulator(SimulatorServer):
                     ("type", server["type"]),
                     ("chassis_templ", server["chassis_templ"]),
                     ("disabled", "on" if server["disabled"] else "off"),
-                    ("owner", server["owner"] or NO_OWNER),
+                    ("owner", server["owner"] or ("" if self.form_empty_fields == "omit" else NO_OWNER)),  # V15
                 ],
                 {"owner": owners},
             )
@@ -1075,7 +1194,7 @@ class DCImanagerSimulator(SimulatorServer):
             if self.port_state_column:  # V1, V2
                 state = conn.get("state")
                 columns.append((self.port_state_column, words.get(state, state)))
-            doc.row(columns, ["func_in_progress"] if busy else [])
+            doc.row(columns, ["func_in_progress"] if busy else [], CONNECTION_ROW_FLAGS)
         return doc
 
     @api_function("server.connection.edit", write=WITH_SOK)
@@ -1087,7 +1206,7 @@ class DCImanagerSimulator(SimulatorServer):
             if field in params:
                 conn[field] = _get(params, field)
             return _ok()
-        return _form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")), (field, conn.get(field))])
+        return self._form([("elid", conn["id"]), ("plid", server["id"]), ("type", conn["type"]), ("device", conn.get("device")), (field, conn.get(field))])
 
     def _switch_port(self, params, who, target):
         server = self._server(params, who, key="plid")
@@ -1146,14 +1265,14 @@ class DCImanagerSimulator(SimulatorServer):
             address = self._address(server, params)
             if not sok:
                 fields = [("elid", address["id"]), ("plid", server["id"]), ("ip", address["ip"]), ("family", address["family"]), ("iptype", address["group"])]
-                return _form(fields + ([("domain", address["domain"])] if self.ipform_domain else []))  # V6
+                return self._form(fields + ([("domain", address["domain"])] if self.ipform_domain else []))  # V6
             domain = _need(params, "domain")
             self._check_domain(domain)
             address["domain"] = self._stored_domain(domain)
             return _ok()
         pools = self.state["ip_pools"]
         if not sok:
-            return _form(
+            return self._form(
                 [("plid", server["id"]), ("family", "ipv4"), ("iptype", "public"), ("ip", ""), ("domain", self._hostname(server))],
                 {"family": [("ipv4", "IPv4"), ("ipv6", "IPv6")], "iptype": [(g, g) for g in pools]},
             )
@@ -1215,7 +1334,7 @@ class DCImanagerSimulator(SimulatorServer):
         server = self._server(params, who)
         templates = {t["name"]: t for t in self.state["os_templates"]}
         if _get(params, "sok") == "":
-            return _form(
+            return self._form(
                 [("elid", server["id"]), ("operation", "ostemplate"), ("ostemplate", ""), ("recipe", "null")],
                 {
                     "operation": [("ostemplate", "Install OS")],
@@ -1245,6 +1364,17 @@ class DCImanagerSimulator(SimulatorServer):
             server["install"]["shown"] = self.now() + self.install_flag_delay
         server["operation_failed"] = False
         server["root_password"] = password
+        owner = self._user_by("id", server["owner"]) if server["owner"] else None
+        self.installs.append(
+            {
+                "server": server["id"],
+                "time": self.now(),
+                "hostname": self._hostname(server),
+                "owner": owner["name"] if owner else None,
+                "template": name,
+                "root_password": password,
+            }
+        )
         return _ok()
 
     @api_function("server.opercancel", write=ALWAYS, users=True)

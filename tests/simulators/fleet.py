@@ -43,6 +43,19 @@ kind                        status     what differs from the consistent shop
 ``no_domain_duplicate``     Terminated (released) it has the domain of an Active service
                                        (``other_service_id``): two services, one hostname
 ==========================  =========  ===========================================================
+
+Several datacenters: with ``server_ids`` (WHMCS server entry ids, one DCImanager panel each) the
+first value returned is ``{str(server id): dcimanager_state}``, WHMCS has one server entry per id
+(``shop.server_entry``), and service ``i`` sits on the panel ``P = i % len(server_ids)`` as its
+``j = i // len(server_ids)``-th service: server ``5000 + j`` on that panel (so every panel has
+servers 5000, 5001, ...: the same ids on each), main address ``10.1.0.1 + j`` moved by
+``P << 20`` (``10.17.0.1`` on the second panel), free servers ``1`` ... on each panel from
+``10.0.0.1`` moved the same way, twins ``7000 + j``. A drift that names another service or server
+(``ip_on_other_server``, ``no_domain_duplicate``) picks it on the same panel, and ``drift_plan``
+entries then carry ``panel`` (the server id, a string). ``server_of(service_id, server_ids)`` says
+where a service's server is. Clients have services on every panel (and an account on each panel
+where one of theirs is provisioned). Without ``server_ids`` the shop is the one-panel shop above,
+unchanged.
 """
 
 import copy
@@ -50,7 +63,7 @@ import ipaddress
 import random
 
 from . import shop
-from .dcimanager import add_address, make_state, new_server
+from .dcimanager import POOL_START, add_address, make_state, new_server
 
 TEMPLATE = "ISPsystem__Debian-12-amd64"
 STRANGER = ("stranger", "stranger-Pw-0z9y")
@@ -73,6 +86,29 @@ def hostname_of(service):
     return service["domain"] or "%s.domain" % service["id"]
 
 
+def _panel_ids(server_ids):
+    """The panels' keys (WHMCS server ids as strings), [None] for the one-panel shop."""
+    if server_ids is None:
+        return [None]
+    keys = [str(int(server_id)) for server_id in server_ids]
+    if not keys or len(set(keys)) != len(keys):
+        raise ValueError("server_ids must name at least one server entry, each once: %r" % (server_ids,))
+    return keys
+
+
+def _shift(address, panel):
+    """``address`` moved into the ``panel``-th panel's range (panel 0: unchanged)."""
+    ip = ipaddress.ip_address(address)
+    return str(ip + (panel << (20 if ip.version == 4 else 64)))
+
+
+def server_of(service_id, server_ids=None):
+    """(panel key or None, server id) of the shop's service ``service_id``: where its server is, or was."""
+    keys = _panel_ids(server_ids)
+    index = service_id - 1000
+    return keys[index % len(keys)], str(5000 + index // len(keys))
+
+
 def _statuses(n, pending, suspended, terminated):
     suspended = n // 10 if suspended is None else suspended
     terminated = n // 10 if terminated is None else terminated
@@ -87,8 +123,8 @@ def _domain(index):
     return "" if index % 5 == 4 else "svc%d.example.net" % (1000 + index)
 
 
-def _plan(statuses, drift, seed):
-    """Index -> plan entry of every drifted service (see ``drift_plan``)."""
+def _plan(statuses, drift, seed, panels=1):
+    """Index -> plan entry of every drifted service (see ``drift_plan``); ``panels``: how many panels share them."""
     drift = dict(drift or {})
     unknown = sorted(set(drift) - set(DRIFTS))
     if unknown:
@@ -102,16 +138,26 @@ def _plan(statuses, drift, seed):
         if not 0 <= count <= len(eligible):
             raise ValueError("drift %s: %d asked, %d %s services free for it" % (kind, count, len(eligible), status))
         for i in sorted(rng.sample(eligible, count)):
-            entry = {"drift": kind, "service_id": 1000 + i, "status": status, "server_id": str(5000 + i), "other_server_id": None, "other_service_id": None}
+            # Another service or server a drift names is on the same panel: on its own panel it means what it says.
+            entry = {
+                "drift": kind,
+                "service_id": 1000 + i,
+                "status": status,
+                "server_id": str(5000 + i // panels),
+                "other_server_id": None,
+                "other_service_id": None,
+            }
             if kind == "ip_on_other_server":
-                others = [j for j in provisioned if j != i]
+                others = [j for j in provisioned if j != i and j % panels == i % panels]
                 if not others:
                     raise ValueError("drift ip_on_other_server needs a second provisioned service")
-                entry["other_server_id"] = str(5000 + rng.choice(others))
+                entry["other_server_id"] = str(5000 + rng.choice(others) // panels)
             elif kind == "hostname_twice":
-                entry["other_server_id"] = str(7000 + i)
+                entry["other_server_id"] = str(7000 + i // panels)
             elif kind == "no_domain_duplicate":
-                partners = [j for j in provisioned if statuses[j] == "Active" and _domain(j) and j not in plan and j not in partners_taken]
+                partners = [
+                    j for j in provisioned if statuses[j] == "Active" and _domain(j) and j not in plan and j not in partners_taken and j % panels == i % panels
+                ]
                 if not partners:
                     raise ValueError("drift no_domain_duplicate needs an undrifted Active service with a domain")
                 partner = rng.choice(partners)
@@ -121,38 +167,46 @@ def _plan(statuses, drift, seed):
     return plan
 
 
-def drift_plan(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, **dummy):
+def drift_plan(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, server_ids=None, **dummy):
     """The drifted services of ``make_consistent_shop`` with the same arguments, by service id.
 
     Each entry: ``drift`` (the kind), ``service_id``, ``status`` (WHMCS), ``hostname`` (the role's, after
     the drift), ``server_id`` (the service's own server ``5000 + i``, allocated or not),
-    ``other_server_id`` and ``other_service_id`` (see the module docstring; None when unused).
+    ``other_server_id`` and ``other_service_id`` (see the module docstring; None when unused); with
+    ``server_ids`` also ``panel`` (the service's WHMCS server id, a string; the servers named are on it).
     """
+    keys = _panel_ids(server_ids)
     statuses = _statuses(n, pending, suspended, terminated)
-    plan = _plan(statuses, drift, seed)
+    plan = _plan(statuses, drift, seed, len(keys))
     entries = []
     for i in sorted(plan):
         entry = dict(plan[i])
+        if server_ids is not None:
+            entry["panel"] = keys[i % len(keys)]
         partner = entry["other_service_id"]
         entry["hostname"] = _domain(partner - 1000) if partner else (_domain(i) or "%d.domain" % (1000 + i))
         entries.append(entry)
     return entries
 
 
-def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, clients=None, spare_servers=5, extra_ips=True):
+def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, terminated=None, clients=None, spare_servers=5, extra_ips=True, server_ids=None):
     """``(dcimanager_state, whmcs_state, products)``: ``n`` provisioned services and ``pending`` new orders.
 
     ``suspended`` / ``terminated``: how many of the ``n`` (default ``n // 10`` each; the rest are
     Active). ``clients``: how many clients (default one per ten services). ``spare_servers``: free
-    servers beyond one per Pending service. ``extra_ips=False``: servers carry only their main
+    servers beyond one per Pending service (on each panel). ``extra_ips=False``: servers carry only their main
     address, whatever the ``IP`` / ``IPv6`` options order (``make_fleet``'s shop; the role never
     re-checks the extra addresses of a provisioned service). ``drift``: see the module docstring.
+    ``server_ids``: several panels, the first value is then ``{str(server id): dcimanager_state}``
+    (see the module docstring).
     """
+    keys = _panel_ids(server_ids)
+    panels = len(keys)
     statuses = _statuses(n, pending, suspended, terminated)
-    plan = _plan(statuses, drift, seed)
+    plan = _plan(statuses, drift, seed, panels)
     total = len(statuses)
     n_clients = clients or max(1, total // 10)
-    whmcs = shop.whmcs_state()  # the product with its os / recipe / IP / IPv6 options, and the server
+    whmcs = shop.whmcs_state([int(key) for key in keys] if server_ids is not None else (1,))  # the product with its options, and the servers
     os_choices = whmcs["products"][0]["configoptions"][0]["options"]
     whmcs["clients"] = [
         {"id": cid, "firstname": "Client", "lastname": str(cid), "email": "client%d@example.com" % cid, "companyname": "", "status": "Active"}
@@ -174,7 +228,7 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
                 "domain": _domain(index),
                 "dedicatedip": "",
                 "assignedips": "",
-                "serverid": 1,
+                "serverid": int(keys[index % panels] or 1),
                 "username": "client%d" % cid,
                 "password": "client%d-Pw-4x7q" % cid,
                 "configoptions": {"1": os_choices[index % len(os_choices)], "2": "null", "3": str(index % 2), "4": str(index // 2 % 2)},
@@ -187,39 +241,55 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
 
     # Enough pool addresses for every extra address ordered, and as many again free as make_fleet had.
     extra = [(int(s["configoptions"]["3"]), int(s["configoptions"]["4"])) if extra_ips and s["status"] != "Pending" else (0, 0) for s in services]
-    dci = make_state(
-        pending + spare_servers, package=shop.PACKAGE, ipv4=sum(v4 for v4, dummy in extra) + 2 * total + 8, ipv6=sum(v6 for dummy, v6 in extra) + 2 * total + 8
-    )
-    pool = {family: iter(addresses) for family, addresses in dci["ip_pools"]["public"].items()}
-    user_ids = {}
+    states = []
+    for panel in range(panels):
+        mine = range(panel, total, panels)
+        states.append(
+            make_state(
+                sum(1 for i in mine if statuses[i] == "Pending") + spare_servers,
+                package=shop.PACKAGE,
+                ipv4=sum(extra[i][0] for i in mine) + 2 * len(mine) + 8,
+                ipv6=sum(extra[i][1] for i in mine) + 2 * len(mine) + 8,
+                first_ip=_shift("10.0.0.1", panel),
+                pool_start=tuple(_shift(start, panel) for start in POOL_START),
+            )
+        )
+    pools = [{family: iter(addresses) for family, addresses in dci["ip_pools"]["public"].items()} for dci in states]
+    user_ids = [{} for dummy in states]
 
-    def account(login, password):
-        if login not in user_ids:
-            user_ids[login] = str(dci["next_id"])
+    def account(panel, login, password):
+        dci = states[panel]
+        if login not in user_ids[panel]:
+            user_ids[panel][login] = str(dci["next_id"])
             dci["next_id"] += 1
-            dci["users"].append({"id": user_ids[login], "name": login, "password": password, "level": 16, "suspended": False})
-        return user_ids[login]
+            dci["users"].append({"id": user_ids[panel][login], "name": login, "password": password, "level": 16, "suspended": False})
+        return user_ids[panel][login]
+
+    def address(panel, first, number):
+        return str(ipaddress.ip_address(_shift(first, panel)) + number)
 
     twins = []
     for index, service in enumerate(services):
         if service["status"] == "Pending":
             continue
+        panel, number = index % panels, index // panels
+        dci = states[panel]
         kind = plan.get(index, {}).get("drift")
-        owner = account(service["username"], service["password"])
-        main_ip = str(ipaddress.ip_address("10.1.0.1") + index)
+        owner = account(panel, service["username"], service["password"])
+        main_ip = address(panel, "10.1.0.1", number)
         allocated = (service["status"] in ("Active", "Suspended") and kind != "active_no_server") or kind == "terminated_allocated"
         if not allocated:
-            new_server(dci, 5000 + index, "old%d" % service["id"], shop.PACKAGE, main_ip, rack="R9")
+            new_server(dci, 5000 + number, "old%d" % service["id"], shop.PACKAGE, main_ip, rack="R9")
             if kind in ("terminated_ip_left", "active_no_server"):
                 service["dedicatedip"] = main_ip
             continue
         hostname = hostname_of(service)
         blocked = (service["status"] == "Suspended") != (kind in ("active_blocked", "suspended_unblocked"))
         if kind == "foreign_owner":
-            owner = account(*STRANGER)
+            owner = account(panel, *STRANGER)
         server = new_server(
             dci,
-            5000 + index,
+            5000 + number,
             "old%d" % service["id"],
             shop.PACKAGE,
             main_ip,
@@ -236,7 +306,7 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
             if conn["type"] == "Switch":
                 conn["state"] = "off" if blocked else "on"  # server.disable switches the ports off
         v4, v6 = extra[index]
-        extras = [next(pool["ipv4"]) for dummy in range(v4)] + [next(pool["ipv6"]) for dummy in range(v6)]
+        extras = [next(pools[panel]["ipv4"]) for dummy in range(v4)] + [next(pools[panel]["ipv6"]) for dummy in range(v6)]
         for ip in extras:
             add_address(dci, server, ip, hostname)
         service["dedicatedip"] = main_ip
@@ -244,12 +314,13 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
         if kind == "hostname_twice":
             twins.append((index, owner, hostname))
     for index, owner, hostname in twins:  # after the others, so their MAC addresses do not move
+        panel, number = index % panels, index // panels
         new_server(
-            dci,
-            7000 + index,
+            states[panel],
+            7000 + number,
             "dup%d" % (1000 + index),
             shop.PACKAGE,
-            str(ipaddress.ip_address("10.2.0.1") + index),
+            address(panel, "10.2.0.1", number),
             rack="R9",
             domain=hostname,
             owner=owner,
@@ -259,6 +330,7 @@ def make_consistent_shop(n, pending=0, drift=None, seed=0, suspended=None, termi
         )
     for index, entry in plan.items():
         if entry["drift"] == "ip_on_other_server":
-            services[index]["dedicatedip"] = str(ipaddress.ip_address("10.1.0.1") + int(entry["other_server_id"]) - 5000)
+            services[index]["dedicatedip"] = address(index % panels, "10.1.0.1", int(entry["other_server_id"]) - 5000)
     whmcs["services"] = services
+    dci = dict(zip(keys, states)) if server_ids is not None else states[0]
     return dci, whmcs, copy.deepcopy(shop.PRODUCTS)

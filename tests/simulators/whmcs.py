@@ -64,6 +64,16 @@ gives the fields of GetActivityLog and GetModuleQueue but not the rest):
   activity log (W-EDA-1) and resolve a queue entry of the same action; ``module_event()`` (for
   tests) does the same, and with ``error=`` records a failure instead.
 
+The WHMCS stand-in of the provisioning module's tests (``tests/integration/whmcs_standin.php``) saves what
+WHMCS itself saves after a module function (the simulator has no module behind its API):
+
+* W-MOD-1: ``PUT /_sim/module_event`` with ``{"service_id", "action", "error", "reason", "queue"}`` is
+  ``module_event()``: the status a successful module action sets (and its activity log line), or a failed
+  action's log line and module queue entry. ``queue: false`` (default true) leaves the module queue alone,
+  as WHMCS does for an action an admin started by hand (WHMCS shows the error to the admin instead);
+* W-MOD-2: the service's admin notes are its ``notes`` field (GetClientsProducts shows it,
+  UpdateClientProduct's ``notes`` replaces it): the module writes its ``ispsystem-dcimanager: ...`` lines there.
+
 State (``dump_state()`` / ``load_state()``, JSON): ``clients``, ``servers``, ``products`` (with
 ``configoptions`` and ``customfields`` definitions) and ``services`` (with ``configoptions``
 {option id: value} and ``customfields`` {field id: value}); optional ``activitylog`` and
@@ -249,8 +259,10 @@ class WHMCSSimulator(SimulatorServer):
         "secret": str,
     }
 
-    def __init__(self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None):
-        super().__init__(tls_dir=tls_dir, port=port, latency=latency)
+    def __init__(
+        self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None, jitter=0.0
+    ):
+        super().__init__(tls_dir=tls_dir, port=port, latency=latency, jitter=jitter)
         self.identifier = identifier
         self.secret = secret
         self.refuse_ip = refuse_ip
@@ -301,6 +313,7 @@ class WHMCSSimulator(SimulatorServer):
         self.modulequeue = list(state.get("modulequeue", []))
 
     def dump_state(self):
+        self.apply_due_writes()
         return copy.deepcopy(
             {
                 "clients": [self.clients[k] for k in sorted(self.clients)],
@@ -314,6 +327,7 @@ class WHMCSSimulator(SimulatorServer):
 
     def service(self, service_id):
         """A copy of one service's stored record (for tests)."""
+        self.apply_due_writes()
         with self.lock:
             return copy.deepcopy(self.services[int(service_id)])
 
@@ -594,16 +608,32 @@ class WHMCSSimulator(SimulatorServer):
 
     # --- module events, the activity log, the module queue (assumptions W-EDA-1..4) ----------------
 
-    def module_event(self, service_id, action, error=None, reason=""):
+    def module_event(self, service_id, action, error=None, reason="", queue=True):
         """What WHMCS's automation does for one module action on a service (for tests).
 
         ``action``: create, suspend, unsuspend or terminate. Without ``error`` the action succeeds:
         the status changes and the activity log gets "Module X Successful - Service ID: N". With
-        ``error`` it fails: the status stays, the log gets "Module X Failed ...", and the module
-        queue gets (or bumps) an entry. Returns the id of the activity log entry written.
+        ``error`` it fails: the status stays, the log gets "Module X Failed ...", and (unless
+        ``queue`` is false: an admin's own action) the module queue gets (or bumps) an entry.
+        Returns the id of the activity log entry written.
         """
         with self.lock:
-            return self._module_event(self.services[int(service_id)], action, error=error, reason=reason)
+            return self._module_event(self.services[int(service_id)], action, error=error, reason=reason, queue=queue)
+
+    def _control(self, handler, what):
+        """The base's control endpoints, and ``PUT /_sim/module_event`` (W-MOD-1)."""
+        if what != "module_event" or handler.command != "PUT":
+            super()._control(handler, what)
+            return
+        try:
+            data = json.loads(handler.read_body().decode("utf-8") or "{}")
+            if data.get("action") not in MODULE_ACTIONS:
+                raise ValueError("action must be one of %s" % sorted(MODULE_ACTIONS))
+            entry = self.module_event(data["service_id"], data["action"], error=data.get("error"), reason=data.get("reason", ""), queue=data.get("queue", True))
+        except (ValueError, KeyError, TypeError) as exc:
+            handler.send(400, "application/json", json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}).encode())
+            return
+        handler.send(200, "application/json", json.dumps({"activity_id": entry}).encode())
 
     def log_activity(self, description, client_id=0):
         """Append one activity log entry (WHMCS's logActivity()); returns its id."""
@@ -627,7 +657,7 @@ class WHMCSSimulator(SimulatorServer):
         )
         return entry_id
 
-    def _module_event(self, service, action, error=None, reason=""):
+    def _module_event(self, service, action, error=None, reason="", queue=True):
         word, queue_action, status = MODULE_ACTIONS[action]
         sid = int(service["id"])
         queued = next(
@@ -639,7 +669,9 @@ class WHMCSSimulator(SimulatorServer):
             None,
         )
         if error:
-            if queued is None:
+            if not queue:
+                pass
+            elif queued is None:
                 product = self.products.get(int(service["pid"]), {})
                 queue_id = (int(self.modulequeue[-1]["id"]) + 1) if self.modulequeue else 1
                 self.modulequeue.append(

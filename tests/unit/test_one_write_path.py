@@ -2,13 +2,19 @@
 # Copyright (c) ispsystem.dcimanager contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The resource base's ``change()`` is the one write path: no module sends a write any other way.
+"""The write path's ``change()`` is the one way a write reaches a client: no plugin sends one any other way.
 
-``change()`` marks the change, skips the call in check mode and resolves lost answers
-(plugins/module_utils/_resource.py). A writing client call anywhere else would escape all three, so
-the modules call no writing method of a client at all (they call the resource bases' ``write()``,
-``update_service()``, ``login_key()`` ...), and in the resource bases every such call sits inside a
-function handed to ``change()``.
+``change()`` (``Writes.change`` in plugins/module_utils/_writes.py, which the modules reach through
+the resource bases' ``write()``, ``update_service()``, ``login_key()`` ...) marks the change, skips the call in check mode and resolves
+lost answers. A writing client call anywhere else would escape all three, so the modules call no
+writing method of a client at all, and everywhere else in plugins/ (the resource bases, the service
+operations, the inventory plugins ...) every such call sits inside a function handed to ``change()``.
+
+A writing client call is a call of a client's writing method (``write``, ``update_client_product``,
+``new_login_key``), of its generic ``_call`` / ``call``, or of a reading method (``list``, ``form``,
+``document``; WHMCS's ``read``) with a function the catalogues (_dci/functions.py, _whmcs/actions.py)
+call a write, or do not list at all, on anything whose name says it is a client (``self.client``,
+``dci_client``, ``clients[panel]`` ...). The clients themselves refuse those at run time too.
 """
 
 from __future__ import annotations
@@ -18,12 +24,47 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.functions import FUNCTIONS, READS
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.actions import ACTIONS, READ
+
 REPO = Path(__file__).resolve().parents[2]
-# The clients' methods that send a writing call.
-WRITE_METHODS = {"write", "update_client_product", "new_login_key"}
-MODULES = sorted((REPO / "plugins" / "modules").glob("*.py"))
-# The resource bases: the only place a write reaches a client, inside change().
-BASES = [REPO / "plugins" / "module_utils" / "_dci_module.py", REPO / "plugins" / "module_utils" / "_whmcs_module.py"]
+PLUGINS = REPO / "plugins"
+# The clients' methods that send a writing call, and their generic senders.
+WRITE_METHODS = {"write", "update_client_product", "new_login_key", "call", "_call"}
+# Reading methods, and the catalogue that says which names they may be given.
+DCI_READS = {"list", "form", "document"}
+WHMCS_READS = {"read"}
+MODULES = sorted((PLUGINS / "modules").glob("*.py"))
+# The clients and their transport: where the writing calls are made, so not scanned.
+CLIENTS = [PLUGINS / "module_utils" / "_dci", PLUGINS / "module_utils" / "_whmcs", PLUGINS / "module_utils" / "_transport.py"]
+OTHERS = sorted(
+    path for path in PLUGINS.rglob("*.py") if path.parent != PLUGINS / "modules" and not any(path == client or client in path.parents for client in CLIENTS)
+)
+# The resource bases: where the modules' writes reach a client, inside change().
+BASES = [PLUGINS / "module_utils" / "_dci_module.py", PLUGINS / "module_utils" / "_whmcs_module.py"]
+
+
+def _named(node):
+    """The first argument of a call when it is a string literal (the function or action it names), else None."""
+    if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
+def is_writing_client_call(node):
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    # A client is whatever the code calls one: self.client, client, dci_client, self.clients[panel] ...
+    if "client" not in ast.unparse(node.func.value).lower():
+        return False
+    method, name = node.func.attr, _named(node)
+    if method in WRITE_METHODS:
+        return True
+    if method in DCI_READS and name is not None:
+        return name not in FUNCTIONS or not FUNCTIONS[name].kinds.intersection(READS)
+    if method in WHMCS_READS and name is not None:
+        return ACTIONS.get(name) != READ
+    return False
 
 
 def write_calls(source, anywhere=False):
@@ -40,12 +81,7 @@ def write_calls(source, anywhere=False):
             handed_to_change.update(arg.id for arg in node.args[:1] if isinstance(arg, ast.Name))
     found = []
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITE_METHODS):
-            continue
-        owner = node.func.value
-        if not (isinstance(owner, ast.Attribute) and owner.attr == "client" or isinstance(owner, ast.Name) and owner.id == "client"):
-            continue
-        if anywhere or not _inside_change(node, parents, handed_to_change):
+        if is_writing_client_call(node) and (anywhere or not _inside_change(node, parents, handed_to_change)):
             found.append((node.lineno, ast.unparse(node)[:80]))
     return found
 
@@ -71,8 +107,43 @@ def test_the_scan_finds_a_write_outside_change():
     assert write_calls_outside_change("def f(self):\n    def send():\n        return self.client.write('x')\n    self.change(send, None)\n") == []
     # Handing change() the write's answer (the write already made) is no better than calling it bare.
     assert write_calls_outside_change("def f(self):\n    self.change(None, self.client.write('x'))\n") != []
-
     assert write_calls("def f(self):\n    self.change(lambda: self.client.write('x'), None)\n", anywhere=True) != []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "self.client._call('server.disable', {'elid': 1}, 'write')",
+        "client.call('UpdateClientProduct', {'serviceid': 1})",
+        "self.client.list('server.disable', elid=1)",
+        "self.client.form('user.delete', elid=2)",
+        "resource.client.document('server.reboot', elid=1)",
+        "self.client.list('no.such.function')",
+        "self.client.read('UpdateClientProduct', {'serviceid': 1})",
+        "self.client.new_login_key('alice', 'k' * 32)",
+        "self.client.update_client_product(1, fields={'notes': 'n'})",
+        "self.clients[panel].write('server.disable', elid=1)",
+        "dci_client.write('server.disable', elid=1)",
+    ],
+)
+def test_the_scan_finds_every_way_to_send_a_write(call):
+    assert write_calls_outside_change("def f(self, resource, client):\n    %s\n" % call) == [(2, call[:80])]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "self.client.list('server', flags=FLAGS)",
+        "self.client.form('server.edit', elid=1)",
+        "self.client.document(func, **params)",
+        "self.client.read('GetProducts', {})",
+        "self.client.get_clients_products(clientid=1)",
+        "self.write('server.edit', read_back, 'what', elid=1)",
+        "handle.write(text)",
+    ],
+)
+def test_the_scan_leaves_reads_alone(call):
+    assert write_calls("def f(self):\n    %s\n" % call, anywhere=True) == []
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: path.name)
@@ -80,7 +151,12 @@ def test_modules_call_no_client_write(path):
     assert write_calls(path.read_text(encoding="utf-8"), anywhere=True) == []
 
 
-@pytest.mark.parametrize("path", BASES, ids=lambda path: path.name)
-def test_the_resource_bases_write_only_through_change(path):
+@pytest.mark.parametrize("path", OTHERS, ids=lambda path: path.relative_to(PLUGINS).as_posix())
+def test_every_other_plugin_writes_only_through_change(path):
     assert write_calls_outside_change(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", BASES, ids=lambda path: path.name)
+def test_the_resource_bases_do_write(path):
+    assert path in OTHERS
     assert write_calls(path.read_text(encoding="utf-8"), anywhere=True), "the scan found no write at all in %s" % path.name

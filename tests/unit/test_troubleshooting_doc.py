@@ -20,6 +20,13 @@ INTERNAL = {
     "limit must be positive",
     "PHP array keys must be int or str, not",
     "cannot PHP-serialize",
+    # A call the catalogues (_dci/functions.py, _whmcs/actions.py) do not allow: refused before it is sent.
+    "the DCImanager function",
+    "the catalogue (_dci/functions.py) does not let the collection use",
+    "the WHMCS action",
+    "the catalogue (_whmcs/actions.py) lists",
+    "dci_panel_info checked",
+    "dci_panel_info has no check of",
 }
 
 

@@ -1,10 +1,10 @@
-"""The DCImanager simulator's variant knobs (V1..V14 of its docstring) and its fast list documents."""
+"""The DCImanager simulator's variant knobs (V1..V17 of its docstring) and its fast list documents."""
 
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from simulators.dcimanager import VARIANT_KNOBS, VARIANTS, DCImanagerSimulator, _ListDoc, default_state
+from simulators.dcimanager import SERVER_ROW_FLAGS, VARIANT_KNOBS, VARIANTS, DCImanagerSimulator, _ListDoc, default_state
 from test_dcimanager_simulator import ADMIN, TIMINGS, call, control, error, flags, install, post, rows, server_row
 
 DEBIAN = "ISPsystem__Debian-12-amd64"
@@ -209,6 +209,38 @@ def test_v9_v10_empty_cells_and_flag_text(make_sim):
     assert rows(call(sim, "user"))["2"].findtext("disabled") == "on"
 
 
+def test_v16_every_flag_shown_on_or_off(make_sim):
+    sim = make_sim(**VARIANTS["flags_on_off"])
+    free = server_row(sim, 1)
+    texts = {flag: free.findtext(flag) for flag in SERVER_ROW_FLAGS}
+    assert texts == dict({flag: "off" for flag in SERVER_ROW_FLAGS}, poweroff="on")
+    assert switch_and_ipmi(sim)[0].findtext("func_in_progress") == "off"
+    assert rows(call(sim, "user"))["2"].findtext("disabled") == "off"
+    call(sim, "server.disable", elid="6")
+    blocked = server_row(sim, 6)
+    assert blocked.findtext("blocked") == "on" and blocked.findtext("disabled") == "on" and blocked.findtext("hwproblem") == "off"
+    assert switch_and_ipmi(sim)[0].findtext("func_in_progress") == "on"
+    sim.apply_settings({"flag_off_text": ""})
+    assert server_row(sim, 1).find("blocked") is None  # the default again: only the flags that are set
+
+
+def test_v15_forms_leave_out_empty_fields(make_sim):
+    sim = make_sim(**VARIANTS["form_omits_empty"])
+    free = call(sim, "server.edit", elid="1")
+    assert free.find("owner") is None and free.find("notes") is None and free.find("type") is None
+    assert free.findtext("name") == "srv01" and free.findtext("disabled") == "off" and free.find("slist[@name='owner']") is not None
+    assert call(sim, "server.edit", elid="6").findtext("owner") == "2"
+    assert call(sim, "server.operations", elid="6").find("ostemplate") is None  # an empty field of another form
+    # A save still takes no_owner, and one that sends no owner keeps it.
+    assert error(call(sim, "server.edit", elid="6", sok="ok", name="srv06", mac=call(sim, "server.edit", elid="6").findtext("mac"))) is None
+    assert call(sim, "server.edit", elid="6").findtext("owner") == "2"
+    assert error(call(sim, "server.edit", elid="6", sok="ok", name="srv06", mac=call(sim, "server.edit", elid="6").findtext("mac"), owner="no_owner")) is None
+    assert call(sim, "server.edit", elid="6").find("owner") is None
+    sim.apply_settings({"form_empty_fields": "show"})
+    shown = call(sim, "server.edit", elid="1")
+    assert shown.findtext("owner") == "no_owner" and shown.findtext("notes") == ""
+
+
 def test_v11_auth_answers(make_sim):
     sim = make_sim(auth_answer="text")
     auth = call(sim, "auth", authinfo=None, username="admin", password="admin-secret-pw").find("auth")
@@ -268,6 +300,19 @@ def test_v14_paged_lists(make_sim):
     assert alice.findtext("p_elems") == "1" and list(rows(alice)) == ["6"]
     sim.apply_settings({"list_page_size": 0})
     assert call(sim, "server").find("p_num") is None and call(sim, "server", p_num="2").find("p_num") is None
+
+
+def test_v15_error_documents_with_another_http_status(make_sim):
+    sim = make_sim(error_status=500)
+    refused = post(sim, {"func": "server.poweron", "out": "xml", "authinfo": ADMIN, "elid": "99"})
+    assert refused.status_code == 500 and error(ET.fromstring(refused.content)) == ("missed", "server")
+    wrong = post(sim, {"func": "server", "out": "xml", "authinfo": "admin:wrong"})
+    assert wrong.status_code == 500 and error(ET.fromstring(wrong.content)) == ("auth", "badpassword")
+    assert post(sim, {"func": "server", "out": "xml", "authinfo": ADMIN}).status_code == 200
+    assert [c["status"] for c in sim.calls] == [500, 500, 200]
+    for bad in ("99", "600", "x"):
+        with pytest.raises(ValueError):
+            sim.apply_settings({"error_status": bad})
 
 
 def test_paged_lists_variant_spans_pages_of_the_sample_panel():

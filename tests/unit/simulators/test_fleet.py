@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from simulators import shop
 from simulators.dcimanager import FREE_DOMAIN, DCImanagerSimulator
-from simulators.fleet import DRIFTS, drift_plan, hostname_of, make_consistent_shop
+from simulators.fleet import DRIFTS, drift_plan, hostname_of, make_consistent_shop, server_of
 from simulators.whmcs import WHMCSSimulator
 
 ADMIN = "admin:admin-secret-pw"
@@ -145,6 +146,117 @@ def test_drift_is_checked():
         make_consistent_shop(10, drift={"suspended_unblocked": 2})  # 10 // 10 = 1 Suspended service
     with pytest.raises(ValueError):
         make_consistent_shop(10, suspended=6, terminated=6)
+
+
+def on_panel(whmcs, server_id):
+    """WHMCS's state with only the services of one server entry."""
+    return dict(whmcs, services=[s for s in whmcs["services"] if s["serverid"] == int(server_id)])
+
+
+def addresses(dci):
+    return [a["ip"] for s in dci["servers"] for a in s["addresses"]] + [ip for pool in dci["ip_pools"]["public"].values() for ip in pool]
+
+
+def test_two_panels_each_agree_with_their_own_services():
+    # 7 clients: each has services on both panels (client c has the services c - 1 + 7k, both parities).
+    panels, whmcs, products = make_consistent_shop(60, pending=4, server_ids=[1, 2], clients=7)
+    assert sorted(panels) == ["1", "2"]
+    assert [(s["id"], s["name"], s["hostname"]) for s in whmcs["servers"]] == [(1, "DCImanager", "dci.example.com"), (2, "DCImanager 2", "dci2.example.com")]
+    assert products[1]["package"] == "DL360-G9"
+    statuses = {}
+    for key, dci in panels.items():
+        mine = on_panel(whmcs, key)
+        assert problems(dci, mine) == {}, key
+        statuses[key] = collections.Counter(s["status"] for s in mine["services"])
+        # Every service of the panel has its server there (or had it: Terminated ones are released).
+        servers = {s["id"]: s for s in dci["servers"]}
+        for service in mine["services"]:
+            panel, server_id = server_of(service["id"], [1, 2])
+            assert panel == key
+            if service["status"] in ("Active", "Suspended"):
+                assert hostname(servers[server_id]) == hostname_of(service) and servers[server_id]["main_ip"] == service["dedicatedip"]
+            elif service["status"] == "Terminated":
+                assert hostname(servers[server_id]) == FREE_DOMAIN
+        # Free servers of the package for the panel's Pending orders and the spares.
+        free = [s for s in dci["servers"] if hostname(s) == FREE_DOMAIN and not s["owner"] and s["chassis_templ"] == products[1]["package"]]
+        assert len(free) >= statuses[key]["Pending"] + 5
+        # A client with a service provisioned on this panel has an account on it, and no one else.
+        logins = set(u["name"] for u in dci["users"])
+        assert logins == set(s["username"] for s in mine["services"] if s["status"] != "Pending")
+    # Services are split evenly, every status on both panels; the same server ids on both.
+    assert statuses["1"] == statuses["2"] == {"Pending": 2, "Active": 24, "Suspended": 3, "Terminated": 3}
+    ids = [set(s["id"] for s in panels[key]["servers"]) for key in ("1", "2")]
+    assert ids[0] == ids[1] and "5002" in ids[0] and "1" in ids[0]  # 5000, 5001: the Pending services' numbers
+    # No address is on both panels (another datacenter, other networks), pools included.
+    assert not set(addresses(panels["1"])) & set(addresses(panels["2"]))
+    clients = collections.defaultdict(set)
+    for service in whmcs["services"]:
+        clients[service["clientid"]].add(service["serverid"])
+    assert all(servers == {1, 2} for servers in clients.values())
+
+
+@pytest.mark.parametrize("kind", list(DRIFTS))
+def test_two_panels_drift_stays_on_its_panel(kind):
+    args = dict(n=80, pending=3, drift={kind: 2}, seed=7, server_ids=["1", "2"])
+    panels, whmcs, dummy = make_consistent_shop(**args)
+    plan = drift_plan(**args)
+    assert [entry["drift"] for entry in plan] == [kind, kind]
+    for key, dci in panels.items():
+        mine = [entry for entry in plan if entry["panel"] == key]
+        assert problems(dci, on_panel(whmcs, key)) == expected(mine), key
+        for entry in mine:
+            assert server_of(entry["service_id"], [1, 2]) == (key, entry["server_id"])
+            if entry["other_service_id"]:
+                assert server_of(entry["other_service_id"], [1, 2])[0] == key
+            if entry["other_server_id"]:
+                assert entry["other_server_id"] in set(s["id"] for s in dci["servers"])
+
+
+def test_one_panel_shops_are_unchanged_by_server_ids():
+    """server_ids=[1] gives the one-panel shop under the key "1"; the small shop's first panel is the one-panel shop."""
+    one, whmcs, dummy = make_consistent_shop(30, pending=2, drift={"active_blocked": 1})
+    keyed, keyed_whmcs, dummy = make_consistent_shop(30, pending=2, drift={"active_blocked": 1}, server_ids=[1])
+    assert keyed == {"1": one} and keyed_whmcs == whmcs
+    assert [dict(e, panel="1") for e in drift_plan(30, pending=2, drift={"active_blocked": 1})] == drift_plan(
+        30, pending=2, drift={"active_blocked": 1}, server_ids=[1]
+    )
+    with pytest.raises(ValueError, match="each once"):
+        make_consistent_shop(10, server_ids=[1, 1])
+
+    small, small_whmcs, dummy = shop.make_shop()
+    panels, both, dummy = shop.make_shop(server_ids=(1, 2))
+    assert panels["1"] == small
+    assert [s for s in both["services"] if s["serverid"] == 1] == small_whmcs["services"]
+    with pytest.raises(ValueError, match="each once"):
+        shop.make_shop(server_ids=())
+
+
+def test_the_small_shop_on_two_panels():
+    panels, whmcs, products = shop.make_shop(server_ids=(1, 2))
+    second = [s for s in whmcs["services"] if s["serverid"] == 2]
+    assert [(s["id"], s["status"]) for s in second] == [
+        (110, "Pending"),
+        (111, "Pending"),
+        (112, "Pending"),
+        (120, "Active"),
+        (121, "Suspended"),
+        (122, "Terminated"),
+        (123, "Cancelled"),
+        (124, "Fraud"),
+    ]
+    servers = {s["id"]: s for s in panels["2"]["servers"]}
+    logins = {u["id"]: u["name"] for u in panels["2"]["users"]}
+    for sid, server_id, blocked in ((120, "101", True), (121, "102", False), (122, "103", False)):
+        service = next(s for s in second if s["id"] == sid)
+        server = servers[server_id]
+        assert hostname(server) == service["domain"] and server["main_ip"] == service["dedicatedip"]
+        assert logins[server["owner"]] == service["username"] and server["blocked"] is blocked
+    # The same server ids on both panels, other hostnames and addresses.
+    assert set(servers) == set(s["id"] for s in panels["1"]["servers"])
+    assert not {hostname(s) for s in panels["1"]["servers"]} - {FREE_DOMAIN} & {hostname(s) for s in panels["2"]["servers"]}
+    assert not set(addresses(panels["1"])) & set(addresses(panels["2"]))
+    free = [s for s in panels["2"]["servers"] if hostname(s) == FREE_DOMAIN and s["chassis_templ"] == products[1]["package"]]
+    assert len(free) == 8
 
 
 def _benchmark_fleet():

@@ -95,7 +95,7 @@ def test_control_endpoints_take_after_and_lost_answers(sim):
     assert control(sim, "PUT", "faults", json={"rate": 1.0, "after": 2}).status_code == 400
     control(sim, "PUT", "faults", json={})
     lost = control(sim, "PUT", "lose_next_answer", json={"name": "server.enable", "kind": "badbody"}).json()
-    assert lost["lost_answers"] == [{"name": "server.enable", "kind": "badbody", "after": True, "stall_seconds": 5.0}]
+    assert lost["lost_answers"] == [{"name": "server.enable", "kind": "badbody", "after": True, "stall_seconds": 5.0, "apply_after": None}]
     call_ok = post(sim, {"func": "server.disable", "out": "xml", "authinfo": ADMIN, "elid": "6"})
     assert error(ET.fromstring(call_ok.content)) is None
     with pytest.raises(ET.ParseError):

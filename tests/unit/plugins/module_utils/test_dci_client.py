@@ -9,16 +9,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _dci_client
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import (
-    SERVER_FLAGS,
-    DCIClient,
-    DCIError,
-    LostAnswerError,
-    normalize_api_url,
-    parse_document,
-)
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import AnswerLost
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci import answers, client as dci_client
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import SERVER_FLAGS, parse_document
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient, normalize_api_url
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIAnswerLostError, DCIError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import AnswerLost
 from unit.fake_http import FakeResponse, FakeSession, connection_refused
 
 AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level="28">sess123</auth></doc>'
@@ -26,7 +21,7 @@ AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level=
 
 def make_client(answers, **kwargs):
     client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=lambda seconds: None, **kwargs)
-    client.http = FakeSession(answers)
+    client.transport.session = FakeSession(answers)
     return client
 
 
@@ -81,7 +76,7 @@ def test_list_rows_become_dicts_with_boolean_flags():
 def test_every_call_is_a_post_with_credentials_in_the_body_only():
     client = make_client([AUTH_OK, b"<doc/>"])
     client.list("user")
-    login, call = client.http.posts
+    login, call = client.transport.session.posts
     assert login["url"] == call["url"] == "https://panel.example:1500/dcimgr"
     assert login["data"] == {"func": "auth", "username": "admin", "password": "s3cret-pw", "out": "xml"}
     assert call["data"] == {"func": "user", "auth": "sess123", "out": "xml"}
@@ -93,9 +88,9 @@ def test_session_is_reused_and_renewed_once_when_rejected():
     client = make_client([AUTH_OK, b"<doc/>", expired, AUTH_OK.replace(b"sess123", b"sess456"), b"<doc><elem><id>7</id></elem></doc>"])
     client.list("user")
     assert client.list("user") == [{"id": "7"}]
-    funcs = [post["data"]["func"] for post in client.http.posts]
+    funcs = [post["data"]["func"] for post in client.transport.session.posts]
     assert funcs == ["auth", "user", "user", "auth", "user"]
-    assert client.http.posts[-1]["data"]["auth"] == "sess456"
+    assert client.transport.session.posts[-1]["data"]["auth"] == "sess456"
 
 
 def test_session_rejected_twice_is_an_error():
@@ -109,8 +104,8 @@ def test_session_rejected_twice_is_an_error():
 def test_authinfo_fallback_when_the_panel_gives_no_session():
     client = make_client([b"<doc><ok/></doc>", b"<doc/>"])
     client.list("user")
-    assert client.http.posts[1]["data"]["authinfo"] == "admin:s3cret-pw"
-    assert "auth" not in client.http.posts[1]["data"]
+    assert client.transport.session.posts[1]["data"]["authinfo"] == "admin:s3cret-pw"
+    assert "auth" not in client.transport.session.posts[1]["data"]
 
 
 def test_bad_credentials_are_a_clear_error_without_the_password():
@@ -125,7 +120,7 @@ def test_bad_credentials_are_a_clear_error_without_the_password():
 def test_panel_error_carries_type_object_and_msg():
     client = make_client([AUTH_OK, b'<doc><error type="exists" object="user" lang="en"><msg>User already exists</msg></error></doc>'])
     with pytest.raises(DCIError) as info:
-        client.write("user.edit", sok="ok", name="bob", passwd="pw")
+        client.write("user.edit", name="bob", passwd="pw")
     assert info.value.api_error == {"type": "exists", "object": "user", "msg": "User already exists"}
     assert "user.edit" in info.value.msg
 
@@ -134,7 +129,7 @@ def test_reads_are_retried_on_5xx_broken_xml_and_dropped_connections():
     broken = requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected")
     client = make_client([AUTH_OK, FakeResponse(b"<html>bad gateway</html>", 502), b"<doc><elem><id>1", broken, b"<doc><elem><id>1</id></elem></doc>"])
     assert client.list("server") == [{"id": "1"}]
-    assert len(client.http.posts) == 5
+    assert len(client.transport.session.posts) == 5
 
 
 def test_read_retries_are_bounded():
@@ -142,23 +137,23 @@ def test_read_retries_are_bounded():
     with pytest.raises(DCIError) as info:
         client.list("server")
     assert "HTTP 503" in info.value.msg
-    assert len(client.http.posts) == 5
+    assert len(client.transport.session.posts) == 5
 
 
 def test_writes_are_not_retried_after_the_request_may_have_arrived():
     """The client never repeats such a write: it says the answer was lost, for the resource layer to read back."""
     client = make_client([AUTH_OK, FakeResponse(b"", 502), b"<doc/>"])
-    with pytest.raises(LostAnswerError) as info:
+    with pytest.raises(DCIAnswerLostError) as info:
         client.write("server.poweron", elid="1")
     assert isinstance(info.value, AnswerLost) and isinstance(info.value, DCIError)
-    assert "HTTP 502" in info.value.msg and info.value.func == "server.poweron"
-    assert len(client.http.posts) == 2
+    assert "HTTP 502" in info.value.msg and info.value.call == "server.poweron"
+    assert len(client.transport.session.posts) == 2
 
 
 def test_writes_are_retried_when_the_connection_was_never_made():
     client = make_client([AUTH_OK, connection_refused(), b"<doc><ok/></doc>"])
     assert client.write("server.poweron", elid="1") == {"ok": ""}
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
     assert client.write_count == 1
 
 
@@ -166,7 +161,7 @@ def test_unreachable_panel():
     client = make_client([connection_refused()] * 6)
     with pytest.raises(DCIError) as info:
         client.list("user")
-    assert len(client.http.posts) == 6  # the first try and five more
+    assert len(client.transport.session.posts) == 6  # the first try and five more
     assert "cannot connect to DCImanager at https://panel.example:1500/dcimgr" in info.value.msg
     assert info.value.api_error is None
 
@@ -176,14 +171,14 @@ def test_tls_failure_points_at_ca_path_and_is_not_retried():
     with pytest.raises(DCIError) as info:
         client.list("user")
     assert "ca_path" in info.value.msg and "self-signed" in info.value.msg
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
 
 
 def test_ca_path_is_passed_as_verify():
     client = make_client([AUTH_OK], ca_path="/etc/dci-ca.pem")
     client._ensure_auth()  # pylint: disable=protected-access
-    assert client.http.posts[0]["verify"] == "/etc/dci-ca.pem"
-    assert make_client([], validate_certs=False, ca_path="/x").verify is False
+    assert client.transport.session.posts[0]["verify"] == "/etc/dci-ca.pem"
+    assert make_client([], validate_certs=False, ca_path="/x").transport.verify is False
 
 
 def test_web_page_instead_of_xml_is_explained():
@@ -223,12 +218,12 @@ def test_external_entity_is_never_resolved(tmp_path):
     secret.write_text("top-secret-file-content")
     # Even if the DTD check were bypassed, the hardened parser must not read the file.
     payload = ('<?xml version="1.0"?><!DOCTYPE doc [<!ENTITY x SYSTEM "file://%s">]><doc><name>&x;</name></doc>' % secret).encode()
-    root = _dci_client.etree.fromstring(payload, parser=_dci_client._hardened_parser())  # pylint: disable=protected-access
-    assert "top-secret-file-content" not in _dci_client.etree.tostring(root).decode()
+    root = answers.etree.fromstring(payload, parser=answers._hardened_parser())  # pylint: disable=protected-access
+    assert "top-secret-file-content" not in answers.etree.tostring(root).decode()
 
 
 def test_huge_body_is_refused(monkeypatch):
-    monkeypatch.setattr(_dci_client, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(dci_client, "MAX_BODY_BYTES", 1000)
     client = make_client([AUTH_OK, b"<doc>" + b"<elem><id>1</id></elem>" * 100 + b"</doc>"])
     with pytest.raises(DCIError) as info:
         client.list("server")
@@ -254,3 +249,75 @@ def test_check_login_reports_a_wrong_password_as_false():
     assert client.check_login("bob", "wrong") is False
     assert client.check_login("bob", "right") is True
     assert client.write_count == 0
+
+
+REFUSED = b'<doc><error type="exists" object="user" lang="en"><msg>User already exists</msg></error></doc>'
+
+
+@pytest.mark.parametrize("status", [500, 502, 403, 404])
+def test_an_error_document_is_the_panels_answer_whatever_the_http_status(status):
+    client = make_client([AUTH_OK, FakeResponse(REFUSED, status), b"<doc><ok/></doc>"])
+    with pytest.raises(DCIError) as info:
+        client.write("user.edit", name="bob", passwd="pw")
+    assert not isinstance(info.value, AnswerLost)  # refused, so not made: nothing to read back
+    assert info.value.api_error == {"type": "exists", "object": "user", "msg": "User already exists"} and info.value.status == status
+    assert "DCImanager refused user.edit with HTTP %d: User already exists (type exists, object user)" % status == info.value.msg
+    client = make_client([AUTH_OK, FakeResponse(REFUSED, status), b"<doc/>"])
+    with pytest.raises(DCIError):
+        client.list("user")
+    assert len(client.transport.session.posts) == 2  # a refused read is not asked again
+
+
+@pytest.mark.parametrize("body", [b"<doc/>", b"<doc><ok/></doc>", b"<doc><error", b"<html>bad gateway</html>", b""])
+def test_a_5xx_without_an_error_document_is_a_lost_answer(body):
+    client = make_client([AUTH_OK, FakeResponse(body, 502)])
+    with pytest.raises(DCIAnswerLostError) as info:
+        client.write("server.poweron", elid="1")
+    assert "HTTP 502" in info.value.msg and info.value.api_error is None
+    client = make_client([AUTH_OK, FakeResponse(body, 503), b"<doc><elem><id>1</id></elem></doc>"])
+    assert client.list("server") == [{"id": "1"}]
+
+
+def test_a_login_refused_with_http_500_is_still_a_bad_login():
+    bad = b'<doc><error type="auth" object="badpassword" lang="en"><msg>Invalid password</msg></error></doc>'
+    client = make_client([FakeResponse(bad, 500)])
+    with pytest.raises(DCIError) as info:
+        client.list("user")
+    assert "rejected the login of api_username 'admin'" in info.value.msg and info.value.status == 500
+    client = make_client([FakeResponse(bad, 500), AUTH_OK])
+    assert client.check_login("bob", "wrong") is False
+    assert client.check_login("bob", "right") is True
+
+
+# The catalogue of functions (_dci/functions.py) -------------------------------------------------
+
+
+def test_a_forms_save_gets_sok_from_the_catalogue_and_other_writes_none():
+    client = make_client([AUTH_OK, b"<doc><ok/></doc>", b"<doc><ok/></doc>", b"<doc/>"])
+    client.write("server.edit", elid="1", name="srv01")
+    client.write("server.poweron", elid="1")
+    client.form("server.edit", elid="1")
+    sent = [post["data"] for post in client.transport.session.posts[1:]]
+    assert [data.get("sok") for data in sent] == ["ok", None, None]
+    assert client.write_count == 2 and client.call_count == 3
+
+
+@pytest.mark.parametrize(
+    "use, match",
+    [
+        (lambda client: client.list("server.poweron", elid="1"), "does not let the collection use server.poweron as a list"),
+        (lambda client: client.form("user.delete", elid="2"), "as a form"),
+        (lambda client: client.document("server.reboot", elid="1"), "as a list or form"),
+        (lambda client: client.write("server", elid="1"), "does not let the collection use server as a write"),
+        (lambda client: client.write("server.connection.edit", plid="1", elid="2", port="x"), "as a write"),
+        (lambda client: client.list("no.such.func"), "not in the collection's catalogue"),
+        (lambda client: client.write("server.edit", sok="ok", elid="1"), "was given sok"),
+        (lambda client: client.form("server.edit", sok="ok", elid="1"), "was given sok"),
+        (lambda client: client.try_foreign_session("server.disable", "s"), "as a list or form"),
+    ],
+)
+def test_the_client_refuses_what_the_catalogue_does_not_allow_before_sending(use, match):
+    client = make_client([])
+    with pytest.raises(ValueError, match=match):
+        use(client)
+    assert client.transport.session.posts == []

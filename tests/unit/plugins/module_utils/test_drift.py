@@ -16,8 +16,9 @@ import pytest
 
 from ansible_collections.ispsystem.dcimanager.plugins.filter.drift_plan import drift_plan
 from ansible_collections.ispsystem.dcimanager.plugins.filter.server_action import server_action
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_client import DCIClient
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_panel import fleet_server, read_fleet
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import SERVER_FLAGS
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import (
     CONFLICTS,
@@ -210,6 +211,17 @@ def test_terminated_without_a_server(dedicated_ip, assigned_ips, others, expecte
     )
     entries = made["changes"] + made["conflicts"]
     assert [(e["action"], e["conflict"]) for e in entries] == ([expected] if expected[0] else [])
+
+
+def test_a_server_under_diagnostics_is_not_free_and_holds_its_address():
+    """The plan's idea of a free server is the panel reader's (_dci/panel.py is_free): diagnostics included."""
+    row = dict(dict.fromkeys(SERVER_FLAGS, False), id="8", name="srv8", hostname="free.ds", owner="", owner_login="", ip="10.9.9.9", rack="", type="DL360")
+    row.update(diag_in_progress=True, poweron=True)
+    diag = fleet_server(row)
+    assert diag["free"] is False and diag["state"] == "diag"
+    for held in (diag, dict((k, v) for k, v in server("8", owner="", hostname="free.ds", main_ip="10.9.9.9").items() if k != "free")):
+        made = plan([service("Terminated", dedicated_ip="10.9.9.9")], [held, server("1", owner="x", hostname="x.example")], products=PRODUCTS)
+        assert [(e["action"], e["conflict"]) for e in made["changes"] + made["conflicts"]] == [("conflict", "ip_on_other_server")], held
 
 
 @pytest.mark.parametrize(

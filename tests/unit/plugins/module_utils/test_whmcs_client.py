@@ -11,12 +11,10 @@ import base64
 import pytest
 import requests
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._http import AnswerLost
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import (
-    LostAnswerError,
-    WHMCSClient,
-    WHMCSError,
-    api_endpoint,
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._transport import AnswerLost
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient, api_endpoint
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSAnswerLostError, WHMCSError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
     encode_custom_fields,
     normalize_service,
     php_serialize,
@@ -34,7 +32,7 @@ SUCCESS = {"result": "success"}
 def make_client(answers, access_key=None, **kwargs):
     sleeps = []
     client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key, sleep=sleeps.append, **kwargs)
-    client.http = FakeSession(answers)
+    client.transport.session = FakeSession(answers)
     client.sleeps = sleeps
     return client
 
@@ -74,8 +72,8 @@ def test_missing_credentials_are_refused_before_any_call():
 
 def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
     client = make_client([FakeResponse({"result": "success", "x": "1"})], access_key=ACCESS_KEY, ca_path="/ca.pem", timeout=7)
-    assert client.call("GetProducts", {"pid": 3, "gid": None}) == {"result": "success", "x": "1"}
-    post = client.http.posts[0]
+    assert client.read("GetProducts", {"pid": 3, "gid": None}) == {"result": "success", "x": "1"}
+    post = client.transport.session.posts[0]
     data = dict(post["data"])
     assert post["url"] == "https://billing.example.com/whmcs/includes/api.php"
     assert SECRET not in post["url"] and ACCESS_KEY not in post["url"]
@@ -85,27 +83,27 @@ def test_call_posts_a_form_with_json_and_credentials_only_in_the_body():
 
 def test_no_accesskey_field_without_an_access_key_and_verify_flags():
     client = make_client([FakeResponse(SUCCESS)], validate_certs=False, ca_path="/ca.pem")
-    client.call("GetProducts")
-    assert "accesskey" not in dict(client.http.posts[0]["data"])
-    assert client.http.posts[0]["verify"] is False
-    assert make_client([]).verify is True
+    client.read("GetProducts")
+    assert "accesskey" not in dict(client.transport.session.posts[0]["data"])
+    assert client.transport.session.posts[0]["verify"] is False
+    assert make_client([]).transport.verify is True
 
 
 def test_list_values_are_sent_as_repeated_fields():
     client = make_client([FakeResponse(SUCCESS)])
-    client.call("UpdateClientProduct", {"serviceid": 1, "unset[]": ["domain", "notes"]})
-    assert [value for key, value in client.http.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
+    client.write("UpdateClientProduct", {"serviceid": 1, "unset[]": ["domain", "notes"]})
+    assert [value for key, value in client.transport.session.posts[0]["data"] if key == "unset[]"] == ["domain", "notes"]
 
 
 def test_result_error_carries_whmcs_message_and_a_hint():
     client = make_client([FakeResponse({"result": "error", "message": "Invalid IP 192.0.2.9"})])
     with pytest.raises(WHMCSError) as info:
-        client.call("GetClientsProducts")
+        client.read("GetClientsProducts")
     exc = info.value
     assert exc.api_message == "Invalid IP 192.0.2.9"
     assert exc.api_error == {"type": "error", "object": "GetClientsProducts", "msg": "Invalid IP 192.0.2.9"}
     assert "allow-list" in exc.msg and "access key" in exc.msg
-    assert len(client.http.posts) == 1  # an API refusal is an answer, not a transient failure
+    assert len(client.transport.session.posts) == 1  # an API refusal is an answer, not a transient failure
 
 
 @pytest.mark.parametrize(
@@ -121,23 +119,23 @@ def test_result_error_carries_whmcs_message_and_a_hint():
 def test_error_hints(message, hint):
     client = make_client([FakeResponse({"result": "error", "message": message})])
     with pytest.raises(WHMCSError) as info:
-        client.call("GetProducts")
+        client.read("GetProducts")
     assert message in info.value.msg and hint in info.value.msg
 
 
 def test_http_403_says_ip_refused_and_what_to_do():
     client = make_client([FakeResponse(b"Forbidden", status=403)])
     with pytest.raises(WHMCSError) as info:
-        client.call("GetClientsProducts")
+        client.read("GetClientsProducts")
     assert "HTTP 403" in info.value.msg and "allow-list" in info.value.msg and "access key" in info.value.msg
     assert info.value.status == 403 and info.value.api_error is None
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
 
 
 def test_redirect_is_refused():
     client = make_client([FakeResponse(b"", status=302, headers={"Location": "https://u:p@other.example.com/"})])
     with pytest.raises(WHMCSError, match="redirect to https://other.example.com/"):
-        client.call("GetProducts")
+        client.read("GetProducts")
 
 
 @pytest.mark.parametrize(
@@ -152,18 +150,18 @@ def test_redirect_is_refused():
 def test_non_json_bodies(body, posts):
     client = make_client([FakeResponse(body) for dummy in range(6)])
     with pytest.raises(WHMCSError, match="not JSON|unexpected JSON"):
-        client.call("GetProducts")
-    assert len(client.http.posts) == posts
+        client.read("GetProducts")
+    assert len(client.transport.session.posts) == posts
 
 
 def test_a_garbled_answer_to_a_read_is_asked_again():
     client = make_client([FakeResponse(b'{"result":"succ'), FakeResponse({"result": "success", "n": "1"})])
-    assert client.call("GetProducts")["n"] == "1"
+    assert client.read("GetProducts")["n"] == "1"
 
 
 def test_byte_order_mark_is_tolerated():
     client = make_client([FakeResponse(b'\xef\xbb\xbf{"result":"success","n":"2"}')])
-    assert client.call("GetProducts")["n"] == "2"
+    assert client.read("GetProducts")["n"] == "2"
 
 
 def test_secrets_never_appear_in_errors():
@@ -172,7 +170,7 @@ def test_secrets_never_appear_in_errors():
     for answer in answers:
         client = make_client([answer], access_key=ACCESS_KEY)
         with pytest.raises(WHMCSError) as info:
-            client.call("GetProducts")
+            client.read("GetProducts")
         for text in (str(info.value), info.value.msg, repr(info.value.api_error)):
             assert SECRET not in text and ACCESS_KEY not in text
 
@@ -180,8 +178,8 @@ def test_secrets_never_appear_in_errors():
 def test_tls_failure_names_ca_path():
     client = make_client([requests.exceptions.SSLError("CERTIFICATE_VERIFY_FAILED")])
     with pytest.raises(WHMCSError, match="ca_path"):
-        client.call("GetProducts")
-    assert len(client.http.posts) == 1  # a TLS failure is not transient
+        client.read("GetProducts")
+    assert len(client.transport.session.posts) == 1  # a TLS failure is not transient
 
 
 # Retries --------------------------------------------------------------------------------------
@@ -189,35 +187,35 @@ def test_tls_failure_names_ca_path():
 
 def test_reads_are_retried_with_growing_backoff_then_succeed():
     client = make_client([FakeResponse(b"busy", status=503), requests.exceptions.ReadTimeout("slow"), FakeResponse({"result": "success"})])
-    assert client.call("GetClientsProducts") == {"result": "success"}
-    assert len(client.http.posts) == 3
+    assert client.read("GetClientsProducts") == {"result": "success"}
+    assert len(client.transport.session.posts) == 3
     assert len(client.sleeps) == 2 and client.sleeps[0] < client.sleeps[1]
 
 
 def test_reads_give_up_after_the_retry_budget():
     client = make_client([FakeResponse(b"busy", status=502)] * 10, retries=2)
     with pytest.raises(WHMCSError, match="HTTP 502"):
-        client.call("GetProducts")
-    assert len(client.http.posts) == 3
+        client.read("GetProducts")
+    assert len(client.transport.session.posts) == 3
 
 
 def test_writes_are_not_repeated_after_the_request_may_have_arrived():
     """The client never repeats such a write: it says the answer was lost, for the resource layer to read back."""
     client = make_client([FakeResponse(b"busy", status=503), FakeResponse(SUCCESS)])
-    with pytest.raises(LostAnswerError, match="HTTP 503"):
-        client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
-    assert len(client.http.posts) == 1
+    with pytest.raises(WHMCSAnswerLostError, match="HTTP 503"):
+        client.write("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
+    assert len(client.transport.session.posts) == 1
     client = make_client([requests.exceptions.ReadTimeout("slow"), FakeResponse(SUCCESS)])
-    with pytest.raises(LostAnswerError, match="did not answer ModuleSuspend") as info:
-        client.call("ModuleSuspend", {"serviceid": 1})
+    with pytest.raises(WHMCSAnswerLostError, match="did not answer ModuleCreate") as info:
+        client.write("ModuleCreate", {"serviceid": 1})
     assert isinstance(info.value, AnswerLost) and isinstance(info.value, WHMCSError)
-    assert len(client.http.posts) == 1
+    assert len(client.transport.session.posts) == 1
 
 
 def test_writes_are_repeated_when_the_request_never_left():
     client = make_client([requests.exceptions.ConnectTimeout("connect"), connection_refused(), FakeResponse({"result": "success", "serviceid": 1})])
-    assert client.call("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
-    assert len(client.http.posts) == 3
+    assert client.write("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})["serviceid"] == 1
+    assert len(client.transport.session.posts) == 3
     assert client.write_count == 1
 
 
@@ -259,7 +257,7 @@ def test_get_clients_products_pages_through_everything(total, page_size):
     client = make_client([paging_server(total)] * 200)
     services = client.get_clients_products(page_size=page_size, pid=3)
     assert [int(s["id"]) for s in services] == list(range(1, total + 1))
-    posts = [dict(post["data"]) for post in client.http.posts]
+    posts = [dict(post["data"]) for post in client.transport.session.posts]
     assert len(posts) == max(1, -(-total // page_size))
     assert all(p["pid"] == "3" and p["limitnum"] == str(page_size) for p in posts)
     assert [int(p["limitstart"]) for p in posts] == list(range(0, max(1, total), page_size))[: len(posts)]
@@ -278,7 +276,7 @@ def test_get_clients_products_drops_duplicates_and_stops_on_an_empty_page():
     ]
     client = make_client(pages)
     assert [s["id"] for s in client.get_clients_products(page_size=2)] == ["1", "2", "3"]
-    assert len(client.http.posts) == 3
+    assert len(client.transport.session.posts) == 3
 
 
 def test_get_service_and_missing_service():
@@ -290,7 +288,7 @@ def test_get_service_and_missing_service():
     )
     assert client.get_service(9) == {"id": "9"}
     assert client.get_service(10) is None
-    assert dict(client.http.posts[0]["data"])["serviceid"] == "9"
+    assert dict(client.transport.session.posts[0]["data"])["serviceid"] == "9"
 
 
 # Normalisation ---------------------------------------------------------------------------------
@@ -410,7 +408,7 @@ def test_php_serialize_refuses_other_types():
 def test_update_client_product_sends_fields_unset_and_custom_fields():
     client = make_client([FakeResponse({"result": "success", "serviceid": 42})])
     client.update_client_product(42, fields={"domain": "a.example.com"}, unset=["notes", "dedicatedip"], custom_fields={5: "A-12"})
-    data = client.http.posts[0]["data"]
+    data = client.transport.session.posts[0]["data"]
     as_dict = dict(data)
     assert as_dict["action"] == "UpdateClientProduct" and as_dict["serviceid"] == "42"
     assert as_dict["domain"] == "a.example.com"
@@ -423,7 +421,7 @@ def test_update_client_product_refuses_values_whmcs_would_ignore(value):
     client = make_client([])
     with pytest.raises(WHMCSError, match="unset"):
         client.update_client_product(42, fields={"domain": value})
-    assert client.http.posts == []
+    assert client.transport.session.posts == []
 
 
 # The client against the simulator over real HTTPS: the reference's quirks, end to end ------------
@@ -443,44 +441,50 @@ def sim_client(sim, **kwargs):
 
 def test_simulator_paging_quirks(sim):
     client = sim_client(sim)
-    everything = client.call("GetClientsProducts")  # no limitnum: everything
+    everything = client.read("GetClientsProducts")  # no limitnum: everything
     assert everything["totalresults"] == "30" and everything["numreturned"] == 30
-    assert client.call("GetClientsProducts", {"limitnum": 0})["numreturned"] == 30
-    page = client.call("GetClientsProducts", {"limitstart": 25, "limitnum": 10})
+    assert client.read("GetClientsProducts", {"limitnum": 0})["numreturned"] == 30
+    page = client.read("GetClientsProducts", {"limitstart": 25, "limitnum": 10})
     assert [s["id"] for s in page["products"]["product"]] == ["26", "27", "28", "29", "30"]
-    assert client.call("GetClientsProducts", {"serviceid": 999})["products"] == ""
-    assert client.call("GetProducts", {"pid": 999})["products"] == ""
+    assert client.read("GetClientsProducts", {"serviceid": 999})["products"] == ""
+    assert client.read("GetProducts", {"pid": 999})["products"] == ""
     assert [s["id"] for s in client.get_clients_products(page_size=7)] == [str(i) for i in range(1, 31)]
 
 
 def test_simulator_update_quirks(sim):
     client = sim_client(sim)
     sid = 5
-    client.call("UpdateClientProduct", {"serviceid": sid, "domain": "a.example.com", "notes": "n"})
+    client.write("UpdateClientProduct", {"serviceid": sid, "domain": "a.example.com", "notes": "n"})
     # Empty values ("" and "0") are ignored; unset[] blanks.
-    client.call("UpdateClientProduct", {"serviceid": sid, "domain": "", "notes": "0"})
+    client.write("UpdateClientProduct", {"serviceid": sid, "domain": "", "notes": "0"})
     assert sim.service(sid)["domain"] == "a.example.com" and sim.service(sid)["notes"] == "n"
     client.update_client_product(sid, unset=["domain", "notes"], custom_fields={})
     assert sim.service(sid)["domain"] == "" and sim.service(sid)["notes"] == ""
     with pytest.raises(WHMCSError, match="Service ID Not Found"):
         client.update_client_product(999, fields={"notes": "x"})
-    with pytest.raises(WHMCSError, match="Command Not Found"):
-        client.call("NoSuchAction")
+    sim.clear_calls()
+    with pytest.raises(ValueError, match="not in the collection's catalogue"):
+        client.read("NoSuchAction")
+    with pytest.raises(ValueError, match="lists UpdateClientProduct as a write, not a read"):
+        client.read("UpdateClientProduct", {"serviceid": sid})
+    with pytest.raises(ValueError, match="lists GetProducts as a read, not a write"):
+        client.write("GetProducts")
+    assert sim.calls == []  # refused before anything was sent
 
 
 def test_simulator_auth_modes(sim):
     with pytest.raises(WHMCSError, match="Invalid or missing credentials"):
-        WHMCSClient(sim.url, sim.identifier, "wrong", ca_path=sim.ca_path).call("GetProducts")
+        WHMCSClient(sim.url, sim.identifier, "wrong", ca_path=sim.ca_path).read("GetProducts")
     sim.refuse_ip = "error"
     with pytest.raises(WHMCSError, match="Invalid IP 127.0.0.1"):
-        sim_client(sim).call("GetProducts")
+        sim_client(sim).read("GetProducts")
     sim.refuse_ip = "403"
     with pytest.raises(WHMCSError, match="HTTP 403"):
-        sim_client(sim).call("GetProducts")
+        sim_client(sim).read("GetProducts")
     with pytest.raises(WHMCSError, match="Invalid Access Key"):
-        sim_client(sim, access_key="nope").call("GetProducts")
+        sim_client(sim, access_key="nope").read("GetProducts")
     sim.access_key = "right-key"
-    assert sim_client(sim, access_key="right-key").call("GetProducts")["result"] == "success"
+    assert sim_client(sim, access_key="right-key").read("GetProducts")["result"] == "success"
     assert all(call["query"] == "" for call in sim.calls)  # never anything in the URL
 
 
@@ -489,3 +493,23 @@ def test_simulator_answers_xml_without_responsetype(sim):
         sim.url + "includes/api.php", verify=sim.ca_path, timeout=10, data={"action": "GetProducts", "identifier": sim.identifier, "secret": sim.secret}
     )
     assert answer.status_code == 200 and answer.text.startswith("<?xml")
+
+
+@pytest.mark.parametrize("status", [403, 500, 400])
+def test_a_refusal_is_whmcs_answer_whatever_the_http_status(status):
+    client = make_client([FakeResponse({"result": "error", "message": "Invalid IP 192.0.2.9"}, status=status), FakeResponse(SUCCESS)])
+    with pytest.raises(WHMCSError) as info:
+        client.write("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
+    assert not isinstance(info.value, AnswerLost)
+    assert info.value.api_error == {"type": "error", "object": "UpdateClientProduct", "msg": "Invalid IP 192.0.2.9"} and info.value.status == status
+    assert info.value.msg.startswith("WHMCS refused UpdateClientProduct with HTTP %d: Invalid IP 192.0.2.9 (add the controller's address" % status)
+    assert len(client.transport.session.posts) == 1
+
+
+@pytest.mark.parametrize("body", [SUCCESS, {"result": "other"}, {"message": "x"}, b"<html>busy</html>", b'{"result":"err'])
+def test_a_5xx_without_a_refusal_is_decided_by_its_status(body):
+    client = make_client([FakeResponse(body, status=503), FakeResponse({"result": "success", "n": "1"})])
+    assert client.read("GetProducts")["n"] == "1"
+    client = make_client([FakeResponse(body, status=503)])
+    with pytest.raises(WHMCSAnswerLostError, match="HTTP 503"):
+        client.write("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})

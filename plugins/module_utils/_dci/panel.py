@@ -14,7 +14,8 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
-from ._dci_client import SERVER_FLAGS, DCIError
+from .answers import SERVER_FLAGS
+from .errors import DCIError
 
 FREE_HOSTNAME = "free.ds"
 CUSTOMER_LEVEL = "16"
@@ -44,12 +45,12 @@ def read_servers(client, allow_empty=False):
         raise DCIError(
             "DCImanager's server list came back empty; the API user may lack the right to see servers, "
             "or a proxy answered instead of the panel. Nothing was changed",
-            func="server",
+            call="server",
         )
     ids = [row["id"] for row in rows]
     if "" in ids or len(set(ids)) != len(ids):
         raise DCIError(
-            "DCImanager's server list has rows without an id or the same id twice; refused, since the collection decides from the whole list", func="server"
+            "DCImanager's server list has rows without an id or the same id twice; refused, since the collection decides from the whole list", call="server"
         )
     return rows
 
