@@ -67,7 +67,7 @@ class WHMCSReader:
         """One reading API call (the client repeats it after failures that may pass); raises WHMCSUnavailable."""
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(self.client.call, action, params))
+            return await loop.run_in_executor(self._executor, functools.partial(self.client.read, action, params))
         except WHMCSError as exc:
             raise WHMCSUnavailable(exc.msg) from None
 

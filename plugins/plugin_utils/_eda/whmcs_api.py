@@ -11,6 +11,8 @@ ansible-rulebook's event loop never waits on WHMCS.
 
 from __future__ import annotations
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_client import WHMCSClient, WHMCSError, products_list, to_int
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSError
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import products_list, to_int
 
 __all__ = ["WHMCSClient", "WHMCSError", "products_list", "to_int"]
