@@ -70,7 +70,7 @@ def model_rulebook(workdir, lock=True):
     """The collection's rulebook with the model playbook for converge (and, with ``lock=False``, no lock,
     so that only the event source keeps one service's runs apart). Returns its path."""
     rulebook = yaml.safe_load((CHECKOUT / "extensions" / "eda" / "rulebooks" / "dedicated_servers.yml").read_text())
-    [rule] = rulebook[0]["rules"]
+    [rule] = [r for r in rulebook[0]["rules"] if r["action"]["run_playbook"]["name"] == "ispsystem.dcimanager.converge"]
     action = rule["action"]["run_playbook"]
     assert action["name"] == "ispsystem.dcimanager.converge"
     action["name"] = str(MODEL_PLAYBOOK)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from eda_harness import PushStorm, java_available, model_rulebook, rulebook_binary, status_writes
+from eda_harness import PushStorm, hook_body, java_available, model_rulebook, rulebook_binary, signed_post, status_writes
 
 pytestmark = [
     pytest.mark.skipif(rulebook_binary() is None, reason="ansible-rulebook is not installed (scripts/setup.sh installs it)"),
@@ -84,3 +84,23 @@ def test_poll_runs_carry_the_server_and_the_new_mark(tmp_path, eda_shop, ruleboo
     assert sorted(p.name for p in model.iterdir() if p.name.startswith("conflict-")) == []
     # Service 100 is provisioned: forgotten. 101 (Pending in WHMCS, so the model does nothing) stays new.
     assert list(rulebook.state()["services"]) == ["101"]
+
+
+def test_a_button_runs_server_control_once_with_its_operation(tmp_path, eda_shop, rulebooks):
+    """The provisioning module's buttons (server_control) reach the server_control playbook with the operation and
+    who asked; a client's reboot of a Suspended service is refused by the playbook, with nothing written."""
+    shop = eda_shop()
+    rulebook = rulebooks(tmp_path / "eda", shop.env, shop.products, "push", rulebook=model_rulebook(tmp_path)).start()
+    body = dict(hook_body("server_control", 21, server_id=1), operation="reboot", requested_by="client")
+    del body["hook"]
+    status, answer = signed_post(rulebook.url, body)
+    assert status == 202, answer
+    rulebook.wait_for(lambda: rulebook.ended(21), 120, "the server_control run")
+    [start] = [r for r in rulebook.runs() if r["what"] == "start"]
+    assert (start["playbook"], start["event_id"], start["operation"], start["requested_by"]) == ("server_control.yml", body["event_id"], "reboot", "client")
+    assert rulebook.ended(21)[0]["failed"] is True
+    assert "a client may reboot its server only while the service is Active" in rulebook.log_tail(200000)
+    assert shop.dci.writes() == [] and shop.whmcs.writes() == []
+    # Not a run the source waits for: no acknowledgement, nothing in flight.
+    assert rulebook.state()["services"] == {}
+    assert list((rulebook.state_file.parent / "acks").iterdir()) == []

@@ -25,7 +25,7 @@ import os
 import tempfile
 import time
 
-from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._eda.settings import LOG, SourceError, positive_int
+from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._eda.settings import LOG, SERVER_CONTROL, SourceError, positive_int
 
 STATE_VERSION = 2
 ACK_CALLBACK = "ispsystem.dcimanager.eda_ack"
@@ -181,6 +181,12 @@ class Delivery:
 
     def _take(self, hint):
         """The run to emit for this event now, or None when it waits for the service's run in flight."""
+        if hint["action"] == SERVER_CONTROL:
+            # A button: a command, not a hint. Emitted once, never merged and never emitted again after a
+            # restart (a reboot or a reinstall is not done twice); the rule's lock orders it with converge.
+            event = self._event(hint["service_id"], hint["server_id"], hint["product_id"], [hint["event_id"]], [SERVER_CONTROL], 1, False)
+            event["whmcs"].update(operation=hint["operation"], requested_by=hint["requested_by"])
+            return event
         if not self.settings.acknowledge:
             # Nothing will say when a run ended (AAP's run_job_template): every event is a run of its own.
             return self._event(hint["service_id"], hint["server_id"], hint["product_id"], [hint["event_id"]], [hint["action"]], 1, hint["action"] == "create")
@@ -247,13 +253,13 @@ class Delivery:
         while True:
             event = await self._outbox.get()
             whmcs = event["whmcs"]
-            LOG.info(
-                "emitting run %s of service %s (%s; new service: %s)",
-                whmcs["event_id"],
-                whmcs["service_id"],
-                ", ".join(whmcs["actions"]) + ("" if whmcs["events"] <= len(whmcs["actions"]) else " and %d more" % (whmcs["events"] - len(whmcs["actions"]))),
-                "yes" if whmcs["dedicated_server_new_service"] else "no",
-            )
+            if whmcs["action"] == SERVER_CONTROL:
+                what = "%s %s, asked by the %s" % (SERVER_CONTROL, whmcs["operation"], whmcs["requested_by"])
+            else:
+                more = whmcs["events"] - len(whmcs["actions"])
+                what = ", ".join(whmcs["actions"]) + (" and %d more" % more if more > 0 else "")
+                what += "; new service: %s" % ("yes" if whmcs["dedicated_server_new_service"] else "no")
+            LOG.info("emitting run %s of service %s (%s)", whmcs["event_id"], whmcs["service_id"], what)
             # A copy: ansible-rulebook's filters add "meta" to what they are given.
             await self.queue.put(json.loads(json.dumps(event)))
 

@@ -16,7 +16,15 @@ import ssl
 import time
 
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._eda.delivery import make_hint
-from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._eda.settings import ACTIONS, EVENT_ID, LOG, positive_int
+from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._eda.settings import (
+    ACTIONS,
+    EVENT_ID,
+    LOG,
+    OPERATIONS,
+    REQUESTERS,
+    SERVER_CONTROL,
+    positive_int,
+)
 
 SIGNATURE_HEADER = "X-Ispsystem-Signature"
 
@@ -96,8 +104,8 @@ class PushReceiver:
         if abs(time.time() - timestamp) > self.settings.max_age:
             return "timestamp is more than %d seconds away from now (a replay, or a wrong clock)" % self.settings.max_age, None
         action = post.get("action")
-        if action not in ACTIONS:
-            return "unknown action %r (expected one of %s)" % (str(action)[:40], ", ".join(ACTIONS)), None
+        if action not in ACTIONS + (SERVER_CONTROL,):
+            return "unknown action %r (expected one of %s)" % (str(action)[:40], ", ".join(ACTIONS + (SERVER_CONTROL,))), None
         service_id = positive_int(post.get("service_id"))
         if service_id is None:
             return "service_id missing or not a positive integer", None
@@ -109,6 +117,10 @@ class PushReceiver:
         if not ok:
             return "server_id is not a positive integer", None
         hint = make_hint(service_id, action, product_id, event_id, server_id)
+        if action == SERVER_CONTROL:
+            if post.get("operation") not in OPERATIONS or post.get("requested_by") not in REQUESTERS:
+                return "server_control needs operation (%s) and requested_by (%s)" % (", ".join(OPERATIONS), ", ".join(REQUESTERS)), None
+            hint.update(operation=post["operation"], requested_by=post["requested_by"])
         if self.delivery.state.known(event_id):
             return "event %s was received before (a replay)" % event_id, hint
         return None, hint

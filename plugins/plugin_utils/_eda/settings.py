@@ -18,7 +18,12 @@ import re
 # One logger for every part of the source: ansible-rulebook shows its lines with -v.
 LOG = logging.getLogger("ispsystem.dcimanager.whmcs")
 
+# WHMCS's module actions: hints that a service's status changed, converged by one run at a time.
 ACTIONS = ("create", "suspend", "unsuspend", "terminate")
+# The provisioning module's buttons (push only): a command for the service's server, a run of its own each.
+SERVER_CONTROL = "server_control"
+OPERATIONS = ("reboot", "power_off", "power_on", "reinstall")
+REQUESTERS = ("client", "admin")
 # Event ids as the hook makes them and the eda_ack callback accepts them: safe as a file name.
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$")
 

@@ -16,7 +16,8 @@ type: aggregate
 short_description: Log playbook run starts and ends for the collection's EDA tests
 description:
   - Appends one JSON line to the file E(RUN_LOG_FILE) when a run starts and one when it ends, with the
-    service id and event id of the run.
+    service id, the event's id and actions, and the extra vars C(dedicated_server_new_service),
+    C(whmcs_server_id), C(operation) and C(requested_by) of the run.
 requirements:
   - enabled in C(callbacks_enabled)
 """
@@ -62,6 +63,8 @@ class CallbackModule(CallbackBase):
             actions=whmcs.get("actions"),
             new=extra.get("dedicated_server_new_service"),
             whmcs_server_id=extra.get("whmcs_server_id"),
+            operation=extra.get("operation"),
+            requested_by=extra.get("requested_by"),
         )
         self._write(dict(self.run, what="start", time=time.time()))
 

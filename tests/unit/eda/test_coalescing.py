@@ -482,3 +482,42 @@ def test_a_storm_with_restarts_converges_every_service_one_run_at_a_time(tmp_pat
     assert DELIVERY.State(storm.settings.state_file).load()
     state = json.loads(Path(storm.settings.state_file).read_text())
     assert all(svc["run"] is None and svc["next"] is None for svc in state["services"].values())
+
+
+def test_a_button_is_a_run_of_its_own_emitted_once(tmp_path):
+    """server_control (the provisioning module's buttons): never merged, never waits, not emitted again after a restart."""
+    port = free_port()
+    hook = Hook(port)
+    args = push_args(tmp_path, port)
+
+    async def scenario():
+        async with Source(args) as source:
+            await hook("create", 3)
+            [converge] = await source.events(1)
+            button_id = await hook("server_control", 3, operation="reboot", requested_by="client")
+            [button] = await source.events(1)
+            assert button["whmcs"] == {
+                "service_id": 3,
+                "server_id": 3,
+                "product_id": 1,
+                "action": "server_control",
+                "actions": ["server_control"],
+                "events": 1,
+                "event_id": button_id,
+                "dedicated_server_new_service": False,
+                "operation": "reboot",
+                "requested_by": "client",
+            }
+            # The converge run in flight is untouched: nothing waits behind it.
+            assert state_of(tmp_path)["services"]["3"]["next"] is None
+            status, answer = await post(hook.url, body_of(action="server_control", service_id=3, operation="format", requested_by="client"))
+            assert status == 422 and "server_control needs operation" in answer["reason"]
+            status, answer = await post(hook.url, body_of(action="connection_test", service_id=3))
+            assert status == 422 and "unknown action" in answer["reason"]
+        async with Source(args) as source:
+            # Only the converge run is emitted again; the reboot is not done twice.
+            [again] = await source.events(1)
+            assert again == converge
+            await source.nothing(0.5)
+
+    run(scenario())
