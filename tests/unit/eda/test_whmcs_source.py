@@ -545,3 +545,16 @@ def test_the_entry_point_outside_an_installed_collection_says_so(tmp_path):
     result = load_in_a_fresh_python(tmp_path, CHECKOUT / "extensions" / "eda" / "plugins" / "event_source" / "whmcs.py")
     assert result.returncode != 0
     assert "runs from an installed collection (ansible_collections/ispsystem/dcimanager/)" in result.stderr
+
+
+def test_the_documentation_parses_and_names_every_argument():
+    import re  # pylint: disable=import-outside-toplevel
+
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    documentation = yaml.safe_load(SOURCE["DOCUMENTATION"])
+    assert isinstance(yaml.safe_load(SOURCE["EXAMPLES"]), list)
+    settings_source = (CHECKOUT / "plugins" / "plugin_utils" / "_eda" / "settings.py").read_text()
+    read = set(re.findall(r"args\.get\(\"(\w+)\"", settings_source)) | set(re.findall(r"args\[\"(\w+)\"\]", settings_source))
+    # duplicate_window: only read to warn that it is no longer used.
+    assert read - {"duplicate_window"} == set(documentation["options"])

@@ -23,9 +23,9 @@ DOCUMENTATION = r"""
 ---
 short_description: WHMCS module events (create, suspend, unsuspend, terminate) of dedicated server services, as runs per service.
 description:
-  - Emits C({whmcs: {service_id, server_id, product_id, action, actions, events, event_id, dedicated_server_new_service}})
-    for the module actions WHMCS performed on a service, I(action) being one of C(create), C(suspend),
-    C(unsuspend), C(terminate). An event is a hint that the service changed: the run it starts
+  - Emits one event per run, under the key C(whmcs) - C(service_id), C(server_id), C(product_id), C(action),
+    C(actions), C(events), C(event_id) and C(dedicated_server_new_service) - for the module actions WHMCS
+    performed on a service, I(action) being one of C(create), C(suspend), C(unsuspend), C(terminate). An event is a hint that the service changed; the run it starts
     (the C(ispsystem.dcimanager.converge) playbook) reads the service's status in WHMCS itself.
   - C(mode=push) listens for the signed POSTs of the WHMCS hook
     C(extras/whmcs/hooks/ispsystem_dcimanager_awx.php) (its C(eda_url) setting). C(mode=poll) reads
@@ -37,6 +37,9 @@ description:
     replays) are dropped. No time window drops anything.
   - A C(create) marks the service new (C(dedicated_server_new_service=true) in its runs) until a run
     that carried the mark ended with a server for the service, or was for a terminate.
+  - (push) The buttons of the WHMCS provisioning module post C(action=server_control) with C(operation)
+    (C(reboot), C(power_off), C(power_on), C(reinstall)) and C(requested_by) (C(client), C(admin)); each is
+    a run of its own with those two fields, never merged, emitted once (not again after a restart).
   - The state file (written atomically, before anything is emitted) keeps the cursor, the ids
     recently received, the runs in flight and the services marked; the runs in flight are emitted
     again after a restart.
