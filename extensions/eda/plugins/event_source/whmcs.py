@@ -25,8 +25,9 @@ short_description: WHMCS module events (create, suspend, unsuspend, terminate) o
 description:
   - Emits one event per run, under the key C(whmcs) - C(service_id), C(server_id), C(product_id), C(action),
     C(actions), C(events), C(event_id) and C(dedicated_server_new_service) - for the module actions WHMCS
-    performed on a service, I(action) being one of C(create), C(suspend), C(unsuspend), C(terminate). An event is a hint that the service changed; the run it starts
-    (the C(ispsystem.dcimanager.converge) playbook) reads the service's status in WHMCS itself.
+    performed on a service, I(action) being one of C(create), C(suspend), C(unsuspend), C(terminate).
+    An event is a hint that the service changed; the run it starts (the C(ispsystem.dcimanager.converge)
+    playbook) reads the service's status in WHMCS itself.
   - C(mode=push) listens for the signed POSTs of the WHMCS hook
     C(extras/whmcs/hooks/ispsystem_dcimanager_awx.php) (its C(eda_url) setting). C(mode=poll) reads
     WHMCS's activity log (C(GetActivityLog)) and module queue (C(GetModuleQueue)) every I(interval)
