@@ -170,7 +170,7 @@ _value:
 
 from collections.abc import Mapping
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import plan
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import plan
 
 TEMPLATE_MARKS = ("{{", "{%", "{#")
 

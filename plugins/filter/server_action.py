@@ -83,7 +83,7 @@ _value:
       type: str
 """
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import decide, subject_of
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import decide, subject_of
 
 
 def server_action(settings, state, servers):

@@ -10,38 +10,22 @@ short_description: The result record of the dedicated_server role for one servic
 version_added: 0.2.0
 description:
   - Makes C(dedicated_server_result), what the P(ispsystem.dcimanager.dedicated_server#role) role leaves on each host
-    for the playbooks' summary, from the service's settings and the results of the tasks that acted.
-  - "The server is taken from the result of the task the decision (P(ispsystem.dcimanager.server_action#filter)) ran:
-    the allocation for V(provision), the state change for V(unblock) / V(block), the release for V(release) /
-    V(clear_ip); else the server the role found. A terminated service shows no address and no owner."
+    for the playbooks' summary, from one service's entry in the result of M(ispsystem.dcimanager.fleet_apply), or,
+    for the bandwidth usage entry point (O(state=usage)), from the service's settings and the usage read.
+  - A terminated service shows no address and no owner.
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 options:
   _input:
-    description: The service's settings (P(ispsystem.dcimanager.service_settings#filter)).
+    description:
+      - One entry of M(ispsystem.dcimanager.fleet_apply)'s C(services).
+      - For O(state=usage), the service's settings (P(ispsystem.dcimanager.service_settings#filter)).
     type: dict
     required: true
   state:
-    description: The role's state, or V(usage) for the bandwidth usage entry point.
+    description: V(usage) for the bandwidth usage entry point; else leave it out.
     type: str
-    required: true
-    choices: [active, suspended, terminated, usage]
-  decision:
-    description: The decision (P(ispsystem.dcimanager.server_action#filter)); not needed for V(usage).
-    type: dict
-  found:
-    description: The servers the role found by hostname (M(ispsystem.dcimanager.dci_server_info)'s C(servers)).
-    type: list
-    elements: dict
-  allocation:
-    description: The registered result of M(ispsystem.dcimanager.dci_server_allocate), when it ran.
-    type: dict
-  state_change:
-    description: The registered result of M(ispsystem.dcimanager.dci_server), when it ran.
-    type: dict
-  release:
-    description: The registered result of M(ispsystem.dcimanager.dci_server_release), when it ran.
-    type: dict
+    choices: [usage]
   traffic:
     description: For V(usage), the C(traffic) list of M(ispsystem.dcimanager.dci_traffic_info).
     type: list
@@ -49,11 +33,9 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Record the result
+- name: Record the result of one service
   ansible.builtin.set_fact:
-    dedicated_server_result: >-
-      {{ settings | ispsystem.dcimanager.service_result('suspended', decision=decision, found=found.servers,
-                                                        state_change=blocked | default(none)) }}
+    dedicated_server_result: "{{ applied.services[0] | ispsystem.dcimanager.service_result }}"
 """
 
 RETURN = r"""
@@ -65,7 +47,7 @@ _value:
       description: The WHMCS service id.
       type: int
     state:
-      description: The state the role made (or V(usage)).
+      description: The state the service was brought to (or V(usage)).
       type: str
     hostname:
       description: The service's hostname.
@@ -79,16 +61,26 @@ _value:
     owner:
       description: The server's owner (empty when terminated or for V(usage)).
       type: str
+    action:
+      description: What was done (null when nothing was to do).
+      type: str
+    failed:
+      description: Whether the service failed.
+      type: bool
+    msg:
+      description: Why it failed.
+      type: str
 """
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import result_record, server_after
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import result_record
 
 
-def service_result(settings, state, decision=None, found=None, allocation=None, state_change=None, release=None, traffic=None):
-    server = None
-    if state != "usage":
-        server = server_after(state, (decision or {}).get("action"), found, allocation, state_change, release)
-    return result_record(settings, state, server, traffic)
+def service_result(value, state=None, traffic=None):
+    if state == "usage":
+        return result_record(value, "usage", traffic=traffic)
+    record = result_record(value, value.get("state"), value.get("server"))
+    record.update(action=value.get("action"), failed=bool(value.get("failed")), msg=value.get("msg") or "")
+    return record
 
 
 class FilterModule:

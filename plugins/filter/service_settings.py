@@ -175,11 +175,11 @@ _value:
       elements: str
 """
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import settings
 
 
 def service_settings(whmcs, **options):
-    """The filter is ``_dedicated_server.settings`` itself: its keyword arguments are the options above."""
+    """The filter is ``_service.rules.settings`` itself: its keyword arguments are the options above."""
     return settings(whmcs, **options)
 
 

@@ -4,41 +4,23 @@
 
 """Private to the ispsystem.dcimanager collection: the base of every dci_* module.
 
-The argument specs and ``DCIResource``: the lookups the modules share, their waits, and the
-writes that several modules make (a server's form, the domain of its addresses), each with the
-read-back that resolves a lost answer. Reading rows is ``_dci.panel``'s job.
+The argument specs and ``DCIResource``, which gives a module its client and its ``Panel`` (the
+service layer's reads and writes of one panel, _service/panel.py) and takes an operation's
+result. The work itself is the service operations' (_service/), which fleet_apply uses too.
 
 Not a public API: it may change in any release without notice.
 """
 
 from __future__ import annotations
 
-import secrets
-import string
-
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ._dci.answers import CONNECTION_FLAGS, HAS_LXML, LXML_IMPORT_ERROR
+from ._dci.answers import HAS_LXML, LXML_IMPORT_ERROR
 from ._dci.client import DCIClient
 from ._dci.errors import DCIError
-from ._dci.panel import (
-    Accounts,
-    is_ipv6,
-    is_suspended,
-    is_switch,
-    owner_may_be_id,
-    package_of,
-    power_of,
-    read_servers,
-    same_hostname,
-)
 from ._resource import APIResource
+from ._service.panel import Panel
 from ._transport import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ._wait import poll
-from ._writes import CANNOT_TELL, NOT_SHOWN
-
-# The letters of a one-time login key.
-KEY_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def dci_argument_spec():
@@ -71,20 +53,13 @@ def wait_spec(default_timeout, wait=True):
     return spec
 
 
-def saved(field, value):
-    """A form value as compared after a save: the panel may end lines otherwise or trim them, and may
-    show "no owner" as ``no_owner`` (what a save sends) or as an empty field."""
-    value = "\n".join(line.rstrip() for line in (value or "").replace("\r\n", "\n").strip().split("\n"))
-    return "" if field == "owner" and value == "no_owner" else value
-
-
 class DCIResource(APIResource):
     """A DCImanager object managed by one module; see APIResource."""
 
     error_class = DCIError
 
     def __init__(self, module):
-        self._accounts = None
+        self._panel = None
         super().__init__(module)
 
     def make_client(self, params):
@@ -104,273 +79,15 @@ class DCIResource(APIResource):
             use_proxy=params["use_proxy"],
         )
 
-    # Lookups shared by the modules ----------------------------------------------------------
-
-    def list_servers(self, allow_empty=False):
-        return read_servers(self.client, allow_empty=allow_empty)
-
-    def list_users(self):
-        users = self.client.list("user")
-        self._accounts = Accounts(users)
-        return users
-
-    def accounts(self):
-        """The account index (the ``user`` list, read once per run, and only when an owner cell needs it)."""
-        if self._accounts is None:
-            self.list_users()
-        return self._accounts
-
-    def find_user(self, name):
-        for user in self.list_users():
-            if user.get("name") == name:
-                return user
-        return None
-
-    def owner_login(self, row):
-        """The login of the server's owner ("" when free), whether the panel's cell holds the login or the id."""
-        cell = row.get("owner", "")
-        return self.accounts().login_of(cell) if owner_may_be_id(cell) else cell
-
-    def owned_by(self, row, login):
-        cell = row.get("owner", "")
-        return cell == login or (owner_may_be_id(cell) and self.accounts().owned_by(cell, login))
-
-    def find_server(self, server_id=None, hostname=None, rows=None):
-        """The ``server`` row named by id or hostname, or a clear failure."""
-        rows = self.list_servers() if rows is None else rows
-        if server_id is not None:
-            matches = [row for row in rows if row.get("id") == str(server_id)]
-            if not matches:
-                self.module.fail_json(msg="DCImanager has no server with id %s" % server_id)
-        else:
-            matches = [row for row in rows if same_hostname(row.get("hostname"), hostname)]
-            if not matches:
-                self.module.fail_json(msg="DCImanager has no server with hostname %s" % hostname)
-            if len(matches) > 1:
-                self.module.fail_json(
-                    msg="hostname %s is set on %d servers (ids %s); name the server with server_id"
-                    % (hostname, len(matches), ", ".join(row["id"] for row in matches))
-                )
-        return matches[0]
-
-    def server_row(self, server_id):
-        """A fresh ``server`` row (the panel has no single-server read, so this lists them all)."""
-        for row in self.list_servers():
-            if row.get("id") == server_id:
-                return row
-        raise DCIError("server %s is no longer listed by the panel" % server_id)
-
-    def addresses(self, server_id, with_domains=False):
-        """The server's addresses (``iplist`` rows, without the group headings).
-
-        Whether ``iplist`` rows show an address's ``domain`` is not evidenced: with ``with_domains``,
-        a row without one is completed from that address's ``iplist.edit`` form; a row whose domain
-        neither shows keeps no ``domain`` key, so no caller can take it for "already set".
-        """
-        rows = [row for row in self.client.list("iplist", elid=server_id) if row.get("type") != "group" and row.get("ip")]
-        if with_domains:
-            for row in rows:
-                if "domain" not in row and row.get("id"):
-                    form = self.client.form("iplist.edit", plid=server_id, elid=row["id"])
-                    if "domain" in form:
-                        row["domain"] = form["domain"]
-        return rows
-
-    def connections(self, server_id):
-        return self.client.list("server.connection", flags=CONNECTION_FLAGS, elid=server_id)
-
-    def wait_server(self, server_id, predicate, what, timeout):
-        """Poll the server's row until ``predicate(row)`` is true; returns that row."""
-
-        def check():
-            row = self.server_row(server_id)
-            return row if predicate(row) else None
-
-        return poll(check, timeout, self.module.params.get("poll_interval") or 15, "on server %s, %s" % (server_id, what))
-
-    # Writes shared by the modules -------------------------------------------------------------
-
-    def write(self, func, read_back, what, repeat=True, **params):
-        """Send the panel function ``func`` with ``params`` through the one write path (``change``):
-        the only place the dci_* modules' writes reach the client. ``read_back``, ``what`` and ``repeat``
-        as in ``change``."""
-        return self.change(lambda: self.client.write(func, **params), read_back, what, repeat)
-
-    def login_key(self, login):
-        """A one-time key for ``login`` (``session.newkey``) through ``change``; the link that consumes it
-        (None in check mode).
-
-        32 lower-case letters and digits, as ISPsystem's module makes them (the panel wants 16 or more),
-        and a new key every send: a key whose answer was lost was never shown to anyone, so it is as
-        good as not made (keys cannot be listed to read it back), and no send repeats another.
-        """
-        keys = []
-
-        def send():
-            keys.append("".join(secrets.choice(KEY_ALPHABET) for dummy in range(32)))
-            return self.client.new_login_key(login, keys[-1])
-
-        if self.change(send, lambda: NOT_SHOWN, "a one-time key for %s" % login) is None:
-            return None
-        return self.client.login_url(login, keys[-1])
-
-    def edit_server(self, server_id, form=None, **changes):
-        """Save the server's form with ``changes``, echoing back every other field it shows.
-
-        ISPsystem's module echoes name, mac, notes and type (and sets owner) on every save;
-        echoing the form keeps a save from blanking a field the request did not mention.
-        Give ``form`` when it was just read, to save a call. A lost answer is resolved by reading
-        the form again: the save took effect when it shows every changed value.
-        """
-        form = self.client.form("server.edit", elid=server_id) if form is None else form
-        values = {key: form[key] for key in ("name", "mac", "notes", "type", "owner") if key in form}
-        values.update(changes)
-
-        def read_back():
-            now = self.client.form("server.edit", elid=server_id)
-            if all(saved(key, now.get(key)) == saved(key, value) for key, value in changes.items()):
-                return {}
-            return NOT_SHOWN
-
-        self.write("server.edit", read_back, "the save of server %s's %s" % (server_id, " and ".join(sorted(changes))), elid=server_id, **values)
-
-    def set_domain(self, server_id, domain, addresses=None, main_ip=None, repeat=True):
-        """Set ``domain`` on every address of the server (the panel's "hostname" of a server).
-
-        An address whose domain the panel does not show is written, never assumed set.
-        Returns whether anything was written. ``repeat`` as in ``change``.
-        """
-        changed = False
-        for address in self.addresses(server_id, with_domains=True) if addresses is None else addresses:
-            if "domain" in address and same_hostname(address["domain"], domain):
-                continue
-            self.set_address_domain(server_id, address, domain, main_ip, repeat)
-            changed = True
-        return changed
-
-    def set_address_domain(self, server_id, address, domain, main_ip=None, repeat=True):
-        """Set ``domain`` on one address. After a lost answer the address's domain is read back or,
-        where the panel does not show it, the server list's ``hostname`` for the main address."""
-
-        def read_back():
-            for row in self.addresses(server_id, with_domains=True):
-                if row.get("id") == address["id"] and "domain" in row:
-                    return {} if same_hostname(row["domain"], domain) else NOT_SHOWN
-            if main_ip and address.get("ip") == main_ip:
-                return {} if same_hostname(self.server_row(server_id).get("hostname"), domain) else NOT_SHOWN
-            return CANNOT_TELL
-
-        self.write(
-            "iplist.edit",
-            read_back,
-            "the domain %s on address %s of server %s" % (domain, address.get("ip"), server_id),
-            repeat,
-            plid=server_id,
-            elid=address["id"],
-            domain=domain,
-        )
-        address["domain"] = domain
-
-    def delete_address(self, server_id, address):
-        """Give an extra address back to the pool (``iplist.delete``); read back: it is no longer listed."""
-        self.write(
-            "iplist.delete",
-            lambda: NOT_SHOWN if any(a.get("id") == address["id"] for a in self.addresses(server_id)) else {},
-            "the removal of address %s from server %s" % (address["ip"], server_id),
-            plid=server_id,
-            elid=address["id"],
-        )
-
-    def server_call(self, server_id, func, shows, busy=None, what=None):
-        """Send ``func`` (``server.enable``, ``server.poweron`` ...) for the server.
-
-        After a lost answer the server is read back once no operation shows as under way (``busy``:
-        one may be an earlier operation's, which proves nothing of this one), for at most
-        ``wait_timeout``: the call took effect when the row ``shows(row)`` its result.
-        """
-
-        def read_back():
-            row = self.settled_row(server_id, busy)
-            return {} if shows(row) else NOT_SHOWN
-
-        self.write(func, read_back, what or "%s on server %s" % (func, server_id), elid=server_id)
-
-    def settled_row(self, server_id, busy=None):
-        """The server's row once ``busy(row)`` is false (at once without ``busy``)."""
-        if busy is None:
-            return self.server_row(server_id)
-        return self.wait_server(server_id, lambda row: not busy(row), "the operation under way ending", self.module.params.get("wait_timeout") or 600)
-
-    def switch_ports_busy(self, server_id):
-        return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))
-
-    def unblock(self, server_id, timeout, wait=True):
-        """``server.enable`` and (with ``wait``) the wait for it, as ISPsystem's module does before a
-        termination: until the row shows neither ``disabled`` nor ``blocked``. The row after it, or None."""
-        self.server_call(
-            server_id,
-            "server.enable",
-            lambda r: not is_suspended(r),
-            lambda r: self.switch_ports_busy(server_id),
-            "unblocking server %s (server.enable)" % server_id,
-        )
-        if not wait:
-            return None
-        return self.wait_server(server_id, lambda r: not is_suspended(r), "unblocking", timeout)
-
-    def power(self, server_id, target, timeout, wait=True):
-        """Power the server on or off and (with ``wait``) wait for the flag; the row after it, or None."""
-        flag = "poweron" if target == "on" else "poweroff"
-        self.server_call(
-            server_id, "server." + flag, lambda r: r[flag] or r["powererror"], lambda r: power_of(r) == "unknown", "powering server %s %s" % (server_id, target)
-        )
-        if not wait:
-            return None
-        return self.wait_server(server_id, lambda r: r[flag] or r["powererror"], "powering %s" % target, timeout)
-
-    # The result -------------------------------------------------------------------------------
-
-    def describe_server(self, row, addresses=None, details=False):
-        """The ``server`` dict the dci_* modules return (documented in their RETURN, e.g. dci_server_info's ``servers``).
-
-        ``addresses`` are the server's ``iplist`` rows when the caller has them (else they are read).
-        ``details`` also reads the MAC address (when the list does not show it), the IPMI address and
-        the switch port: two to four more calls, so only dci_server_info does it.
-        """
-        server_id = row["id"]
-        server = {
-            "id": server_id,
-            "name": row.get("name", ""),
-            "hostname": row.get("hostname", ""),
-            "owner": self.owner_login(row),
-            "package": package_of(row),
-            "main_ip": row.get("ip", ""),
-            "ipv4": [],
-            "ipv6": [],
-            "mac": row.get("mac") or None,
-            "ipmi_ip": None,
-            "switch_port": None,
-            "blocked": is_suspended(row),
-            "power": power_of(row),
-            "install_in_progress": row["install_in_progress"],
-            "operation_failed": row["operation_failed"],
-            "hwproblem": row["hwproblem"],
-        }
-        # The main address first: it is the one that stays with the box.
-        ips = sorted((a["ip"] for a in (self.addresses(server_id) if addresses is None else addresses)), key=lambda ip: ip != server["main_ip"])
-        server["ipv4"] = [ip for ip in ips if not is_ipv6(ip)]
-        server["ipv6"] = [ip for ip in ips if is_ipv6(ip)]
-        if details:
-            self._add_details(server)
-        return server
-
-    def _add_details(self, server):
-        server_id = server["id"]
-        if server["mac"] is None:
-            server["mac"] = self.client.form("server.edit", elid=server_id).get("mac") or None
-        for conn in self.connections(server_id):
-            kind = conn.get("type", "").lower()
-            if kind == "switch" and server["switch_port"] is None:
-                server["switch_port"] = self.client.form("server.connection.edit", plid=server_id, elid=conn["id"]).get("port") or None
-            elif kind == "ipmi" and server["ipmi_ip"] is None:
-                server["ipmi_ip"] = self.client.form("server.connection.edit", plid=server_id, elid=conn["id"]).get("ip") or None
+    def panel(self):
+        """The panel as this run works on it (its waits take the module's wait_timeout and poll_interval)."""
+        if self._panel is None:
+            params = self.module.params
+            self._panel = Panel(
+                self.client,
+                self.writes,
+                wait_timeout=params.get("wait_timeout") or 600,
+                poll_interval=params.get("poll_interval") or 15,
+                warn=self.module.warn,
+            )
+        return self._panel

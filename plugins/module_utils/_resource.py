@@ -11,8 +11,13 @@ reading back. Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+from ._service.errors import OperationFailed
+from ._transport import ClientError
 from ._wait import WaitTimeout
 from ._writes import Writes
+
+# take()'s default: the operation's own ``server``.
+_SERVER = object()
 
 
 def write_deadline(params):
@@ -54,12 +59,13 @@ class APIResource:
     def _mark_as_changed(self):
         self.changed = True
 
-    def change(self, send, read_back=None, what="the change", repeat=True):
-        """The one write path (``_writes.Writes.change``): mark the change and, unless in check mode, ``send()``
-        it; returns its answer (None in check mode). ``read_back``, ``what`` and ``repeat`` as there."""
-        answer = self.writes.change(send, read_back, what, repeat)
-        self._mark_as_changed()
-        return answer
+    def take(self, operation, result=_SERVER):
+        """Take a service operation's outcome (_service/): its ``server`` as the result (or ``result``), its diff,
+        and whether it changed anything (or, in check mode, would)."""
+        self.result = operation.server if result is _SERVER else result
+        self.before, self.after = operation.before, operation.after
+        if operation.changed:
+            self._mark_as_changed()
 
     def fail_json_api(self, exc, msg=None, **kwargs):
         """End the module with the API's own error, if it gave one, beside a message a person can act on."""
@@ -68,7 +74,7 @@ class APIResource:
         self.module.fail_json(msg=msg or exc.msg, **kwargs)
 
     def get_result(self):
-        result = {"changed": self.changed, self.represent: self.result}
+        result = {"changed": self.changed or self.writes.changed, self.represent: self.result}
         if self.module._diff:  # pylint: disable=protected-access
             result["diff"] = {"before": self.before, "after": self.after}
         return result
@@ -79,7 +85,9 @@ def run(module, resource_class, action):
     resource = resource_class(module)
     try:
         action(resource)
-    except resource.error_class as exc:
+    except OperationFailed as exc:
+        resource.fail_json_api(exc, **exc.details)
+    except ClientError as exc:
         resource.fail_json_api(exc)
     except WaitTimeout as exc:
         module.fail_json(msg=str(exc), **{resource.represent: resource.result})

@@ -174,7 +174,7 @@ class Transport:
             return {}
         return requests.utils.get_environ_proxies(self.url)
 
-    def post(self, name, data, read, write=False):
+    def post(self, name, data, read, write=False, timeout=None):
         """POST ``data`` (the call ``name``) and return ``read(body, status)``, the client's reading of the answer.
 
         ``read`` raises the client's errors; an answer that is the API's own refusal raises an error
@@ -182,12 +182,12 @@ class Transport:
         growing, jittered pauses, after a failure that may pass (a 5xx without an API error, a
         time-out, a broken connection, a garbled answer); a write only when the request provably
         never reached the server. A write whose answer was lost raises the client's ``answer_lost``
-        error, for the write path to read back.
+        error, for the write path to read back. ``timeout``: this request's own (default: the client's).
         """
         attempt = 0
         while True:
             try:
-                return self._post_once(name, data, read)
+                return self._post_once(name, data, read, timeout)
             except Retryable as exc:
                 if (isinstance(exc, NotSent) or not write) and attempt < self.retries:
                     attempt += 1
@@ -203,8 +203,8 @@ class Transport:
         seconds = min(self.backoff * (2 ** (attempt - 1)), MAX_BACKOFF) * (1 + random.random() / 2)
         (self._sleep or time.sleep)(seconds)
 
-    def _post_once(self, name, data, read):
-        response, body = self._send(name, data)
+    def _post_once(self, name, data, read, timeout=None):
+        response, body = self._send(name, data, timeout or self.timeout)
         status = response.status_code
         if status == 200:
             return read(body, status)
@@ -220,13 +220,11 @@ class Transport:
                     raise
         raise error
 
-    def _send(self, name, data):
+    def _send(self, name, data, timeout):
         """The response and its body, or one of the client's errors."""
         errors, service, shown_url, reason = self.errors, self.service, self.shown_url, self._reason
         try:
-            response = self.session.post(
-                self.url, data=data, timeout=self.timeout, verify=self.verify, allow_redirects=False, stream=True, proxies=self.proxies()
-            )
+            response = self.session.post(self.url, data=data, timeout=timeout, verify=self.verify, allow_redirects=False, stream=True, proxies=self.proxies())
             try:
                 body = read_limited(response, self.limit)
             finally:
@@ -245,13 +243,13 @@ class Transport:
                 call=name,
             ) from None
         except requests.exceptions.ConnectTimeout:
-            raise errors.not_sent("cannot connect to %s at %s: timed out after %ss" % (service, shown_url, self.timeout), call=name) from None
+            raise errors.not_sent("cannot connect to %s at %s: timed out after %ss" % (service, shown_url, timeout), call=name) from None
         except requests.exceptions.ConnectionError as exc:
             if isinstance(getattr(exc.args[0], "reason", None) if exc.args else None, NewConnectionError):
                 raise errors.not_sent("cannot connect to %s at %s: %s" % (service, shown_url, reason(exc)), call=name) from None
             raise errors.retryable("the connection to %s at %s broke during %s: %s" % (service, shown_url, name, reason(exc)), call=name) from None
         except requests.exceptions.Timeout:
-            raise errors.retryable("%s at %s did not answer %s within %ss" % (service, shown_url, name, self.timeout), call=name) from None
+            raise errors.retryable("%s at %s did not answer %s within %ss" % (service, shown_url, name, timeout), call=name) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
             raise errors.retryable("the answer of %s at %s to %s was cut off: %s" % (service, shown_url, name, reason(exc)), call=name) from None
         except requests.exceptions.RequestException as exc:

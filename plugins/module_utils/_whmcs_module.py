@@ -49,8 +49,3 @@ class WHMCSResource(APIResource):
             timeout=params["timeout"],
             use_proxy=params["use_proxy"],
         )
-
-    def update_service(self, service_id, read_back, **changes):
-        """``UpdateClientProduct`` through the one write path (``change``): the only place the whmcs_*
-        modules' writes reach the client. ``read_back`` as in ``change``."""
-        return self.change(lambda: self.client.update_client_product(service_id, **changes), read_back, "the update of service %s" % service_id)

@@ -44,6 +44,7 @@ class Writes:
         self.warn = warn
         self.deadline = float(deadline)
         self.changed = False
+        self.made = 0  # changes made (in check mode: that would be made), for callers that compare before and after
 
     def change(self, send, read_back=None, what="the change", repeat=True):
         """Make a change: mark it and, unless in check mode, ``send()`` it; returns its answer (None in check mode).
@@ -61,9 +62,11 @@ class Writes:
         """
         if self.check_mode:
             self.changed = True
+            self.made += 1
             return None
         answer = self._send(send, read_back, what, repeat)
         self.changed = True
+        self.made += 1
         return answer
 
     def _send(self, send, read_back, what, repeat):

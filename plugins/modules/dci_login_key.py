@@ -75,9 +75,9 @@ class DCILoginKey(DCIResource):
 
     def make_key(self):
         login = self.module.params["login"] or self.module.params["api_username"]
-        if self.module.params["login"] and self.find_user(login) is None:
+        if self.module.params["login"] and self.panel().find_user(login) is None:
             self.module.fail_json(msg="DCImanager has no account %s" % login)
-        self.result = self.login_key(login)
+        self.result = self.panel().login_key(login)
 
 
 def main():

@@ -80,6 +80,13 @@ options:
       - When it runs out the task fails; the install itself goes on in the panel.
     type: int
     default: 720
+  owner:
+    description:
+      - The account the server must belong to. Right before the install starts, the server's owner is read again
+        (with its hostname, when the server is named by O(hostname)); on a mismatch no install is started and the
+        task fails, so an allocation that another controller took over meanwhile never has its disk wiped.
+      - Without it (and with O(server_id)) the server is installed whoever owns it.
+    type: str
   settle_time:
     description:
       - Seconds after the start of an install during which a server that has not yet been seen installing
@@ -148,25 +155,16 @@ install_finished:
   type: bool
 """
 
-import re
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
     server_selector_spec,
     wait_spec,
 )
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._install_record import InstallRecord, read_record, with_record
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
-
-RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.install import Install
 
 
 class DCIOSInstall(DCIResource):
@@ -181,193 +179,28 @@ class DCIOSInstall(DCIResource):
         result.update(os_template=self.module.params["os_template"], recipe=self.module.params["recipe"], install_finished=self.install_finished)
         return result
 
-    def _template_key(self, server_id):
-        """The template name the install takes, checked against what the panel offers for this server.
-
-        The install form's ``ostemplate`` list (value -> text) is the panel's own answer [M]; a name
-        given as its text is taken as its value. Without that list, ``osmgr``'s ``name`` column is
-        what the reference says ``ostemplate`` takes.
-        """
-        wanted = self.module.params["os_template"]
-        offered = self.client.form("server.operations", elid=server_id).selects.get("ostemplate")
-        if offered:
-            if wanted in offered:
-                return wanted
-            by_text = [key for key, text in offered.items() if text == wanted]
-            if len(by_text) == 1:
-                return by_text[0]
-            names = sorted(offered)
-        else:
-            names = sorted(row.get("name") for row in self.client.list("osmgr") if row.get("name"))
-            if wanted in names:
-                return wanted
-        self.module.fail_json(msg="unknown os_template %s; the panel offers: %s" % (wanted, ", ".join(names)))
-        return None  # not reached
-
-    def _check_recipe(self):
-        recipe = self.module.params["recipe"]
-        if recipe not in (None, "", "null") and not RECIPE_FORM.match(recipe):
-            self.module.fail_json(msg="recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % recipe)
-
-    def _wait_for_install(self, server_id, which, started=None, seen=False):
-        """Wait until the install ends; fail when the panel says it failed.
-
-        It ends when the row no longer shows ``install_in_progress`` after it was seen running, or,
-        when it was never seen, once ``settle_time`` has passed since ``started``.
-        """
-        settle = self.module.params["settle_time"]
-        seen = [seen or started is None]
-
-        def ended(row):
-            if row["install_in_progress"]:
-                seen[0] = True
-                return False
-            return seen[0] or time.time() - started >= settle
-
-        row = self.wait_server(server_id, ended, "the OS install finishing", self.module.params["wait_timeout"])
-        if row["operation_failed"]:
-            self.result = self.describe_server(row)
-            self.module.fail_json(
-                msg="%s on server %s failed (the panel flags operation_failed); see the server's operation "
-                "log in the panel, then re-run to try again" % (which, server_id),
-                server=self.result,
-            )
-        self.install_finished = True
-        return row
-
-    def _note_finished(self, server_id, record):
-        """Add ``finished`` to the install record, so a rerun at once need not wait out the settle time.
-
-        Only the run that started the install (and so changes the server anyway) does it: a task
-        that only waits reports no change."""
-        form = self.client.form("server.edit", elid=server_id)
-        current = read_record(form.get("notes", ""))
-        if current is None or not current.names(record.template, record.recipe) or current.finished is not None:
-            return
-        notes = with_record(form.get("notes", ""), current.template, current.recipe, current.started or time.time(), time.time())
-        try:
-            self.edit_server(server_id, form=form, notes=notes)
-        except DCIError as exc:
-            self.module.warn(
-                "the install finished, but noting it in server %s's notes failed (%s); a rerun within "
-                "settle_time of the start waits for it again" % (server_id, exc.msg)
-            )
-
-    def _power_on(self, server_id, row):
-        timeout = self.module.params["wait_timeout"]
-        if is_suspended(row):
-            row = self.unblock(server_id, timeout)
-        if not row["poweron"]:
-            row = self.power(server_id, "on", timeout)
-            if row["powererror"]:
-                self.module.fail_json(msg="server %s did not power on (the panel flags powererror); check its IPMI connection" % server_id)
-        return row
-
-    def _start_install(self, server_id, template, recipe, before):
-        """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
-        the install started when it shows ``install_in_progress`` or a new ``operation_failed``."""
-        params = self.module.params
-
-        def read_back():
-            def started(row):
-                return row["install_in_progress"] or (row["operation_failed"] and not before["operation_failed"])
-
-            try:
-                self.wait_server(server_id, started, "the install showing", params["settle_time"])
-            except WaitTimeout:
-                return NOT_SHOWN
-            return {}
-
-        self.write(
-            "server.operations",
-            read_back,
-            "the start of the install of %s on server %s" % (template, server_id),
-            elid=server_id,
-            operation="ostemplate",
-            ostemplate=template,
-            passwd=params["root_password"],
-            confirm=params["root_password"],
-            checkpasswd=params["root_password"],
-            recipe=recipe,
-        )
-
     def install(self):
         params = self.module.params
-        recipe = params["recipe"] or "null"
-        self._check_recipe()
-        row = self.find_server(params["server_id"], params["hostname"])
-        server_id = row["id"]
-        template = self._template_key(server_id)
-        if row["install_in_progress"]:
-            if not params["wait"] or self.module.check_mode:
-                # Never a second install while one runs; without waiting there is nothing to decide yet.
-                self.result = self.describe_server(row)
-                return
-            # A failed install is reported, not silently started again: a re-run starts a new one.
-            row = self._wait_for_install(server_id, "the install that was running", seen=True)
-        form = self.client.form("server.edit", elid=server_id)
-        notes = form.get("notes", "")
-        record = read_record(notes)
-        self.before = {"os_template": record.template if record else None, "recipe": record.recipe if record else None}
-        self.after = {"os_template": template, "recipe": recipe}
-        if record is not None and record.names(template, recipe) and not params["force"]:
-            if row["operation_failed"] and not params["start"]:
-                self.result = self.describe_server(row)
-                self.module.fail_json(
-                    msg="the install of %s on server %s failed (the panel flags operation_failed); see the "
-                    "server's operation log in the panel, then re-run to try again" % (template, server_id),
-                    server=self.result,
-                )
-            if not row["operation_failed"]:
-                self._recorded_install(server_id, row, record)
-                return
-        elif not params["start"]:
-            if self.module.check_mode:
-                # In a check run the task that would have started the install started nothing.
-                self.result = self.describe_server(row)
-                return
-            self.module.fail_json(
-                msg="server %s has no install of %s to wait for (start=false); its notes record %s"
-                % (server_id, template, "%s with recipe %s" % (record.template, record.recipe) if record else "no install")
-            )
-        if self.module.check_mode:
-            self._mark_as_changed()
-            self.result = self.describe_server(row)
-            return
-        row = self._power_on(server_id, row)
-        started = time.time()
-        # The record goes in first: a panel that refuses server.edit while an install runs must not
-        # leave a running install unrecorded, which a rerun would start again.
-        self.edit_server(server_id, form=form, notes=with_record(notes, template, recipe, started))
+        panel = self.panel()
+        install = Install(
+            panel,
+            params["os_template"],
+            params["root_password"],
+            recipe=params["recipe"],
+            force=params["force"],
+            start=params["start"],
+            wait=params["wait"],
+            wait_timeout=params["wait_timeout"],
+            settle_time=params["settle_time"],
+            owner=params["owner"],
+            hostname=params["hostname"],
+        )
+        install.check_recipe()
         try:
-            self._start_install(server_id, template, recipe, row)
-        except DCIError as exc:
-            if exc.error_type is not None:  # the panel refused: no install runs, so the record goes again
-                self._undo_record(server_id, notes, exc)
-            raise
-        if params["wait"]:
-            row = self._wait_for_install(server_id, "the install of %s" % template, started=started)
-            self._note_finished(server_id, InstallRecord(template, recipe, started))
-        else:
-            row = self.server_row(server_id)
-        self.result = self.describe_server(row)
-
-    def _recorded_install(self, server_id, row, record):
-        """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
-        never seen finishing) perhaps only just started, with a flag the panel does not show yet."""
-        params = self.module.params
-        age = record.age()
-        if record.finished is not None or age is None or age >= params["settle_time"]:
-            self.install_finished = True
-        elif params["wait"] and not self.module.check_mode:
-            row = self._wait_for_install(server_id, "the install of %s" % record.template, started=record.started)
-        self.result = self.describe_server(row)
-
-    def _undo_record(self, server_id, notes, refusal):
-        try:
-            self.edit_server(server_id, notes=notes)
-        except DCIError as exc:
-            refusal.msg += "; the install record in the server's notes could not be removed either (%s): remove it by hand" % exc.msg
+            install.run(panel.find_server(params["server_id"], params["hostname"]))
+        finally:
+            self.install_finished = install.finished
+        self.take(install)
 
 
 def main():
@@ -381,6 +214,7 @@ def main():
         force=dict(type="bool", default=False),
         start=dict(type="bool", default=True),
         settle_time=dict(type="int", default=60),
+        owner=dict(type="str"),
     )
     module = AnsibleModule(
         argument_spec=argument_spec, supports_check_mode=True, required_one_of=[("server_id", "hostname")], mutually_exclusive=[("server_id", "hostname")]

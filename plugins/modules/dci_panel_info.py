@@ -252,7 +252,7 @@ class DCIPanelInfo(DCIResource):
     def check(self):
         self._check_login()
         servers = self._check_server_list()
-        users = self.list_users()
+        users = self.panel().users()
         self._check_owner_column(servers, users)
         self._check_flags(servers)
         sample = self._sample(servers)
@@ -385,7 +385,7 @@ class DCIPanelInfo(DCIResource):
         in_list = in_form = shown = main_seen = 0
         hostname_ok, hostname_bad = [], []
         for row in sample:
-            addresses = self.addresses(row["id"])
+            addresses = self.panel().addresses(row["id"])
             main = [a for a in addresses if a.get("ip") == row.get("ip")]
             main_seen += bool(main)
             main_domain = None

@@ -99,7 +99,6 @@ network_state_shown:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_suspended, is_switch, port_state, power_of
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import (
     DCIResource,
     dci_argument_spec,
@@ -107,7 +106,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module i
     wait_spec,
 )
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import CANNOT_TELL, NOT_SHOWN
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.server_state import ServerState
 
 
 class DCIServer(DCIResource):
@@ -123,120 +122,15 @@ class DCIServer(DCIResource):
             result["network_state_shown"] = self.network_state_shown
         return result
 
-    def _switch_ports(self, server_id):
-        return [conn for conn in self.connections(server_id) if is_switch(conn)]
-
-    def _set_blocked(self, server_id, row, blocked):
-        params = self.module.params
-        if is_suspended(row) == blocked:
-            return
-        self.before["blocked"], self.after["blocked"] = is_suspended(row), blocked
-        if self.module.check_mode:
-            self._mark_as_changed()
-            return
-        if not blocked:
-            self.unblock(server_id, params["wait_timeout"], wait=params["wait"])
-            return
-        self.server_call(
-            server_id, "server.disable", is_suspended, lambda r: self.switch_ports_busy(server_id), "blocking server %s (server.disable)" % server_id
-        )
-        if params["wait"]:
-            self.wait_server(server_id, is_suspended, "blocking", params["wait_timeout"])
-
-    def _set_power(self, server_id, row, power):
-        params = self.module.params
-        now = power_of(row)
-        self.before["power"] = now
-        self.after["power"] = power if power != now or power == "restarted" else now
-        if power != "restarted" and power == now:
-            return
-        if self.module.check_mode:
-            self._mark_as_changed()
-            return
-        if power == "restarted":
-            # While a reboot runs the row shows no power flag; a row showing one cannot tell.
-            self.write(
-                "server.reboot",
-                lambda: {} if power_of(self.server_row(server_id)) == "unknown" else CANNOT_TELL,
-                "the restart of server %s" % server_id,
-                elid=server_id,
-            )
-            row = self.wait_server(server_id, lambda r: r["poweron"] or r["powererror"], "restarting", params["wait_timeout"]) if params["wait"] else None
-        else:
-            row = self.power(server_id, power, params["wait_timeout"], wait=params["wait"])
-        if row is not None and row["powererror"]:
-            self.module.fail_json(msg="server %s reports powererror after the power change; check its IPMI connection" % server_id)
-
-    def _set_network(self, server_id, network, blocked_now):
-        ports = self._switch_ports(server_id)
-        if not ports:
-            self.module.fail_json(msg="server %s has no switch connection; its network cannot be switched" % server_id)
-        states = [port_state(conn) for conn in ports]
-        self.network_state_shown = None not in states
-        if self.network_state_shown:
-            self.before["network"] = "on" if all(state == "on" for state in states) else "off"
-            switched = [conn for conn, state in zip(ports, states) if state != network]
-        else:
-            self.module.warn(
-                "server %s: the panel shows no on/off state of its switch ports, so every port was switched "
-                "%s without knowing its state (as ISPsystem's module does)" % (server_id, network)
-            )
-            self.before["network"] = "unknown"
-            switched = ports
-        self.after["network"] = network
-        if not switched:
-            return
-        if blocked_now:
-            self.module.fail_json(
-                msg="server %s is blocked; the panel refuses switch port changes on a blocked server. Unblock it first (blocked: false)" % server_id
-            )
-        if self.module.check_mode:
-            self._mark_as_changed()
-            return
-        for conn in switched:
-            self._switch_port(server_id, conn["id"], network)
-        if self.module.params["wait"]:
-            # Without a visible state, the end of the operation is all there is to wait for.
-            self.wait_server(
-                server_id,
-                lambda r: all((port_state(c) == network or not self.network_state_shown) and not c["func_in_progress"] for c in self._switch_ports(server_id)),
-                "switching the network %s" % network,
-                self.module.params["wait_timeout"],
-            )
-
-    def _switch_port(self, server_id, conn_id, network):
-        def port():
-            return next((conn for conn in self._switch_ports(server_id) if conn["id"] == conn_id), None)
-
-        def read_back():
-            # An operation under way may be an earlier one: decide once the port shows none.
-            self.wait_server(
-                server_id, lambda r: not (port() or {}).get("func_in_progress"), "the switch port's operation ending", self.module.params["wait_timeout"]
-            )
-            state = port_state(port() or {})
-            if state is None:
-                return CANNOT_TELL
-            return {} if state == network else NOT_SHOWN
-
-        self.write(
-            "server.connection.%s" % network, read_back, "switching port %s of server %s %s" % (conn_id, server_id, network), plid=server_id, elid=conn_id
-        )
-
     def apply(self):
         params = self.module.params
-        row = self.find_server(params["server_id"], params["hostname"])
-        server_id = row["id"]
-        if params["blocked"] is True and params["network"] == "on":
-            self.module.fail_json(msg="blocked: true switches the network off; network: on cannot be kept with it")
-        if params["blocked"] is False:
-            self._set_blocked(server_id, row, False)
-        if params["power"] is not None:
-            self._set_power(server_id, row, params["power"])
-        if params["network"] is not None:
-            self._set_network(server_id, params["network"], is_suspended(row) and params["blocked"] is not False)
-        if params["blocked"] is True:
-            self._set_blocked(server_id, row, True)
-        self.result = self.describe_server(self.server_row(server_id) if self.changed and not self.module.check_mode else row)
+        panel = self.panel()
+        state = ServerState(panel, params["blocked"], params["power"], params["network"], wait=params["wait"], wait_timeout=params["wait_timeout"])
+        try:
+            state.apply(panel.find_server(params["server_id"], params["hostname"]))
+        finally:
+            self.network_state_shown = state.network_state_shown
+        self.take(state)
 
 
 def main():

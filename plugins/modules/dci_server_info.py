@@ -136,7 +136,7 @@ servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_free, package_of, same_hostname
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import is_free, package_of, read_servers, same_hostname
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
 
@@ -150,7 +150,7 @@ class DCIServerInfo(DCIResource):
             (params["server_id"], lambda: row.get("id") == params["server_id"]),
             (params["hostname"], lambda: same_hostname(row.get("hostname"), params["hostname"])),
             # The owner column may hold the login or the account id: both match.
-            (params["owner"], lambda: self.owned_by(row, params["owner"])),
+            (params["owner"], lambda: self.panel().owned_by(row, params["owner"])),
             (params["package"], lambda: package_of(row) == params["package"]),
             (params["free"], lambda: is_free(row) == params["free"]),
         )
@@ -158,9 +158,9 @@ class DCIServerInfo(DCIResource):
 
     def get_servers(self):
         # A panel without servers is an answer here: this module reports, it decides nothing.
-        rows = sorted((row for row in self.list_servers(allow_empty=True) if self._matches(row)), key=lambda row: int(row["id"]))
+        rows = sorted((row for row in read_servers(self.client, allow_empty=True) if self._matches(row)), key=lambda row: int(row["id"]))
         details = self.module.params["details"]
-        self.result = [self.describe_server(row, addresses=None if details else [], details=details) for row in rows]
+        self.result = [self.panel().describe_server(row, addresses=None if details else [], details=details) for row in rows]
 
 
 def main():

@@ -68,7 +68,7 @@ class DCITrafficInfo(DCIResource):
         params = self.module.params
         wanted = None
         if params["server_id"] is not None or params["hostname"] is not None:
-            wanted = self.find_server(params["server_id"], params["hostname"])["id"]
+            wanted = self.panel().find_server(params["server_id"], params["hostname"])["id"]
         rows = self.client.list("trafficburstable")
         self.result = [{"server_id": row.get("id"), "burst": row.get("burst", "")} for row in rows if wanted is None or row.get("id") == wanted]
 

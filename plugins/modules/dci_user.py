@@ -101,99 +101,18 @@ user:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import CUSTOMER_LEVEL
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci_module import DCIResource, dci_argument_spec
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.account import Account
 
 
 class DCIUser(DCIResource):
     represent = "user"
 
-    def _represent(self, user):
-        if user is None:
-            return None
-        return {"id": user.get("id"), "name": user.get("name"), "level": int(user.get("level") or 0)}
-
-    def _get_user(self):
-        user = self.find_user(self.module.params["name"])
-        if user is not None and user.get("level") != CUSTOMER_LEVEL:
-            self.module.fail_json(
-                msg="login %s belongs to a panel account of level %s, not a customer (level %s); "
-                "dci_user manages customer accounts only" % (user["name"], user.get("level"), CUSTOMER_LEVEL)
-            )
-        return user
-
-    def _create_user(self):
-        """Create the account; returns it, or None when another run created it meanwhile."""
+    def apply(self):
         params = self.module.params
-        if not params["password"]:
-            self.module.fail_json(msg="password is required to create the account %s" % params["name"])
-
-        def read_back():
-            user = self.find_user(params["name"])
-            return {"id": user.get("id")} if user is not None else NOT_SHOWN
-
-        try:
-            answer = self.write("user.edit", read_back, "the account %s" % params["name"], level="lvUser", name=params["name"], passwd=params["password"])
-        except DCIError as exc:
-            if exc.error_type != "exists":
-                raise
-            return None
-        user = {"id": None, "name": params["name"], "level": CUSTOMER_LEVEL}
-        if answer is not None:
-            user["id"] = answer.get("id") or (self._get_user() or {}).get("id")
-        return user
-
-    def _update_password(self, user):
-        params = self.module.params
-        if params["update_password"] != "always" or not params["password"]:
-            return
-        if self.client.check_login(params["name"], params["password"]):
-            return
-
-        def read_back():
-            return {} if self.client.check_login(params["name"], params["password"]) else NOT_SHOWN
-
-        self.write("user.edit", read_back, "the new password of %s" % params["name"], elid=user["id"], passwd=params["password"], confirm=params["password"])
-        # The password itself never goes into the diff; only that it changed.
-        self.before["password"] = "(old)"
-        self.after["password"] = "(changed)"
-
-    def present_user(self):
-        user = self._get_user()
-        created = self._create_user() if user is None else None
-        if user is None and created is None:
-            # Another run created the account between the look and the create (two orders of one
-            # client reconciled in parallel): carry on with it as if it had been there.
-            user = self._get_user()
-            if user is None:
-                self.module.fail_json(msg="DCImanager says the account %s exists but does not list it" % self.module.params["name"])
-        self.before = {"state": "absent"} if created else {"state": "present", **self._represent(user)}
-        if created:
-            user = created
-        else:
-            self._update_password(user)
-        self.result = self._represent(user)
-        self.after.update({"state": "present", **self.result})
-
-    def delete_user(self):
-        name = self.module.params["name"]
-        user = self._get_user()
-        if user is None:
-            self.before = self.after = {"state": "absent"}
-            return
-        self.before = {"state": "present", **self._represent(user)}
-        # The owner column may hold the login or the account id: both count.
-        owned = [row for row in self.list_servers() if self.owned_by(row, name)]
-        if owned:
-            self.module.fail_json(
-                msg="the account %s still owns %d server(s): %s; release them (dci_server_release) before deleting it"
-                % (name, len(owned), ", ".join("%s (id %s)" % (row.get("hostname") or row.get("name"), row["id"]) for row in owned))
-            )
-        self.write("user.delete", lambda: {} if self.find_user(name) is None else NOT_SHOWN, "the deletion of %s" % name, elid=user["id"])
-        self.after = {"state": "absent"}
+        account = Account(self.panel(), params["name"], params["password"], params["update_password"])
+        self.take(account.absent() if params["state"] == "absent" else account.present(), result=account.user)
 
 
 def main():
@@ -205,7 +124,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run(module, DCIUser, lambda user: user.delete_user() if module.params["state"] == "absent" else user.present_user())
+    run(module, DCIUser, DCIUser.apply)
 
 
 if __name__ == "__main__":

@@ -152,178 +152,27 @@ service:
     custom_fields: {"Rack": "A-12"}
 """
 
-import copy
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import (
-    SERVICE_FIELDS,
-    STATUSES,
-    custom_field_ids,
-    normalize_service,
-)
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.billing import ServiceUpdate
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import STATUSES
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._writes import NOT_SHOWN
 
-
-def whole_mb(value):
-    """A bandwidth figure as WHMCS keeps it: a whole number of MB."""
-    try:
-        return int(round(float(value or 0)))
-    except (TypeError, ValueError):
-        return 0
-
-
-# Shown in --diff instead of a password.
-MASKED = "********"
-# Plain text fields: option name -> the key of the raw GetClientsProducts entry.
-TEXT_FIELDS = (("status", "status"), ("domain", "domain"), ("dedicated_ip", "dedicatedip"), ("username", "username"), ("notes", "notes"))
+OPTIONS = ("status", "domain", "dedicated_ip", "assigned_ips", "username", "password", "custom_fields", "notes", "bandwidth_usage")
 
 
 class WHMCSService(WHMCSResource):
     represent = "service"
 
-    def __init__(self, module):
-        super().__init__(module)
-        self.fields = {}  # UpdateClientProduct field -> new value
-        self.unset = []  # UpdateClientProduct fields to blank
-        self.custom_values = {}  # custom field id -> new value
-        self.wanted = {}  # option -> the value WHMCS should show after the update
-
-    def _get_service(self):
-        service_id = self.module.params["service_id"]
-        raw = self.client.get_service(service_id)
-        if raw is None:
-            self.module.fail_json(msg="WHMCS has no service with id %s" % service_id)
-        return raw
-
-    def _want(self, option, current, desired, shown_before=None, shown_after=None):
-        """Record a change of ``option`` when ``desired`` differs from ``current``."""
-        if desired is None or desired == current:
-            return
-        field = SERVICE_FIELDS[option]
-        if desired in ("", []):
-            self.unset.append(field)
-        elif isinstance(desired, list):
-            self.fields[field] = "\n".join(desired)
-        else:
-            self.fields[field] = desired
-        self.before[option] = current if shown_before is None else shown_before
-        self.after[option] = desired if shown_after is None else shown_after
-        self.wanted[option] = desired
-
-    def _custom_field_ids(self, raw, names):
-        """{name: id} for the custom fields named; the service's own list first, then its product's."""
-        ids = custom_field_ids(raw)
-        if any(name not in ids for name in names):
-            for product in self.client.get_products(pid=raw.get("pid")):
-                for name, field_id in custom_field_ids(product).items():
-                    ids.setdefault(name, field_id)
-        unknown = sorted(name for name in names if ids.get(name) is None)
-        if unknown:
-            self.module.fail_json(
-                msg="product %s of service %s has no custom field named %s; its custom fields are: %s"
-                % (raw.get("pid"), raw.get("id"), ", ".join(unknown), ", ".join(sorted(ids)) or "none")
-            )
-        return ids
-
-    def _plan(self, raw, current):
-        params = self.module.params
-        for option, key in TEXT_FIELDS:
-            self._want(option, raw.get(key) or "", params[option])
-        if params["assigned_ips"] is not None:
-            desired = [address.strip() for address in params["assigned_ips"] if address.strip()]
-            self._want("assigned_ips", current["assigned_ips"], desired)
-        if params["password"] is not None:
-            current_password = raw.get("password") or ""
-            self._want(
-                "password",
-                current_password,
-                params["password"],
-                shown_before=MASKED if current_password else "",
-                shown_after=MASKED if params["password"] else "",
-            )
-        if params["bandwidth_usage"] is not None:
-            self._plan_bandwidth(whole_mb(raw.get("bwusage")), whole_mb(params["bandwidth_usage"]))
-        wanted = params["custom_fields"]
-        if wanted:
-            # WHMCS keeps custom field values as text: compare and write them as text.
-            wanted = dict((str(name), "" if value is None else str(value)) for name, value in wanted.items())
-            ids = self._custom_field_ids(raw, list(wanted))
-            changed = dict((name, value) for name, value in wanted.items() if current["custom_fields"].get(name) != value)
-            if changed:
-                self.custom_values = dict((ids[name], value) for name, value in changed.items())
-                self.before["custom_fields"] = dict((name, current["custom_fields"].get(name)) for name in changed)
-                self.after["custom_fields"] = self.wanted["custom_fields"] = changed
-
-    def _plan_bandwidth(self, current, desired):
-        if desired == current:
-            return
-        self.fields["bwusage"] = str(desired)
-        self.before["bandwidth_usage"] = current
-        self.after["bandwidth_usage"] = self.wanted["bandwidth_usage"] = desired
-
-    def _not_shown(self, raw):
-        """The options a fresh read of the service does not show as this run wants them."""
-        current = normalize_service(raw)
-        text_keys = dict(TEXT_FIELDS)
-        missing = []
-        for option, desired in self.wanted.items():
-            if option in text_keys:
-                now = raw.get(text_keys[option]) or ""
-            elif option == "password":
-                now = raw.get("password") or ""
-            elif option == "bandwidth_usage":
-                now = whole_mb(raw.get("bwusage"))
-            elif option == "custom_fields":
-                now = dict((name, current["custom_fields"].get(name)) for name in desired)
-            else:
-                now = current[option]
-            if now != desired:
-                missing.append(option)
-        return missing
-
-    @staticmethod
-    def _simulate(current, after):
-        """The normalised service as it will be once the planned change is written (for check mode)."""
-        service = copy.deepcopy(current)
-        for option, value in after.items():
-            if option == "custom_fields":
-                service["custom_fields"].update(value)
-            elif option in service:
-                service[option] = value
-        return service
-
     def present_service(self):
-        raw = self._get_service()
-        current = normalize_service(raw)
-        self._plan(raw, current)
-        if not (self.fields or self.unset or self.custom_values):
-            self.result = self._simulate(current, self.after)
-            return
-
-        def read_back():
-            # WHMCS writes one row at once: the update took effect when anything planned shows.
-            return NOT_SHOWN if len(self._not_shown(self._get_service())) == len(self.wanted) else {}
-
-        self.update_service(raw.get("id"), read_back, fields=self.fields, unset=self.unset, custom_fields=self.custom_values)
-        if self.module.check_mode:
-            self.result = self._simulate(current, self.after)
-            return
-        after = self._get_service()
-        self.result = normalize_service(after)
-        missing = self._not_shown(after)
-        if missing:
-            hint = (
-                " (WHMCS ignores 0 as an empty value, and unset[] does not cover bwusage: the figure can only be reset in WHMCS itself)"
-                if "bandwidth_usage" in missing and self.wanted["bandwidth_usage"] == 0
-                else ""
-            )
-            self.module.fail_json(
-                msg="WHMCS accepted the update of service %s but does not show %s as written%s" % (raw.get("id"), ", ".join(sorted(missing)), hint),
-                service=self.result,
-            )
+        params = self.module.params
+        update = ServiceUpdate(self.client, self.writes, params["service_id"], **dict((name, params[name]) for name in OPTIONS))
+        try:
+            update.apply()
+        finally:
+            self.result = update.service
+        self.take(update, result=update.service)
 
 
 def main():

@@ -175,7 +175,7 @@ service:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._resource import run
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import normalize_service
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.billing import read_service
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs_module import WHMCSResource, whmcs_argument_spec
 
 
@@ -188,16 +188,9 @@ class WHMCSServiceInfo(WHMCSResource):
 
     def get_service(self):
         params = self.module.params
-        raw = self.client.get_service(params["service_id"])
-        if raw is None:
-            self.module.fail_json(msg="WHMCS has no service with id %s" % params["service_id"])
-        self.result = normalize_service(raw, include_password=params["include_password"])
-        if params["client_services"]:
-            self.client_services = [
-                normalize_service(other, include_password=params["include_password"])
-                for other in self.client.get_clients_products(clientid=self.result["client_id"])
-                if str(other.get("id")) != str(params["service_id"])
-            ]
+        self.result, self.client_services = read_service(
+            self.client, params["service_id"], include_password=params["include_password"], client_services=params["client_services"]
+        )
 
     def get_result(self):
         result = {"changed": False, self.represent: self.result}

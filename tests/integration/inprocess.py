@@ -52,13 +52,17 @@ PACKAGE = "ansible_collections.ispsystem.dcimanager.plugins."
 # The collection's modules and module_utils that pause or read the time: they get the virtual clock as ``time``
 # (tests/unit/test_inprocess_clock.py checks that this names every one of them).
 TIMED = (
-    "module_utils._install_record",
-    "module_utils._lock",
+    "module_utils._service.install_record",
+    "module_utils._fleet_apply",
+    "module_utils._service.lock",
+    "module_utils._service.allocation",
+    "module_utils._service.converge",
+    "module_utils._service.install",
+    "module_utils._service.view",
     "module_utils._transport",
     "module_utils._wait",
     "module_utils._writes",
-    "modules.dci_os_install",
-    "modules.dci_server_allocate",
+    "modules.dci_panel_info",
 )
 
 

@@ -142,14 +142,14 @@ CASES = {
 
 
 # Writes whose lost copy may still arrive: never sent again, so "not made" fails the task, with the
-# panel as before (the truth after) and the message's words.
+# panel as before (the truth after) and the message's words. (The claim's lost copy is waited out instead:
+# UNTRUSTED_CLAIM.)
 NEVER_SENT_TWICE = {
-    "iplist.edit (the claim)": (
-        lambda sim: free_server(sim)["owner"] is None and free_server(sim)["addresses"][0]["domain"] == "free.ds",
-        "No other free server",
-    ),
     "iplist.edit (a new address)": (lambda sim: len(alice_server(sim)["addresses"]) == 1, "the addresses added by this run were removed"),
 }
+
+
+UNTRUSTED_CLAIM = "iplist.edit (the claim)"
 
 
 @pytest.fixture
@@ -216,6 +216,15 @@ def test_a_lost_answer_is_read_back(case, kind, after, tmp_path, monkeypatch):
 def check_a_lost_answer(sim, runner, case, kind, after, expected):
     write, truth = CASES[case][3], CASES[case][4]
     result, sends = run_case(sim, runner, case, lose=(kind, after))
+    if not after and case == UNTRUSTED_CLAIM:
+        # A lost claim is not trusted and never sent again at once: after claim_settle (when a copy still on its way
+        # has landed, or never will) it is read back, not there, and the server, free, is claimed anew.
+        assert not result.get("failed"), result["msg"]
+        assert (result["claim"]["attempts"], result["claim"]["untrusted"]) == (2, 1), result["claim"]
+        assert any("was not trusted" in warning and "is not there" in warning for warning in result["warnings"]), result["warnings"]
+        assert sends == expected + 1, "%s sent %d times, %d without faults" % (write, sends, expected)
+        assert truth(sim), "the panel is not as asked after %s: %s" % (case, result)
+        return
     if not after and case in NEVER_SENT_TWICE:
         unchanged, words = NEVER_SENT_TWICE[case]
         assert result.get("failed") and "was not made; it is never sent twice" in result["msg"] and words in result["msg"], result

@@ -4,10 +4,10 @@
 
 """The write path's ``change()`` is the one way a write reaches a client: no plugin sends one any other way.
 
-``change()`` (``Writes.change`` in plugins/module_utils/_writes.py, which the modules reach through
-the resource bases' ``write()``, ``update_service()``, ``login_key()`` ...) marks the change, skips the call in check mode and resolves
-lost answers. A writing client call anywhere else would escape all three, so the modules call no
-writing method of a client at all, and everywhere else in plugins/ (the resource bases, the service
+``change()`` (``Writes.change`` in plugins/module_utils/_writes.py, which the modules and fleet_apply reach
+through the service operations: ``Panel.write()``, ``login_key()``, ``ServiceUpdate`` ...) marks the change,
+skips the call in check mode and resolves lost answers. A writing client call anywhere else would escape all
+three, so the modules call no writing method of a client at all, and everywhere else in plugins/ (the service
 operations, the inventory plugins ...) every such call sits inside a function handed to ``change()``.
 
 A writing client call is a call of a client's writing method (``write``, ``update_client_product``,
@@ -30,7 +30,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.action
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "plugins"
 # The clients' methods that send a writing call, and their generic senders.
-WRITE_METHODS = {"write", "update_client_product", "new_login_key", "call", "_call"}
+WRITE_METHODS = {"write", "update_client_product", "module_create", "new_login_key", "call", "_call"}
 # Reading methods, and the catalogue that says which names they may be given.
 DCI_READS = {"list", "form", "document"}
 WHMCS_READS = {"read"}
@@ -40,8 +40,8 @@ CLIENTS = [PLUGINS / "module_utils" / "_dci", PLUGINS / "module_utils" / "_whmcs
 OTHERS = sorted(
     path for path in PLUGINS.rglob("*.py") if path.parent != PLUGINS / "modules" and not any(path == client or client in path.parents for client in CLIENTS)
 )
-# The resource bases: where the modules' writes reach a client, inside change().
-BASES = [PLUGINS / "module_utils" / "_dci_module.py", PLUGINS / "module_utils" / "_whmcs_module.py"]
+# The service operations that hand writes to change(): where the modules' and fleet_apply's writes reach a client.
+BASES = [PLUGINS / "module_utils" / "_service" / "panel.py", PLUGINS / "module_utils" / "_service" / "billing.py"]
 
 
 def _named(node):
@@ -157,6 +157,6 @@ def test_every_other_plugin_writes_only_through_change(path):
 
 
 @pytest.mark.parametrize("path", BASES, ids=lambda path: path.name)
-def test_the_resource_bases_do_write(path):
+def test_the_service_operations_do_write(path):
     assert path in OTHERS
     assert write_calls(path.read_text(encoding="utf-8"), anywhere=True), "the scan found no write at all in %s" % path.name

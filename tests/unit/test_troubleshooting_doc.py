@@ -14,7 +14,9 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MESSAGE = re.compile(r"""(?:fail_json\(msg=|raise \w+Error\(|AnsibleError\(|AnsibleParserError\()\s*["']([^"']+)""")
+# What starts a message: a module failure, an error raised, an Ansible error.
+STARTS = r"fail_json\(msg=|raise \w+Error\(|raise OperationFailed\(|AnsibleError\(|AnsibleParserError\(|AnsibleFilterError\(|AnsibleActionFail\("
+MESSAGE = re.compile(r"""(?:%s)\s*["']([^"']+)""" % STARTS)
 # Raised only on a programming error inside the collection, never by what a user gives or a server answers.
 INTERNAL = {
     "limit must be positive",

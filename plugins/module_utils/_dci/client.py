@@ -9,6 +9,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import quote, urlsplit
 
 from .._transport import READ_RETRIES, Transport
@@ -102,6 +103,8 @@ class DCIClient:
         )
         self.call_count = 0
         self.write_count = 0
+        # fleet_apply's services share one client (one login): its session and counters are guarded.
+        self._lock = threading.Lock()
 
     def close(self):
         self.transport.close()
@@ -147,13 +150,14 @@ class DCIClient:
         """Read an ``*.edit`` form (never with ``sok``): its values and its select lists."""
         return form_of(self._call(func, params, FORM))
 
-    def write(self, func, **params):
+    def write(self, func, request_timeout=None, **params):
         """Make a change; returns the answer's direct values (``id``, ``ip``, ``ok``...).
 
         ``func`` must be a write in the catalogue (_dci/functions.py), which adds ``sok=ok`` to a
-        form's save; callers never pass ``sok``.
+        form's save; callers never pass ``sok``. ``request_timeout``: this request's own time-out, in
+        seconds (the allocation's claim must be answered within what is left of its bound).
         """
-        return element_to_dict(self._call(func, params, WRITE))
+        return element_to_dict(self._call(func, params, WRITE, timeout=request_timeout))
 
     def check_login(self, login, password):
         """Whether ``login`` can log in with ``password`` (a reading call: it only opens a session).
@@ -209,7 +213,7 @@ class DCIClient:
                 raise
         return element_to_dict(self._call("session.newkey", dict(username=login, key=key), WRITE, authinfo=True))
 
-    def _call(self, func, params, kind, authinfo=False):
+    def _call(self, func, params, kind, authinfo=False, timeout=None):
         """POST one function, used as ``kind`` (see _dci/functions.py), and return the parsed ``<doc>``.
 
         Reading calls are repeated (a bounded number of times, with backoff) after transport
@@ -222,29 +226,41 @@ class DCIClient:
         if write and entry.sok:
             params["sok"] = "ok"
         if authinfo:
-            root = self._send(func, dict(params, authinfo=self._authinfo()), write)
+            root = self._send(func, dict(params, authinfo=self._authinfo()), write, timeout=timeout)
         else:
             self._ensure_auth()
             try:
-                root = self._send(func, self._with_auth(params), write)
+                root = self._send(func, self._with_auth(params), write, timeout=timeout)
             except DCIError as exc:
                 if exc.error_type != "auth" or not self._session_id:
                     raise
                 # The panel rejected the session (expired, or bound to another address), not the
                 # request: logging in again once and repeating it is safe for any call.
-                self._session_id = None
-                self._ensure_auth()
-                root = self._send(func, self._with_auth(params), write)
-        self.call_count += 1
-        if write:
-            self.write_count += 1
+                self._renew_session(self._session_id)
+                root = self._send(func, self._with_auth(params), write, timeout=timeout)
+        with self._lock:
+            self.call_count += 1
+            if write:
+                self.write_count += 1
         return root
 
     # Authentication ------------------------------------------------------------------------
 
+    def _renew_session(self, rejected):
+        """Log in again, once for every caller that saw the session ``rejected`` (threads share a client)."""
+        with self._lock:
+            if self._session_id == rejected:
+                self._session_id = None
+        self._ensure_auth()
+
     def _ensure_auth(self):
         if self._session_id or self._use_authinfo:
             return
+        with self._lock:
+            if not (self._session_id or self._use_authinfo):
+                self._log_in()
+
+    def _log_in(self):
         root = self._send("auth", {"username": self.username, "password": self._password}, write=False, login=True)
         session_id = session_of(root)
         if session_id:
@@ -268,12 +284,12 @@ class DCIClient:
 
     # Sending ---------------------------------------------------------------------------------
 
-    def _send(self, func, params, write, login=False):
+    def _send(self, func, params, write, login=False, timeout=None):
         """POST ``func`` with ``params`` (authentication included) through the transport; the parsed ``<doc>``."""
         data = dict(params)
         data["func"] = func
         data["out"] = "xml"
-        return self.transport.post(func, data, lambda body, status: self._read(func, body, status, login), write=write)
+        return self.transport.post(func, data, lambda body, status: self._read(func, body, status, login), write=write, timeout=timeout)
 
     def _read(self, func, body, status, login):
         try:

@@ -199,6 +199,11 @@ class WHMCSClient:
         answer = self.read("GetProducts", {"pid": pid})
         return products_list(answer)
 
+    def module_create(self, service_id):
+        """ModuleCreate: WHMCS runs the product's provisioning module's CreateAccount for the service (and sets it
+        Active when that succeeds)."""
+        return self.write("ModuleCreate", {"serviceid": int(service_id)})
+
     def update_client_product(self, service_id, fields=None, unset=(), custom_fields=None):
         """UpdateClientProduct: set ``fields`` (WHMCS names), blank the fields in ``unset``,
         and set ``custom_fields`` ({field id: value}).

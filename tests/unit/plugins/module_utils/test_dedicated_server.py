@@ -2,7 +2,7 @@
 # Copyright (c) ispsystem.dcimanager contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The dedicated_server role's rules (module_utils/_dedicated_server.py, the service_settings and
+"""The dedicated_server role's rules (module_utils/_service/rules.py, the service_settings and
 service_result filters): precedence, account reuse, option parsing, product keys, the domain
 template, the result record. Table-driven: each row is one case a reader can check against
 docs/role.md."""
@@ -13,12 +13,11 @@ import pytest
 
 from ansible_collections.ispsystem.dcimanager.plugins.filter.service_result import service_result
 from ansible_collections.ispsystem.dcimanager.plugins.filter.service_settings import service_settings
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import (
     hostname_of,
     os_option,
     product_settings,
     result_record,
-    server_after,
     settings,
 )
 
@@ -243,31 +242,6 @@ LOOKED = {"id": "4", "main_ip": "10.0.0.4", "owner": "ada", "hostname": "shop.ex
 
 
 @pytest.mark.parametrize(
-    "state, action, expected",
-    [
-        ("active", "provision", "5"),
-        ("active", "unblock", "5"),
-        ("active", None, "4"),
-        ("suspended", "block", "5"),
-        ("suspended", None, "4"),
-        ("terminated", "release", "5"),
-        ("terminated", "clear_ip", "5"),
-        ("terminated", None, None),
-    ],
-)
-def test_server_after(state, action, expected):
-    result = {"server": SERVER}
-    server = server_after(state, action, [LOOKED], allocation=result, state_change=result, release=result)
-    assert (server or {}).get("id") == expected
-
-
-def test_server_after_never_reads_a_skipped_task():
-    skipped = {"skipped": True, "changed": False}
-    assert server_after("active", None, [LOOKED], allocation=skipped, state_change=skipped)["id"] == "4"
-    assert server_after("terminated", "clear_ip", [], release={"server": None}) is None
-
-
-@pytest.mark.parametrize(
     "state, server, traffic, expected",
     [
         ("active", SERVER, None, {"server_id": "5", "main_ip": "10.0.0.5", "owner": "ada"}),
@@ -284,7 +258,23 @@ def test_result_record(state, server, traffic, expected):
 
 
 def test_service_result_filter():
+    """The role's record of one fleet_apply result; a failure keeps its message, a terminated service no address."""
+    applied = {
+        "host": "h",
+        "service_id": 42,
+        "hostname": "shop.example.com",
+        "state": "active",
+        "action": "unblock",
+        "server": SERVER,
+        "failed": False,
+        "msg": "",
+    }
+    record = service_result(applied)
+    assert record == dict(
+        service_id=42, state="active", hostname="shop.example.com", server_id="5", main_ip="10.0.0.5", owner="ada", action="unblock", failed=False, msg=""
+    )
+    failed = service_result(dict(applied, server=None, failed=True, msg="no free server"))
+    assert failed["failed"] and failed["msg"] == "no free server" and failed["server_id"] == ""
+    assert service_result(dict(applied, state="terminated", action="release"))["main_ip"] == ""
     found = settings(whmcs(), products=PRODUCTS)
-    record = service_result(found, "active", decision={"action": "unblock"}, found=[LOOKED], state_change={"server": SERVER})
-    assert record["server_id"] == "5" and record["state"] == "active"
     assert service_result(found, "usage", traffic=[{"server_id": "9", "burst": 3}])["main_ip"] == "burst 3"

@@ -2,7 +2,7 @@
 # Copyright (c) ispsystem.dcimanager contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The drift function (module_utils/_drift.py; the server_action and drift_plan filters).
+"""The drift function (module_utils/_service/drift.py; the server_action and drift_plan filters).
 
 Table-driven: every WHMCS status x what the panel shows for the service's hostname, then the plan's
 bad input (no hostname, two services with one hostname, one hostname on two servers, a dedicated IP
@@ -19,8 +19,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.filter.server_action impor
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers import SERVER_FLAGS
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.client import DCIClient
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dedicated_server import settings
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import (
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import (
     CONFLICTS,
     SERVER_LIST_EMPTY,
     SERVER_LIST_SHORT,
@@ -29,6 +28,7 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._drift import
     plan,
     subject_of,
 )
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import settings
 from simulators.dcimanager import DCImanagerSimulator
 from simulators.fleet import DRIFTS, drift_plan as simulated_drift, make_consistent_shop
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping
 
-from ._dci.panel import FREE_HOSTNAME, hostname_key
-from ._dedicated_server import client_accounts, settings, text
+from .._dci.panel import FREE_HOSTNAME, hostname_key
+from .rules import client_accounts, settings, text
 
 # What the role makes of a service in each WHMCS status, when the status is the source of truth.
 STATE_OF_STATUS = {"Pending": "active", "Active": "active", "Suspended": "suspended", "Terminated": "terminated", "Cancelled": "terminated"}
@@ -83,7 +83,7 @@ def _describe(server):
 
 
 def subject_of(settings_):
-    """What ``decide()`` needs of one service, from the role's settings (``_dedicated_server.settings``)."""
+    """What ``decide()`` needs of one service, from the role's settings (``rules.settings``)."""
     return {
         "service_id": settings_.get("service_id"),
         "status": settings_.get("whmcs_status"),

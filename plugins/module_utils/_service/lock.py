@@ -17,8 +17,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from ._dci.errors import DCIError
-from ._wait import WaitTimeout
+from .._dci.errors import DCIError
+from .._wait import WaitTimeout
 
 
 @contextmanager

@@ -7,7 +7,7 @@
 Where a service's settings come from (precedence, account reuse, configurable option parsing,
 product keys, the domain template) and what the role records as its result. The role reaches
 these through the ``service_settings`` and ``service_result`` filters; the drift plan
-(``_drift``) uses the same functions, so the plan and the role never name a service's server
+(``drift``) uses the same functions, so the plan and the role never name a service's server
 differently.
 
 Not a public API: it may change in any release without notice.
@@ -237,16 +237,3 @@ def result_record(settings_, state, server=None, traffic=None):
         if state != "terminated":
             record.update(main_ip=server.get("main_ip", ""), owner=server.get("owner", ""))
     return record
-
-
-def server_after(state, action, found=None, allocation=None, state_change=None, release=None):
-    """The service's server after the role's state ran: the registered result of the task that acted
-    (by the decided ``action``), else the server the role found. A skipped task's result is never read."""
-    found = list(found or ())
-    if state == "terminated":
-        return (release or {}).get("server") if action in ("release", "clear_ip") else None
-    if action == "provision":
-        return (allocation or {}).get("server")
-    if action in ("unblock", "block"):
-        return (state_change or {}).get("server")
-    return found[0] if len(found) == 1 else None

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Private to the ispsystem.dcimanager collection: installing an OS template on a server.
+
+How a run knows what is installed (the install record in the server's notes), when an install counts
+as finished (seen running and then not, or ``settle_time`` after its start), and the last check before
+an install wipes a disk: the server still carries the service's hostname and belongs to its owner.
+Not a public API: it may change in any release without notice.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .._dci.errors import DCIError
+from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
+from .._wait import WaitTimeout
+from .._writes import NOT_SHOWN
+from .errors import OperationFailed
+from .install_record import InstallRecord, read_record, with_record
+
+RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
+
+
+class Install:
+    """Install ``os_template`` (and ``recipe``) with ``root_password`` on a server; ``run(row)`` does it for the
+    server's ``server`` row and fills ``server``, ``finished``, ``before``, ``after``.
+
+    ``owner`` and ``hostname``, when given, are checked once more right before the install starts: a server
+    that no longer carries the hostname or no longer belongs to the owner is never installed (a claim of
+    another allocation that landed late, a change by hand). ``start=False`` only waits for an install an
+    earlier run started; ``wait=False`` starts it and returns.
+    """
+
+    def __init__(
+        self,
+        panel,
+        os_template,
+        root_password,
+        recipe=None,
+        force=False,
+        start=True,
+        wait=True,
+        wait_timeout=720,
+        settle_time=60,
+        owner=None,
+        hostname=None,
+    ):
+        self.panel = panel
+        self.template = os_template
+        self.root_password = root_password
+        self.recipe = recipe or "null"
+        self.force = force
+        self.start = start
+        self.wait = wait
+        self.wait_timeout = wait_timeout
+        self.settle_time = settle_time
+        self.owner = owner
+        self.hostname = hostname
+        self.changed = False
+        self.finished = False
+        self.server = None
+        self.before = {}
+        self.after = {}
+
+    def check_recipe(self):
+        if self.recipe not in ("", "null") and not RECIPE_FORM.match(self.recipe):
+            raise OperationFailed("recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % self.recipe)
+
+    def template_key(self, server_id):
+        """The template name the install takes, checked against what the panel offers for this server.
+
+        The install form's ``ostemplate`` list (value -> text) is the panel's own answer [M]; a name
+        given as its text is taken as its value. Without that list, ``osmgr``'s ``name`` column is
+        what the reference says ``ostemplate`` takes.
+        """
+        wanted = self.template
+        offered = self.panel.client.form("server.operations", elid=server_id).selects.get("ostemplate")
+        if offered:
+            if wanted in offered:
+                return wanted
+            by_text = [key for key, text in offered.items() if text == wanted]
+            if len(by_text) == 1:
+                return by_text[0]
+            names = sorted(offered)
+        else:
+            names = sorted(row.get("name") for row in self.panel.client.list("osmgr") if row.get("name"))
+            if wanted in names:
+                return wanted
+        raise OperationFailed("unknown os_template %s; the panel offers: %s" % (wanted, ", ".join(names)))
+
+    def wait_for_install(self, server_id, which, started=None, seen=False):
+        """Wait until the install ends; OperationFailed when the panel says it failed.
+
+        It ends when the row no longer shows ``install_in_progress`` after it was seen running, or,
+        when it was never seen, once ``settle_time`` has passed since ``started`` (epoch seconds).
+        """
+        seen = [seen or started is None]
+
+        def ended(row):
+            if row["install_in_progress"]:
+                seen[0] = True
+                return False
+            return seen[0] or time.time() - started >= self.settle_time
+
+        row = self.panel.wait_server(server_id, ended, "the OS install finishing", self.wait_timeout)
+        if row["operation_failed"]:
+            self.server = self.panel.describe_server(row)
+            raise OperationFailed(
+                "%s on server %s failed (the panel flags operation_failed); see the server's operation log in the panel, "
+                "then re-run to try again" % (which, server_id),
+                server=self.server,
+            )
+        self.finished = True
+        return row
+
+    def note_finished(self, server_id, record):
+        """Add ``finished`` to the install record, so a rerun at once need not wait out the settle time.
+
+        Only the run that started the install (and so changes the server anyway) does it: a run that
+        only waits reports no change."""
+        form = self.panel.server_form(server_id)
+        current = read_record(form.get("notes", ""))
+        if current is None or not current.names(record.template, record.recipe) or current.finished is not None:
+            return
+        notes = with_record(form.get("notes", ""), current.template, current.recipe, current.started or time.time(), time.time())
+        try:
+            self.panel.edit_server(server_id, form=form, notes=notes)
+        except DCIError as exc:
+            self.panel.warn(
+                "the install finished, but noting it in server %s's notes failed (%s); a rerun within settle_time of the "
+                "start waits for it again" % (server_id, exc.msg)
+            )
+
+    def power_on(self, server_id, row):
+        if is_suspended(row):
+            row = self.panel.unblock(server_id, self.wait_timeout)
+        if not row["poweron"]:
+            row = self.panel.power(server_id, "on", self.wait_timeout)
+            if row["powererror"]:
+                raise OperationFailed("server %s did not power on (the panel flags powererror); check its IPMI connection" % server_id)
+        return row
+
+    def check_still_theirs(self, row, form):
+        """The last look before an install wipes the disk: the hostname on the main address and the owner in the form
+        (single-server reads, current even where the list lags) must still be the service's."""
+        server_id = row["id"]
+        if self.hostname is not None:
+            main = [a for a in self.panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
+            shown = main[0].get("domain") if main and "domain" in main[0] else self.panel.row(server_id).get("hostname")
+            if not same_hostname(shown, self.hostname):
+                raise OperationFailed(
+                    "server %s no longer carries hostname %s (it shows %s): another allocation or a person changed it, so the "
+                    "install was not started; check whose server it is" % (server_id, self.hostname, shown or FREE_HOSTNAME)
+                )
+        if self.owner is not None:
+            cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
+            user = self.panel.find_user(self.owner)
+            if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), self.owner):
+                raise OperationFailed(
+                    "server %s does not belong to %s (the panel shows owner %s), so the install was not started; check whose "
+                    "server it is" % (server_id, self.owner, self.panel.accounts().login_of(cell) if cell not in ("", "no_owner") else "none")
+                )
+
+    def start_install(self, server_id, template, before):
+        """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
+        the install started when it shows ``install_in_progress`` or a new ``operation_failed``."""
+
+        def read_back():
+            def started(row):
+                return row["install_in_progress"] or (row["operation_failed"] and not before["operation_failed"])
+
+            try:
+                self.panel.wait_server(server_id, started, "the install showing", self.settle_time)
+            except WaitTimeout:
+                return NOT_SHOWN
+            return {}
+
+        self.panel.write(
+            "server.operations",
+            read_back,
+            "the start of the install of %s on server %s" % (template, server_id),
+            elid=server_id,
+            operation="ostemplate",
+            ostemplate=template,
+            passwd=self.root_password,
+            confirm=self.root_password,
+            checkpasswd=self.root_password,
+            recipe=self.recipe,
+        )
+
+    def run(self, row):
+        self.check_recipe()
+        server_id = row["id"]
+        template = self.template_key(server_id)
+        if row["install_in_progress"]:
+            if not self.wait or self.panel.check_mode:
+                # Never a second install while one runs; without waiting there is nothing to decide yet.
+                self.server = self.panel.describe_server(row)
+                return self
+            # A failed install is reported, not silently started again: a re-run starts a new one.
+            row = self.wait_for_install(server_id, "the install that was running", seen=True)
+        form = self.panel.server_form(server_id)
+        notes = form.get("notes", "")
+        record = read_record(notes)
+        self.before = {"os_template": record.template if record else None, "recipe": record.recipe if record else None}
+        self.after = {"os_template": template, "recipe": self.recipe}
+        if record is not None and record.names(template, self.recipe) and not self.force:
+            if row["operation_failed"] and not self.start:
+                self.server = self.panel.describe_server(row)
+                raise OperationFailed(
+                    "the install of %s on server %s failed (the panel flags operation_failed); see the server's operation log in "
+                    "the panel, then re-run to try again" % (template, server_id),
+                    server=self.server,
+                )
+            if not row["operation_failed"]:
+                return self._recorded_install(server_id, row, record)
+        elif not self.start:
+            if self.panel.check_mode:
+                # In a check run the task that would have started the install started nothing.
+                self.server = self.panel.describe_server(row)
+                return self
+            raise OperationFailed(
+                "server %s has no install of %s to wait for (start=false); its notes record %s"
+                % (server_id, template, "%s with recipe %s" % (record.template, record.recipe) if record else "no install")
+            )
+        if self.panel.check_mode:
+            self.changed = True
+            self.server = self.panel.describe_server(row)
+            return self
+        if is_suspended(row) or not row["poweron"]:
+            row = self.power_on(server_id, row)
+            form = self.panel.server_form(server_id)  # what it shows after the wait, for the last check and the save
+            notes = form.get("notes", "")
+        self.check_still_theirs(row, form)
+        started = time.time()
+        self.changed = True
+        # The record goes in first: a panel that refuses server.edit while an install runs must not
+        # leave a running install unrecorded, which a rerun would start again.
+        self.panel.edit_server(server_id, form=form, notes=with_record(notes, template, self.recipe, started))
+        try:
+            self.start_install(server_id, template, row)
+        except DCIError as exc:
+            if exc.error_type is not None:  # the panel refused: no install runs, so the record goes again
+                self._undo_record(server_id, notes, exc)
+            raise
+        if self.wait:
+            row = self.wait_for_install(server_id, "the install of %s" % template, started=started)
+            self.note_finished(server_id, InstallRecord(template, self.recipe, started))
+        else:
+            row = self.panel.row(server_id)
+        self.server = self.panel.describe_server(row)
+        return self
+
+    def _recorded_install(self, server_id, row, record):
+        """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
+        never seen finishing) perhaps only just started, with a flag the panel does not show yet."""
+        age = record.age(time.time())
+        if record.finished is not None or age is None or age >= self.settle_time:
+            self.finished = True
+        elif self.wait and not self.panel.check_mode:
+            row = self.wait_for_install(server_id, "the install of %s" % record.template, started=record.started)
+        self.server = self.panel.describe_server(row)
+        return self
+
+    def _undo_record(self, server_id, notes, refusal):
+        try:
+            self.panel.edit_server(server_id, notes=notes)
+        except DCIError as exc:
+            refusal.msg += "; the install record in the server's notes could not be removed either (%s): remove it by hand" % exc.msg

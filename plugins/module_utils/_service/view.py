@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ispsystem.dcimanager contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Private to the ispsystem.dcimanager collection: the shared view of one panel's server list.
+
+DCImanager has no single-server read of a server's flags (power, install, blocked): every look at
+one server lists them all. Within one run (a module, or fleet_apply with many services in flight)
+every wait and every read-back asks this view. A read sent after the moment a caller needs serves
+every caller that needs it, and waiting callers share the view's reads, one per pause, however
+many of them wait. Not a public API: it may change in any release without notice.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from .._dci.panel import read_servers
+from .._wait import WaitTimeout
+
+FIRST_PAUSE = 1.0
+PAUSE_GROWTH = 1.6
+
+
+class ServerGone(Exception):
+    """A server the caller waits for is no longer in the panel's list."""
+
+
+class ServerList:
+    """One panel's ``server`` list, read on demand and shared by every caller of one run.
+
+    ``reads`` counts the full list reads (the benchmarks print it).
+    """
+
+    def __init__(self, client, max_pause=15):
+        self.client = client
+        self.max_pause = max(float(max_pause or 1), FIRST_PAUSE)
+        self._lock = threading.Condition()
+        self._rows = None
+        self._sent = None  # when the newest completed read was sent (monotonic seconds)
+        self._reading = None  # when the read under way was sent, or None
+        self._failed = (None, None)  # (when the last failed read was sent, its error)
+        self._pause = min(FIRST_PAUSE, self.max_pause)
+        self._due = (None, None)  # (the read the next one follows, when the next one is due)
+        self.reads = 0
+
+    def _now(self):
+        return time.monotonic()
+
+    def rows(self, after=None):
+        """The rows of a list read sent at or after ``after`` (default: now, i.e. a new read); a read under way that
+        was sent late enough is joined rather than repeated."""
+        return self._rows_after(self._now() if after is None else after)[0]
+
+    def _rows_after(self, after):
+        """(rows, when their read was sent) of a read sent at or after ``after``."""
+        with self._lock:
+            while True:
+                if self._sent is not None and self._sent >= after:
+                    return self._rows, self._sent
+                if self._reading is None:
+                    sent = self._reading = self._now()
+                    break
+                joined = self._reading
+                self._lock.wait()
+                failed_sent, error = self._failed
+                if failed_sent == joined and joined >= after:
+                    raise error
+        try:
+            rows = read_servers(self.client)
+        except Exception as exc:
+            with self._lock:
+                self._reading, self._failed = None, (sent, exc)
+                self.reads += 1
+                self._lock.notify_all()
+            raise
+        with self._lock:
+            self._reading, self._rows, self._sent = None, rows, sent
+            self.reads += 1
+            self._lock.notify_all()
+        return rows, sent
+
+    def row(self, server_id, after=None):
+        """One server's row from a read sent at or after ``after`` (default: now), or None when it is not listed."""
+        return _find(self.rows(after), server_id)
+
+    def wait(self, server_id, predicate, timeout, what, after=None):
+        """Read the server's row until ``predicate(row)`` is true; returns that row.
+
+        The first look is a read sent at or after ``after`` (default: now). Later looks take the view's next
+        read, due one pause after the last one, shared by every waiter; the pauses grow from one second to
+        ``max_pause`` and start short again whenever a new wait begins, so a quick change is seen quickly
+        and a long install costs few reads.
+        """
+        with self._lock:
+            self._pause = min(FIRST_PAUSE, self.max_pause)
+        deadline = self._now() + timeout
+        rows, seen = self._rows_after(self._now() if after is None else after)
+        while True:
+            row = _find(rows, server_id)
+            if row is None:
+                raise ServerGone("server %s is no longer listed by the panel" % server_id)
+            if predicate(row):
+                return row
+            remaining = deadline - self._now()
+            if remaining <= 0:
+                raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
+            due = self._next_due(seen)
+            delay = min(due - self._now(), remaining)
+            if delay > 0:
+                time.sleep(delay)
+            rows, seen = self._rows_after(min(due, self._now()))
+
+    def _next_due(self, seen):
+        """When the read after the one sent at ``seen`` is due: the same moment for every waiter."""
+        with self._lock:
+            if self._due[0] != seen:
+                self._due = (seen, seen + self._pause)
+                self._pause = min(self._pause * PAUSE_GROWTH, self.max_pause)
+            return self._due[1]
+
+
+def _find(rows, server_id):
+    server_id = str(server_id)
+    for row in rows:
+        if row.get("id") == server_id:
+            return row
+    return None
