@@ -20,8 +20,7 @@ Each latency sample waits for the previous run to end, so it is the latency of a
 ansible-rulebook. Everything is bounded by ``--timeout``. Prints Markdown tables.
 
 ``--model`` runs the tests' model of converge (tests/integration/eda_model_converge.yml: reads
-WHMCS, a panel of files) in place of the playbook: the EDA path alone, or a smoke test where
-converge is not there.
+WHMCS, a panel of files) in place of the playbook: the EDA path alone.
 
 Run from the checkout with the dev virtualenv: ``.venv/bin/python benchmarks/eda_latency.py``.
 """
@@ -45,7 +44,6 @@ from eda_harness import (  # noqa: E402  pylint: disable=wrong-import-position
     RULEBOOK,
     RulebookRun,
     Shop,
-    converge_available,
     java_available,
     model_rulebook,
     rulebook_binary,
@@ -234,8 +232,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if rulebook_binary() is None or not java_available():
         raise SystemExit("eda_latency: needs ansible-rulebook and Java 17 (run scripts/setup.sh)")
-    if not args.model and not converge_available():
-        raise SystemExit("eda_latency: playbooks/converge.yml is not in this checkout; --model measures the EDA path with the tests' model")
     deadline = Deadline(args.timeout)
     with tempfile.TemporaryDirectory(prefix="eda-bench-") as tmp:
         workdir = Path(tmp)

@@ -61,11 +61,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def converge_available():
-    """The end-to-end tests run the real converge playbook, which the lead adds (issue 17)."""
-    return (CHECKOUT / "playbooks" / "converge.yml").exists()
-
-
 def model_rulebook(workdir, lock=True):
     """The collection's rulebook with the model playbook for converge (and, with ``lock=False``, no lock,
     so that only the event source keeps one service's runs apart). Returns its path."""

@@ -20,7 +20,6 @@ import pytest
 from eda_harness import (
     EDA_SECRET,
     PushStorm,
-    converge_available,
     hook_body,
     java_available,
     overlapping_runs,
@@ -32,7 +31,6 @@ from eda_harness import (
 pytestmark = [
     pytest.mark.skipif(rulebook_binary() is None, reason="ansible-rulebook is not installed (scripts/setup.sh installs it)"),
     pytest.mark.skipif(not java_available(), reason="ansible-rulebook needs Java 17 (scripts/setup.sh installs it)"),
-    pytest.mark.skipif(not converge_available(), reason="playbooks/converge.yml is not in this checkout yet (issue 17)"),
 ]
 
 
