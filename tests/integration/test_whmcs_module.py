@@ -467,9 +467,10 @@ def test_a_failing_job_keeps_the_service_pending_with_its_error(whmcs):
     run = whmcs.run([module("CreateAccount", 10, automatic=True)], area="cron")
     run.assert_clean()
     [message] = run.results
-    assert message.startswith("AWX job 9001 failed: ")
-    assert "NO-SUCH-PACKAGE" in message  # the run's own reason
-    assert "/#/jobs/playbook/9001/output" in message
+    # The run noted its own reason in the service's admin notes (the same in event-source mode), with the job's link.
+    assert message.startswith("the run for service #10 failed: ")
+    assert "no free server of package NO-SUCH-PACKAGE" in message
+    assert "(AWX job 9001: " in message and "/#/jobs/playbook/9001/output" in message
     service = shop.whmcs.service(10)
     assert service["status"] == "Pending" and service["dedicatedip"] == ""
     assert run.hooks == ["AfterModuleCreateFailed"]
@@ -490,11 +491,18 @@ def test_create_gives_up_and_a_later_module_create_completes_it(whmcs):
     assert service["status"] == "Pending"
     assert re.search(r"^ispsystem-dcimanager: create gave up \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", service["notes"], re.M)
 
-    # The run goes on, writes the address; then (the lead's converge does this) WHMCS's ModuleCreate runs the module again.
+    # The run goes on, writes the address, then finishes the create through WHMCS's ModuleCreate and removes the line.
     whmcs.awx.release()
     whmcs.awx.wait_jobs()
-    assert shop.whmcs.service(11)["dedicatedip"]
-    shop.whmcs.load_state(_with_status(shop.whmcs.dump_state(), 11, "Pending"))
+    service = shop.whmcs.service(11)
+    assert service["dedicatedip"] and service["status"] == "Active" and NOTE_GAVE_UP not in service["notes"]
+    assert [call["params"]["serviceid"] for call in shop.whmcs.writes() if call["name"] == "ModuleCreate"] == ["11"]
+    # What ModuleCreate runs in WHMCS (the simulator does not call the module): CreateAccount again, which finds the
+    # line and the address and answers at once, starting nothing.
+    state = _with_status(shop.whmcs.dump_state(), 11, "Pending")
+    [entry] = [s for s in state["services"] if s["id"] == 11]
+    entry["notes"] = (entry["notes"] + "\n" + NOTE_GAVE_UP + "2026-12-03T10:00:00Z").strip()
+    shop.whmcs.load_state(state)
     again = whmcs.run([module("CreateAccount", 11)])
     again.assert_clean()
     assert again.results == ["success"] and again.seconds[0] < 5
