@@ -190,6 +190,7 @@ class Install:
             "server.operations",
             read_back,
             "the start of the install of %s on server %s" % (template, server_id),
+            deadline=self.wait_timeout,  # an install's time bounds the repeats of its start
             elid=server_id,
             operation="ostemplate",
             ostemplate=template,
