@@ -181,6 +181,7 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None):
         "services": services,
         "failed_hosts": [service["host"] for service in failed],
         "list_reads": panels.list_reads(),
+        "list_polls": panels.list_polls(),
         "seconds": round(time.monotonic() - started, 1),
     }
     if diff:

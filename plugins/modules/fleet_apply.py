@@ -250,6 +250,12 @@ list_reads:
   description: Full server list reads per panel made by the run.
   returned: always
   type: dict
+list_polls:
+  description:
+    - Of RV(list_reads), the reads made by waits (for installs, power-on, blocking ...), per panel.
+      Every waiting service of a panel shares them: one read per pause, however many services wait.
+  returned: always
+  type: dict
 seconds:
   description: How long the run took.
   returned: always

@@ -67,6 +67,10 @@ class Panels:
         """Full server list reads per panel so far."""
         return dict((key, view.reads) for key, view in self._views.items())
 
+    def list_polls(self):
+        """Of those, the reads made for the later looks of waits, per panel."""
+        return dict((key, view.polls) for key, view in self._views.items())
+
     def close(self):
         for client in self._clients.values():
             client.close()

@@ -30,7 +30,7 @@ class ServerGone(Exception):
 class ServerList:
     """One panel's ``server`` list, read on demand and shared by every caller of one run.
 
-    ``reads`` counts the full list reads (the benchmarks print it).
+    ``reads`` counts the full list reads, ``polls`` those of them that waits made (the benchmarks print both).
     """
 
     def __init__(self, client, max_pause=15):
@@ -44,6 +44,7 @@ class ServerList:
         self._pause = min(FIRST_PAUSE, self.max_pause)
         self._due = (None, None)  # (the read the next one follows, when the next one is due)
         self.reads = 0
+        self.polls = 0
 
     def _now(self):
         return time.monotonic()
@@ -53,14 +54,15 @@ class ServerList:
         was sent late enough is joined rather than repeated."""
         return self._rows_after(self._now() if after is None else after)[0]
 
-    def _rows_after(self, after):
-        """(rows, when their read was sent) of a read sent at or after ``after``."""
+    def _rows_after(self, after, poll=False):
+        """(rows, when their read was sent) of a read sent at or after ``after``; ``poll``: for a wait."""
         with self._lock:
             while True:
                 if self._sent is not None and self._sent >= after:
                     return self._rows, self._sent
                 if self._reading is None:
                     sent = self._reading = self._now()
+                    self.polls += bool(poll)
                     break
                 joined = self._reading
                 self._lock.wait()
@@ -96,7 +98,7 @@ class ServerList:
         with self._lock:
             self._pause = min(FIRST_PAUSE, self.max_pause)
         deadline = self._now() + timeout
-        rows, seen = self._rows_after(self._now() if after is None else after)
+        rows, seen = self._rows_after(self._now() if after is None else after, poll=True)
         while True:
             row = _find(rows, server_id)
             if row is None:
@@ -110,7 +112,7 @@ class ServerList:
             delay = min(due - self._now(), remaining)
             if delay > 0:
                 time.sleep(delay)
-            rows, seen = self._rows_after(min(due, self._now()))
+            rows, seen = self._rows_after(min(due, self._now()), poll=True)
 
     def _next_due(self, seen):
         """When the read after the one sent at ``seen`` is due: the same moment for every waiter."""
