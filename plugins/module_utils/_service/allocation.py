@@ -76,6 +76,7 @@ class Allocation:
         self.changed = False
         self.row = None  # the server's ``server`` row (as listed, with the owner and hostname it has now)
         self.server = None
+        self.addresses = None  # the server's addresses after the allocation (``iplist`` rows, ``{"ip": ...}`` for new ones)
         self.surplus = []
         self.claim = None
         self.before = {}
@@ -425,7 +426,8 @@ class Allocation:
             raise OperationFailed("allocating server %s to %s failed: %s; %s" % (server_id, self.owner, exc.msg, where), cause=exc) from None
         self.changed = self.changed or self.panel.writes.made > writes_before
         row = self.row = dict(row, owner=self.owner, hostname=self.hostname)
-        self.server = self.panel.describe_server(row, addresses=[a for a in addresses if a["ip"] not in added] + [{"ip": ip} for ip in added])
+        self.addresses = [a for a in addresses if a["ip"] not in added] + [{"ip": ip} for ip in added]
+        self.server = self.panel.describe_server(row, addresses=self.addresses)
         self.after = {"server_id": server_id, "owner": self.owner, "hostname": self.hostname, "ipv4": self.server["ipv4"], "ipv6": self.server["ipv6"]}
         return self
 

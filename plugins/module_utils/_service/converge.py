@@ -349,20 +349,21 @@ class ServiceConvergence:
             allocation.present()
             server = allocation.server
             self.result["claim"] = allocation.claim
-            install = Install(
+            # Started and waited for in one pass: nothing read twice. The install record gets no "finished" note: WHMCS
+            # is told right after, and a rerun that finds the record only waits out settle_time.
+            Install(
                 self.panel,
                 found["os_template"],
                 found["root_password"],
                 recipe=found["recipe"] or None,
-                wait=False,
+                wait=found["wait_for_install"],
                 wait_timeout=self.run_.install_timeout,
                 settle_time=self.run_.settle_time,
                 owner=found["owner"],
                 hostname=found["hostname"],
+                addresses=allocation.addresses,
+                note_finished=False,
             ).run(allocation.row)
-            if found["wait_for_install"] and not install.finished:
-                install.wait = True
-                install.run(self.panel.row(server["id"]))
         except (ClientError, WaitTimeout) as exc:
             if not had_server:
                 self._put_back(exc)

@@ -33,6 +33,11 @@ class Install:
     that no longer carries the hostname or no longer belongs to the owner is never installed (a claim of
     another allocation that landed late, a change by hand). ``start=False`` only waits for an install an
     earlier run started; ``wait=False`` starts it and returns.
+
+    ``addresses``: the server's addresses (``iplist`` rows, or ``{"ip": ...}``) when the caller has just read or made
+    them (an allocation), for the result instead of a read. ``note_finished=False``: the end of an install waited
+    for is not added to the install record (a rerun within ``settle_time`` of the start then waits that long; the
+    fleet apply, which writes WHMCS right after, saves the read and the save).
     """
 
     def __init__(
@@ -48,6 +53,8 @@ class Install:
         settle_time=60,
         owner=None,
         hostname=None,
+        addresses=None,
+        note_finished=True,
     ):
         self.panel = panel
         self.template = os_template
@@ -60,6 +67,8 @@ class Install:
         self.settle_time = settle_time
         self.owner = owner
         self.hostname = hostname
+        self.addresses = addresses
+        self.note_finished_ = note_finished
         self.changed = False
         self.finished = False
         self.server = None
@@ -108,7 +117,7 @@ class Install:
 
         row = self.panel.wait_server(server_id, ended, "the OS install finishing", self.wait_timeout)
         if row["operation_failed"]:
-            self.server = self.panel.describe_server(row)
+            self.server = self.describe(row)
             raise OperationFailed(
                 "%s on server %s failed (the panel flags operation_failed); see the server's operation log in the panel, "
                 "then re-run to try again" % (which, server_id),
@@ -199,7 +208,7 @@ class Install:
         if row["install_in_progress"]:
             if not self.wait or self.panel.check_mode:
                 # Never a second install while one runs; without waiting there is nothing to decide yet.
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 return self
             # A failed install is reported, not silently started again: a re-run starts a new one.
             row = self.wait_for_install(server_id, "the install that was running", seen=True)
@@ -210,7 +219,7 @@ class Install:
         self.after = {"os_template": template, "recipe": self.recipe}
         if record is not None and record.names(template, self.recipe) and not self.force:
             if row["operation_failed"] and not self.start:
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 raise OperationFailed(
                     "the install of %s on server %s failed (the panel flags operation_failed); see the server's operation log in "
                     "the panel, then re-run to try again" % (template, server_id),
@@ -221,7 +230,7 @@ class Install:
         elif not self.start:
             if self.panel.check_mode:
                 # In a check run the task that would have started the install started nothing.
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 return self
             raise OperationFailed(
                 "server %s has no install of %s to wait for (start=false); its notes record %s"
@@ -229,7 +238,7 @@ class Install:
             )
         if self.panel.check_mode:
             self.changed = True
-            self.server = self.panel.describe_server(row)
+            self.server = self.describe(row)
             return self
         if is_suspended(row) or not row["poweron"]:
             row = self.power_on(server_id, row)
@@ -249,11 +258,16 @@ class Install:
             raise
         if self.wait:
             row = self.wait_for_install(server_id, "the install of %s" % template, started=started)
-            self.note_finished(server_id, InstallRecord(template, self.recipe, started))
+            if self.note_finished_:
+                self.note_finished(server_id, InstallRecord(template, self.recipe, started))
         else:
             row = self.panel.row(server_id)
-        self.server = self.panel.describe_server(row)
+        self.server = self.describe(row)
         return self
+
+    def describe(self, row):
+        """The server as the modules return it, with the caller's addresses when it gave them."""
+        return self.panel.describe_server(row, addresses=self.addresses)
 
     def _recorded_install(self, server_id, row, record):
         """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
@@ -263,7 +277,7 @@ class Install:
             self.finished = True
         elif self.wait and not self.panel.check_mode:
             row = self.wait_for_install(server_id, "the install of %s" % record.template, started=record.started)
-        self.server = self.panel.describe_server(row)
+        self.server = self.describe(row)
         return self
 
     def _undo_record(self, server_id, notes, refusal):
