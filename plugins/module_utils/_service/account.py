@@ -22,7 +22,8 @@ def represent(user):
 
 
 class Account:
-    """The customer account ``name``; ``present()`` / ``absent()`` fill ``user``, ``before``, ``after``, ``changed``."""
+    """The customer account ``name``; ``present()`` / ``absent()`` fill ``user``, ``before``, ``after``, ``changed``;
+    ``present()`` also ``row``: the account as the panel lists it (``id``, ``name``, ``level``), for the steps after it."""
 
     def __init__(self, panel, name, password=None, update_password="on_create"):
         self.panel = panel
@@ -31,6 +32,7 @@ class Account:
         self.update_password = update_password
         self.changed = False
         self.user = None
+        self.row = None
         self.before = {}
         self.after = {}
 
@@ -95,6 +97,7 @@ class Account:
             user = created
         else:
             self._set_password(user)
+        self.row = user
         self.user = represent(user)
         self.after.update({"state": "present", **self.user})
         return self

@@ -45,7 +45,9 @@ def rendezvous_order(hostname, rows):
 
 class Allocation:
     """Give ``owner`` a free server of ``package`` (or the server ``server_id``) named ``hostname``, with extra
-    addresses; ``present()`` does it and fills ``server``, ``surplus``, ``claim``, ``before``, ``after``."""
+    addresses; ``present()`` does it and fills ``server``, ``surplus``, ``claim``, ``before``, ``after``.
+
+    ``account``: the owner's ``user`` row when the caller has just read or made it (``Account.row``), else it is read."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class Allocation:
         claim_bound=2.0,
         claim_settle=4.0,
         rows=None,
+        account=None,
     ):
         if claim_settle <= claim_bound:
             raise OperationFailed("claim_settle (%ss) must be longer than claim_bound (%ss)" % (claim_settle, claim_bound))
@@ -81,7 +84,8 @@ class Allocation:
         self.claim = None
         self.before = {}
         self.after = {}
-        self._account = None
+        # An account without its id (a create answered without one, not listed yet) is read when it is needed.
+        self._account = account if account and account.get("id") and account.get("name") == owner else None
 
     # The owner's account ---------------------------------------------------------------------------
 

@@ -332,7 +332,7 @@ class ServiceConvergence:
     def provision(self, made, status, whmcs):
         found = self.settings
         had_server = bool(made.get("servers"))
-        Account(self.panel, found["owner"], found["owner_password"]).present()
+        account = Account(self.panel, found["owner"], found["owner_password"]).present()
         allocation = Allocation(
             self.panel,
             found["owner"],
@@ -344,6 +344,7 @@ class ServiceConvergence:
             claim_bound=self.run_.claim_bound,
             claim_settle=self.run_.claim_settle,
             rows=self.panel.view.rows(after=time.monotonic() - self.run_.poll_interval),
+            account=account.row,
         )
         try:
             allocation.present()
@@ -363,6 +364,7 @@ class ServiceConvergence:
                 hostname=found["hostname"],
                 addresses=allocation.addresses,
                 note_finished=False,
+                account=account.row,
             ).run(allocation.row)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:

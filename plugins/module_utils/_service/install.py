@@ -34,6 +34,9 @@ class Install:
     another allocation that landed late, a change by hand). ``start=False`` only waits for an install an
     earlier run started; ``wait=False`` starts it and returns.
 
+    ``account``: the owner's ``user`` row when the caller has it (``Account.row``), for the last check's account id
+    (else the account is read).
+
     ``addresses``: the server's addresses (``iplist`` rows, or ``{"ip": ...}``) when the caller has just read or made
     them (an allocation), for the result instead of a read. ``note_finished=False``: the end of an install waited
     for is not added to the install record (a rerun within ``settle_time`` of the start then waits that long; the
@@ -55,6 +58,7 @@ class Install:
         hostname=None,
         addresses=None,
         note_finished=True,
+        account=None,
     ):
         self.panel = panel
         self.template = os_template
@@ -68,6 +72,7 @@ class Install:
         self.owner = owner
         self.hostname = hostname
         self.addresses = addresses
+        self.account = account if account and account.get("id") and account.get("name") == owner else None
         self.note_finished_ = note_finished
         self.changed = False
         self.finished = False
@@ -167,7 +172,8 @@ class Install:
                 )
         if self.owner is not None:
             cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
-            user = self.panel.find_user(self.owner)
+            # The account's id does not change: the row the run has already read or made serves; the cell is read now.
+            user = self.account or self.panel.find_user(self.owner)
             if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), self.owner):
                 raise OperationFailed(
                     "server %s does not belong to %s (the panel shows owner %s), so the install was not started; check whose "
