@@ -283,7 +283,12 @@ class Allocation:
     def _verify(self, row, main):
         """After the settle wait: whether the claim held; (outcome, (row, form, addresses))."""
         server_id = row["id"]
-        shown = self.panel.address_domain(server_id, main["id"], row.get("ip"), main["ip"])
+        # One read of the server's addresses: the main address's domain now, and the addresses the rest of the
+        # allocation works on (read after the settle wait, as every read of the verification).
+        addresses = self.panel.addresses(server_id, with_domains=True)
+        shown = next((a["domain"] for a in addresses if a.get("id") == main["id"] and "domain" in a), None)
+        if shown is None and row.get("ip") == main["ip"]:
+            shown = self.panel.row(server_id).get("hostname")  # a panel that shows no address's domain
         if not same_hostname(shown, self.hostname):
             return TAKEN, None  # another allocation's hostname: its claim, not ours to undo
         form = self.panel.server_form(server_id)
@@ -302,7 +307,7 @@ class Allocation:
             if twins or (listed and same_hostname(listed[0].get("hostname"), self.hostname)):
                 break
         if listed and same_hostname(listed[0].get("hostname"), self.hostname) and not twins:
-            return HELD, (listed[0], form, self.panel.addresses(server_id, with_domains=True))
+            return HELD, (listed[0], form, addresses)
         self.panel.set_address_domain(server_id, main, FREE_HOSTNAME, row.get("ip"))
         if twins:
             raise OperationFailed(
@@ -354,8 +359,8 @@ class Allocation:
             form = self.panel.server_form(server_id) if form is None else form
             if self.owner_shown(form, row) is not True:
                 self.panel.edit_server(server_id, form=form, owner=self.owner_account()["id"])
-        # A fresh read: another copy of this hostname's claim may have changed an address meanwhile.
-        addresses = self.panel.addresses(server_id, with_domains=True)
+        # ``addresses``: this run's read, after the claim settled (or, for a server found with the hostname, just before
+        # the owner's save); an address that does not show the hostname is written, never assumed set.
         self.panel.set_domain(server_id, self.hostname, addresses, main_ip=row.get("ip"))
         for family, wanted in (("ipv4", self.counts["ipv4"]), ("ipv6", self.counts["ipv6"])):
             have = [a["ip"] for a in addresses if is_ipv6(a["ip"]) == (family == "ipv6") and a["ip"] != row.get("ip")]
