@@ -79,6 +79,7 @@ class Allocation:
         self.changed = False
         self.row = None  # the server's ``server`` row (as listed, with the owner and hostname it has now)
         self.server = None
+        self.form = None  # the server's server.edit form as the allocation read it (its owner as saved), or None
         self.addresses = None  # the server's addresses after the allocation (``iplist`` rows, ``{"ip": ...}`` for new ones)
         self.surplus = []
         self.claim = None
@@ -359,6 +360,8 @@ class Allocation:
             form = self.panel.server_form(server_id) if form is None else form
             if self.owner_shown(form, row) is not True:
                 self.panel.edit_server(server_id, form=form, owner=self.owner_account()["id"])
+                form = dict(form, owner=self.owner_account()["id"])
+        self.form = form
         # ``addresses``: this run's read, after the claim settled (or, for a server found with the hostname, just before
         # the owner's save); an address that does not show the hostname is written, never assumed set.
         self.panel.set_domain(server_id, self.hostname, addresses, main_ip=row.get("ip"))

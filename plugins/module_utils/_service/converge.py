@@ -365,7 +365,7 @@ class ServiceConvergence:
                 addresses=allocation.addresses,
                 note_finished=False,
                 account=account.row,
-            ).run(allocation.row)
+            ).run(allocation.row, form=allocation.form)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:
                 self._put_back(exc)

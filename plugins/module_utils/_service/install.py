@@ -207,7 +207,10 @@ class Install:
             recipe=self.recipe,
         )
 
-    def run(self, row):
+    def run(self, row, form=None):
+        """Install on the server of ``row``; ``form``: its ``server.edit`` form when the caller has just read it (an
+        allocation's verification), for the look at the install record. The last check before the install always
+        reads the form itself."""
         self.check_recipe()
         server_id = row["id"]
         template = self.template_key(server_id)
@@ -218,7 +221,10 @@ class Install:
                 return self
             # A failed install is reported, not silently started again: a re-run starts a new one.
             row = self.wait_for_install(server_id, "the install that was running", seen=True)
-        form = self.panel.server_form(server_id)
+            form = None  # what the caller read came before that install ended
+        given = form is not None
+        if not given:
+            form = self.panel.server_form(server_id)
         notes = form.get("notes", "")
         record = read_record(notes)
         self.before = {"os_template": record.template if record else None, "recipe": record.recipe if record else None}
@@ -249,6 +255,9 @@ class Install:
         if is_suspended(row) or not row["poweron"]:
             row = self.power_on(server_id, row)
             form = self.panel.server_form(server_id)  # what it shows after the wait, for the last check and the save
+            notes = form.get("notes", "")
+        elif given:
+            form = self.panel.server_form(server_id)  # the last check reads the owner now, never the caller's copy
             notes = form.get("notes", "")
         self.check_still_theirs(row, form)
         started = time.time()
