@@ -36,8 +36,8 @@ class Account:
         self.before = {}
         self.after = {}
 
-    def get(self):
-        user = self.panel.find_user(self.name)
+    def get(self, fresh=True):
+        user = self.panel.find_user(self.name, fresh=fresh)
         if user is not None and user.get("level") != CUSTOMER_LEVEL:
             raise OperationFailed(
                 "login %s belongs to a panel account of level %s, not a customer (level %s); dci_user manages customer accounts only"
@@ -84,7 +84,9 @@ class Account:
         self.after["password"] = "(changed)"
 
     def present(self):
-        user = self.get()
+        # The first look may come from the run's one read of the user list (fleet_apply): an account created since is
+        # answered "exists" by the create, which then reads it fresh, below.
+        user = self.get(fresh=False)
         created = self._create() if user is None else None
         if user is None and created is None:
             # Another run created the account between the look and the create (two orders of one

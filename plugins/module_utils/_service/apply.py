@@ -38,6 +38,8 @@ class Panels:
         self.poll_interval = poll_interval
         self._clients = {}
         self._views = {}
+        self._users = {}
+        self._users_lock = threading.Lock()  # held while the list is read: the services that ask meanwhile wait for it
         self._lock = threading.Lock()
 
     def key_of(self, whmcs_server_id):
@@ -62,6 +64,14 @@ class Panels:
             if key not in self._views:
                 self._views[key] = ServerList(client, max_pause=self.poll_interval)
             return self._views[key]
+
+    def users(self, key):
+        """The panel's ``user`` list, read once per run (on first use) for every service's first look at its account."""
+        client = self.client(key)
+        with self._users_lock:
+            if key not in self._users:
+                self._users[key] = client.list("user")
+            return self._users[key]
 
     def list_reads(self):
         """Full server list reads per panel so far."""

@@ -168,6 +168,7 @@ class ServiceConvergence:
             poll_interval=self.run_.poll_interval,
             warn=lambda message: self.run_.warn(self.host, message),
             name=key if self.run_.panels.several else None,
+            shared_users=lambda: self.run_.panels.users(key),
         )
 
     def servers_of(self, hostname, status, first_round):
