@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from .converge import ServiceConvergence
 from .drift import panel_of
+from .install import Templates
 from .view import ServerList
 
 DEFAULT_PANEL = "default"
@@ -39,6 +40,7 @@ class Panels:
         self._clients = {}
         self._views = {}
         self._users = {}
+        self._templates = {}
         self._users_lock = threading.Lock()  # held while the list is read: the services that ask meanwhile wait for it
         self._lock = threading.Lock()
 
@@ -72,6 +74,11 @@ class Panels:
             if key not in self._users:
                 self._users[key] = client.list("user")
             return self._users[key]
+
+    def templates(self, key):
+        """The OS templates the panel's install forms offered in this run (see install.Install's ``templates``)."""
+        with self._lock:
+            return self._templates.setdefault(key, Templates())
 
     def list_reads(self):
         """Full server list reads per panel so far."""

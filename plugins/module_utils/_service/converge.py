@@ -366,6 +366,7 @@ class ServiceConvergence:
                 addresses=allocation.addresses,
                 note_finished=False,
                 account=account.row,
+                templates=self.run_.panels.templates(self.result["panel_id"]),
             ).run(allocation.row, form=allocation.form)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:

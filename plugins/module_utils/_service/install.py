@@ -13,16 +13,31 @@ Not a public API: it may change in any release without notice.
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from .._dci.errors import DCIError
-from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
+from .._dci.panel import FREE_HOSTNAME, is_suspended, package_of, same_hostname
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN
 from .errors import OperationFailed
 from .install_record import InstallRecord, read_record, with_record
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
+
+
+class Templates:
+    """The OS template keys the install forms of one panel offered in one run, by (package, template asked for)."""
+
+    def __init__(self):
+        self._keys = {}
+        self._lock = threading.Lock()  # held while a form is read: the installs that ask meanwhile take its answer
+
+    def key(self, package, template, read):
+        with self._lock:
+            if (package, template) not in self._keys:
+                self._keys[(package, template)] = read()
+            return self._keys[(package, template)]
 
 
 class Install:
@@ -33,6 +48,11 @@ class Install:
     that no longer carries the hostname or no longer belongs to the owner is never installed (a claim of
     another allocation that landed late, a change by hand). ``start=False`` only waits for an install an
     earlier run started; ``wait=False`` starts it and returns.
+
+    ``templates``: a ``Templates`` a run shares between the installs on one panel: the template key an install form
+    offered, by (package, template asked for). A server of a package whose form offered the template is taken to offer it too
+    (same server type, same templates); were that not so, the panel refuses the install, the record goes again and
+    the activation is rolled back with the panel's message.
 
     ``account``: the owner's ``user`` row when the caller has it (``Account.row``), for the last check's account id
     (else the account is read).
@@ -59,6 +79,7 @@ class Install:
         addresses=None,
         note_finished=True,
         account=None,
+        templates=None,
     ):
         self.panel = panel
         self.template = os_template
@@ -72,6 +93,7 @@ class Install:
         self.owner = owner
         self.hostname = hostname
         self.addresses = addresses
+        self.templates = templates
         self.account = account if account and account.get("id") and account.get("name") == owner else None
         self.note_finished_ = note_finished
         self.changed = False
@@ -84,7 +106,14 @@ class Install:
         if self.recipe not in ("", "null") and not RECIPE_FORM.match(self.recipe):
             raise OperationFailed("recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % self.recipe)
 
-    def template_key(self, server_id):
+    def template_key(self, server_id, package=None):
+        """The template name the install takes (see ``_offered_key``), from the run's ``templates`` when a server of the
+        same package was offered it already."""
+        if self.templates is None or not package:
+            return self._offered_key(server_id)
+        return self.templates.key(package, self.template, lambda: self._offered_key(server_id))
+
+    def _offered_key(self, server_id):
         """The template name the install takes, checked against what the panel offers for this server.
 
         The install form's ``ostemplate`` list (value -> text) is the panel's own answer [M]; a name
@@ -213,7 +242,7 @@ class Install:
         reads the form itself."""
         self.check_recipe()
         server_id = row["id"]
-        template = self.template_key(server_id)
+        template = self.template_key(server_id, package_of(row))
         if row["install_in_progress"]:
             if not self.wait or self.panel.check_mode:
                 # Never a second install while one runs; without waiting there is nothing to decide yet.
