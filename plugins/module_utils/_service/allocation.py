@@ -34,6 +34,8 @@ MIN_LEFT_SHARE = 0.25
 SLOW_SHARE = 0.5
 # Looks at the server list, one second apart, for it to show a verified claim (a list may lag behind writes).
 LIST_LOOKS = 3
+# Seconds the verification's first look at the server list may wait for the read the run's waits make next.
+LIST_PATIENCE = 1.0
 
 HELD, TAKEN, BUSY, UNTRUSTED = "held", "taken", "busy", "untrusted"
 
@@ -231,7 +233,7 @@ class Allocation:
             self._forget_claim(row, main)
             return UNTRUSTED, None
         time.sleep(self.settle)
-        return self._verify(row, main)
+        return self._verify(row, main, settled=time.monotonic())
 
     def _send_claim(self, row, main, left):
         """Send the claim (the hostname on the main address) once; True when its answer came, False when it was lost."""
@@ -281,8 +283,8 @@ class Allocation:
         )
         self.panel.set_address_domain(row["id"], main, FREE_HOSTNAME, row.get("ip"))
 
-    def _verify(self, row, main):
-        """After the settle wait: whether the claim held; (outcome, (row, form, addresses))."""
+    def _verify(self, row, main, settled):
+        """After the settle wait (ended at ``settled``, monotonic): whether the claim held; (outcome, (row, form, addresses))."""
         server_id = row["id"]
         # One read of the server's addresses: the main address's domain now, and the addresses the rest of the
         # allocation works on (read after the settle wait, as every read of the verification).
@@ -302,7 +304,8 @@ class Allocation:
         for look in range(LIST_LOOKS):
             if look:
                 time.sleep(1.0)
-            rows = self.panel.servers()
+            # Any list read sent after the settle wait ended will do, such as the next one of the run's waits.
+            rows = self.panel.servers(after=settled, patience=LIST_PATIENCE) if not look else self.panel.servers()
             listed = [r for r in rows if r["id"] == server_id]
             twins = [r["id"] for r in rows if r["id"] != server_id and same_hostname(r.get("hostname"), self.hostname)]
             if twins or (listed and same_hostname(listed[0].get("hostname"), self.hostname)):

@@ -56,9 +56,10 @@ class Panel:
 
     # Reads -----------------------------------------------------------------------------------
 
-    def servers(self, after=None):
-        """The whole server list, from a read sent at or after ``after`` (default: a new read)."""
-        return self.view.rows(after)
+    def servers(self, after=None, patience=0.0):
+        """The whole server list, from a read sent at or after ``after`` (default: a new read); ``patience``: see
+        ServerList.rows."""
+        return self.view.rows(after, patience)
 
     def row(self, server_id, after=None):
         """A fresh ``server`` row (the panel has no single-server read: a list read shared through the view)."""

@@ -45,14 +45,29 @@ class ServerList:
         self._due = (None, None)  # (the read the next one follows, when the next one is due)
         self.reads = 0
         self.polls = 0
+        self._waiting = 0  # the waits under way
 
     def _now(self):
         return time.monotonic()
 
-    def rows(self, after=None):
+    def rows(self, after=None, patience=0.0):
         """The rows of a list read sent at or after ``after`` (default: now, i.e. a new read); a read under way that
-        was sent late enough is joined rather than repeated."""
-        return self._rows_after(self._now() if after is None else after)[0]
+        was sent late enough is joined rather than repeated. ``patience`` (seconds): while services wait, the read
+        their waits make next is taken when it is due within that time, rather than a read of the caller's own."""
+        after = self._now() if after is None else after
+        self._await_schedule(after, patience)
+        return self._rows_after(after)[0]
+
+    def _await_schedule(self, after, patience):
+        """Sleep until the waits' next read when one is due within ``patience`` seconds (the read sent then is sent
+        after ``after``); at once otherwise."""
+        if patience <= 0:
+            return
+        with self._lock:
+            due = self._due[1] if self._waiting else None
+        now = self._now()
+        if due is not None and after <= due and now <= due <= now + patience:
+            time.sleep(due - now)
 
     def _rows_after(self, after, poll=False):
         """(rows, when their read was sent) of a read sent at or after ``after``; ``poll``: for a wait."""
@@ -90,15 +105,26 @@ class ServerList:
     def wait(self, server_id, predicate, timeout, what, after=None):
         """Read the server's row until ``predicate(row)`` is true; returns that row.
 
-        The first look is a read sent at or after ``after`` (default: now). Later looks take the view's next
+        The first look is a read sent at or after ``after`` (default: now): while others wait, the read their waits
+        make next when it is due within the first pause, else a read at once. Later looks take the view's next
         read, due one pause after the last one, shared by every waiter; the pauses grow from one second to
         ``max_pause`` and start short again whenever a new wait begins, so a quick change is seen quickly
         and a long install costs few reads.
         """
+        after = self._now() if after is None else after
+        self._await_schedule(after, FIRST_PAUSE)
         with self._lock:
             self._pause = min(FIRST_PAUSE, self.max_pause)
+            self._waiting += 1
+        try:
+            return self._wait(server_id, predicate, timeout, what, after)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _wait(self, server_id, predicate, timeout, what, after):
         deadline = self._now() + timeout
-        rows, seen = self._rows_after(self._now() if after is None else after, poll=True)
+        rows, seen = self._rows_after(after, poll=True)
         while True:
             row = _find(rows, server_id)
             if row is None:
