@@ -156,7 +156,8 @@ class Allocation:
                 "no free server of package %s%s (%d servers of that package, %d busy%s)"
                 % (self.package, where, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else "")
             )
-        return rendezvous_order(self.hostname, free)
+        # Servers another allocation of this run claimed since the list was read come last: trying them costs a read.
+        return sorted(rendezvous_order(self.hostname, free), key=lambda row: row["id"] in self.panel.claimed)
 
     # The timed claim -------------------------------------------------------------------------------
 
@@ -202,6 +203,8 @@ class Allocation:
         """One claim of ``row``: (outcome, (row, form, addresses) when HELD)."""
         server_id = row["id"]
         with controller_lock("claim " + self.panel.client.url):
+            if server_id in self.panel.claimed:
+                return BUSY, None  # claimed by another allocation of this run while this one waited for the lock
             # The span that must stay within claim_bound runs from sending the free read to receiving the
             # claim's answer, on this process's monotonic clock (a pause of this process counts in it).
             start = time.monotonic()
@@ -218,6 +221,7 @@ class Allocation:
                         "server %s: the read before the claim took %.2fs of the %.2fs claim_bound; not claimed" % (server_id, self.bound - left, self.bound)
                     )
                     return UNTRUSTED, None
+                self.panel.claimed.add(server_id)
                 answered = self._send_claim(row, main, left)
                 span = time.monotonic() - start
                 if answered:
@@ -265,6 +269,7 @@ class Allocation:
         time.sleep(self.settle)
         shown = self.panel.address_domain(row["id"], main["id"], row.get("ip"), main["ip"])
         if not same_hostname(shown, self.hostname):
+            self.panel.claimed.discard(row["id"])
             self.panel.warn(
                 "server %s: the claim for %s was not trusted (its answer was lost or came too late); read back after claim_settle it "
                 "is not there, so another server is tried" % (row["id"], self.hostname)
@@ -282,6 +287,7 @@ class Allocation:
             "was there, on a server nobody owns, and was undone; another server is tried" % (row["id"], self.hostname)
         )
         self.panel.set_address_domain(row["id"], main, FREE_HOSTNAME, row.get("ip"))
+        self.panel.claimed.discard(row["id"])
 
     def _verify(self, row, main, settled):
         """After the settle wait (ended at ``settled``, monotonic): whether the claim held; (outcome, (row, form, addresses))."""
@@ -313,6 +319,7 @@ class Allocation:
         if listed and same_hostname(listed[0].get("hostname"), self.hostname) and not twins:
             return HELD, (listed[0], form, addresses)
         self.panel.set_address_domain(server_id, main, FREE_HOSTNAME, row.get("ip"))
+        self.panel.claimed.discard(server_id)
         if twins:
             raise OperationFailed(
                 "hostname %s appeared on server %s while this task claimed server %s: another run allocates the same hostname; "
@@ -397,6 +404,7 @@ class Allocation:
                     if form.get("owner") not in ("", "no_owner", None):
                         self.panel.edit_server(server_id, form=form, owner="no_owner")
                     self.panel.set_domain(server_id, FREE_HOSTNAME, main_ip=main_ip)
+                    self.panel.claimed.discard(server_id)
                 return None
             except DCIError as exc:
                 problem = exc.msg

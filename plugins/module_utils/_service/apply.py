@@ -41,6 +41,7 @@ class Panels:
         self._views = {}
         self._users = {}
         self._templates = {}
+        self._claimed = {}
         self._users_lock = threading.Lock()  # held while the list is read: the services that ask meanwhile wait for it
         self._lock = threading.Lock()
 
@@ -79,6 +80,11 @@ class Panels:
         """The OS templates the panel's install forms offered in this run (see install.Install's ``templates``)."""
         with self._lock:
             return self._templates.setdefault(key, Templates())
+
+    def claimed(self, key):
+        """The ids of the servers this run's allocations claimed on the panel (see panel.Panel's ``claimed``)."""
+        with self._lock:
+            return self._claimed.setdefault(key, set())
 
     def list_reads(self):
         """Full server list reads per panel so far."""

@@ -169,6 +169,7 @@ class ServiceConvergence:
             warn=lambda message: self.run_.warn(self.host, message),
             name=key if self.run_.panels.several else None,
             shared_users=lambda: self.run_.panels.users(key),
+            claimed=self.run_.panels.claimed(key),
         )
 
     def servers_of(self, hostname, status, first_round):

@@ -37,9 +37,11 @@ class Panel:
     """One panel for one run: ``client`` (a DCIClient), ``writes`` (the run's write path, _writes.Writes),
     ``view`` (the shared ServerList; one is made when not given), the run's waits' ``wait_timeout`` and
     ``poll_interval``, and ``warn`` for what a person should hear of. ``shared_users``: a callable giving the ``user``
-    list as the run read it once for every service of the panel (fleet_apply), for a look that need not be fresh."""
+    list as the run read it once for every service of the panel (fleet_apply), for a look that need not be fresh.
+    ``claimed``: the ids of the servers the run's allocations on this panel claimed (a set they share), which
+    the other allocations try last."""
 
-    def __init__(self, client, writes, view=None, wait_timeout=600, poll_interval=15, warn=None, name=None, shared_users=None):
+    def __init__(self, client, writes, view=None, wait_timeout=600, poll_interval=15, warn=None, name=None, shared_users=None, claimed=None):
         self.client = client
         self.writes = writes
         self.view = view if view is not None else ServerList(client, max_pause=poll_interval)
@@ -48,6 +50,7 @@ class Panel:
         self.warn = warn or (lambda message: None)
         self.name = name
         self.shared_users = shared_users
+        self.claimed = set() if claimed is None else claimed
         self._accounts = None
 
     @property
