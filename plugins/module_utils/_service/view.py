@@ -134,6 +134,13 @@ class ServerList:
             remaining = deadline - self._now()
             if remaining <= 0:
                 raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
+            with self._lock:
+                newer = (self._rows, self._sent) if self._sent is not None and self._sent > seen else None
+            if newer is not None:
+                # A read newer than this waiter's last look (another caller's): a free look, and every waiter then
+                # counts its pause from the same, newest read, so they all share the next one.
+                rows, seen = newer
+                continue
             due = self._next_due(seen)
             delay = min(due - self._now(), remaining)
             if delay > 0:
@@ -141,11 +148,17 @@ class ServerList:
             rows, seen = self._rows_after(min(due, self._now()), poll=True)
 
     def _next_due(self, seen):
-        """When the read after the one sent at ``seen`` is due: the same moment for every waiter."""
+        """When the read after the one sent at ``seen`` is due: the same moment for every waiter. A read another
+        waiter has scheduled already is joined unless this waiter's own pause ends sooner (a wait that has just
+        begun looks again soon)."""
         with self._lock:
-            if self._due[0] != seen:
-                self._due = (seen, seen + self._pause)
-                self._pause = min(self._pause * PAUSE_GROWTH, self.max_pause)
+            if self._due[0] == seen:
+                return self._due[1]
+            scheduled = self._due[1]
+            if scheduled is not None and seen < scheduled <= seen + self._pause and scheduled >= self._now():
+                return scheduled
+            self._due = (seen, seen + self._pause)
+            self._pause = min(self._pause * PAUSE_GROWTH, self.max_pause)
             return self._due[1]
 
 

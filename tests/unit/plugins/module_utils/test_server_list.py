@@ -133,3 +133,21 @@ def test_a_look_with_patience_takes_the_next_read_of_the_waits():
     # would have been sent before the waiter's next one, which could not use it).
     assert got in seen and got > 1, (got, seen)
     assert waited <= 1.0 + 0.5, waited  # at most the pause until the waits' next read (one second here)
+
+
+def test_waits_that_began_apart_share_one_schedule():
+    """Two waits whose first looks were reads of their own (the second began while the first one's read was under
+    way, so it could not use it) share every later read: one schedule for all waits, not one per wait."""
+    client = FakeClient(seconds=0.1)
+    view = ServerList(client, max_pause=1)
+    finish = threading.Event()
+    threads = [threading.Thread(target=lambda i=i: view.wait(str(i), lambda row: finish.is_set(), 30, "anything")) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.03)
+    time.sleep(4.2)
+    finish.set()
+    for thread in threads:
+        thread.join()
+    # Two first looks, then one read a second for both (a schedule each would read twice a second).
+    assert client.reads <= 2 + 5, client.reads
