@@ -21,6 +21,8 @@ from .._wait import WaitTimeout
 
 FIRST_PAUSE = 1.0
 PAUSE_GROWTH = 1.6
+# Seconds a look that may wait (see ServerList.rows' patience) gives others to join a read when none is scheduled.
+BATCH = 0.2
 
 
 class ServerGone(Exception):
@@ -59,15 +61,21 @@ class ServerList:
         return self._rows_after(after)[0]
 
     def _await_schedule(self, after, patience):
-        """Sleep until the waits' next read when one is due within ``patience`` seconds (the read sent then is sent
-        after ``after``); at once otherwise."""
+        """Sleep until the view's next scheduled read when one is due within ``patience`` seconds (the read sent
+        then is sent after ``after``); without one, schedule one ``BATCH`` seconds ahead, which the callers that come
+        meanwhile share (an order day's claims settle a few hundredths of a second apart). No sleep when a read sent
+        after ``after`` is under way or done."""
         if patience <= 0:
             return
         with self._lock:
-            due = self._due[1] if self._waiting else None
-        now = self._now()
-        if due is not None and after <= due and now <= due <= now + patience:
-            time.sleep(due - now)
+            now = self._now()
+            if (self._sent is not None and self._sent >= after) or (self._reading is not None and self._reading >= after):
+                return
+            due = self._due[1]
+            if due is None or due < max(now, after) or due > now + patience:
+                due = max(now, after) + min(BATCH, patience)
+                self._due = (self._sent, due)
+        time.sleep(due - now)
 
     def _rows_after(self, after, poll=False):
         """(rows, when their read was sent) of a read sent at or after ``after``; ``poll``: for a wait."""
