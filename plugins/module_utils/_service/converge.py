@@ -123,6 +123,7 @@ class ServiceConvergence:
         self.panel = None
         self.product_id = None
         self.left_status = None  # the WHMCS status as this run last read or wrote it
+        self.read_after_writes = None  # a read of the service in WHMCS made after this round's last write, or None
 
     # Reading ---------------------------------------------------------------------------------------
 
@@ -258,7 +259,8 @@ class ServiceConvergence:
             self.act(made, status, whmcs)
             if self.run_.policy == SET or self.run_.check_mode or not self.settings["has_service"]:
                 return
-            now = self.run_.whmcs_client.get_service(self.entry["service_id"])
+            # The read the round's WHMCS update made after its write serves as the look after the last write.
+            now = self.read_after_writes or self.run_.whmcs_client.get_service(self.entry["service_id"])
             if now is None or (now.get("status") or "") == (self.left_status or ""):
                 return
             self.run_.warn(
@@ -270,6 +272,7 @@ class ServiceConvergence:
     def act(self, made, status, whmcs):
         """Do what the decision says, then what WHMCS needs to hear of it."""
         action = made["action"]
+        self.read_after_writes = None
         if self.run_.check_mode:
             # Check mode returns the plan: the decision, from what the run read; nothing more is read or written.
             self.writes.changed = action is not None or self._status_to_write(status, None) is not None
@@ -318,6 +321,7 @@ class ServiceConvergence:
         if not wanted:
             return None
         update = ServiceUpdate(self.run_.whmcs_client, self.writes, self.entry["service_id"], status_if=status, **wanted).apply()
+        self.read_after_writes = update.latest
         if "status" in update.wanted:
             self.left_status = update.wanted["status"]  # this run's own write is no change of WHMCS's mind
         if update.status_kept is not None:
@@ -408,6 +412,7 @@ class ServiceConvergence:
         if CREATE_GAVE_UP not in notes:
             return
         service_id = self.entry["service_id"]
+        self.read_after_writes = None  # the writes below come after it
 
         def read_back():
             now = self.run_.whmcs_client.get_service(service_id) or {}
