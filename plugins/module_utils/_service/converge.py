@@ -17,6 +17,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from .._dci.panel import fleet_server, same_hostname
@@ -82,10 +83,15 @@ class Run:
         self.claim_settle = claim_settle
         self.warn = warn or (lambda host, message: None)
         self._modules = {}
+        self._modules_lock = threading.Lock()  # held while a product is read: the services that ask meanwhile wait for it
 
     def product_module(self, product_id):
         """The WHMCS provisioning module of a product (GetProducts, read once per product and run)."""
         key = str(product_id)
+        with self._modules_lock:
+            return self._product_module(key, product_id)
+
+    def _product_module(self, key, product_id):
         if key not in self._modules:
             products = self.whmcs_client.get_products(pid=product_id) if self.whmcs_client is not None and product_id else []
             self._modules[key] = next((p.get("module") or "" for p in products if str(p.get("pid")) == key), "")
