@@ -32,7 +32,7 @@ WHMCS_SHARED_OPTIONS = ("validate_certs", "ca_path", "timeout", "use_proxy")
 def argument_spec():
     spec = dict(
         plan=dict(type="raw", required=True),
-        parallelism=dict(type="int", default=10),
+        parallelism=dict(type="int", default=50),
         panels=dict(type="dict", no_log=True, fallback=(env_fallback, ["DCIMANAGER_PANELS"])),
         products=dict(type="dict", default={}),
         secrets=dict(type="dict", no_log=True, default={}),
