@@ -146,15 +146,16 @@ def install_waits(calls, install_seconds, poll_interval):
     return {"peak": peak, "reads": reads, "seconds": seconds, "per_interval": reads * poll_interval / seconds, "per_second": reads / seconds}
 
 
-def order_day(workdir, args):
-    """One order day on a fresh shop; the figures and the problems seen."""
+def order_day(workdir, args, collections_path=None):
+    """One order day on a fresh shop; the figures and the problems seen. ``collections_path``: another copy of the
+    collection to run (``--collection-ref``), else this checkout's."""
     states = order_day_shop(args.services)
     extra_vars = {"dedicated_server_poll_interval": args.poll_interval, "dedicated_server_install_settle_time": args.settle_time}
     if args.parallelism:
         extra_vars["dedicated_server_parallelism"] = args.parallelism
     with Fleet(workdir, states, install_seconds=args.install_seconds, poweron_seconds=args.poweron_seconds) as fleet:
         command = playbook("ispsystem.dcimanager.reconcile", ["-i", "fleet.whmcs.yml", "-e", "@products.yml", "-f", str(args.forks)], extra_vars)
-        figures = run(fleet, command, "order-day", args.run_timeout)
+        figures = run(fleet, command, "order-day", args.run_timeout, collections_path)
         problems = check(fleet, figures, args.services)
         result = apply_result(figures)
         dci, whmcs = figures["dci_calls"], figures["whmcs_calls"]
@@ -333,6 +334,7 @@ def main():
     parser.add_argument("--single-service", type=int, default=0, metavar="K", help="also time the converge playbook for one service K times")
     parser.add_argument("--baseline-ref", default=None, help="git commit whose provision playbook the single service is compared with")
     parser.add_argument("--skip-order-day", action="store_true", help="only the single-service runs")
+    parser.add_argument("--collection-ref", default=None, help="run the order day with the collection as it was at this git commit (before and after a change)")
     parser.add_argument("--run-timeout", type=float, default=1800.0, help="seconds before one playbook run is killed")
     args = parser.parse_args()
     if args.services < 1:
@@ -345,10 +347,20 @@ def main():
     failed = []
     if not args.skip_order_day:
         with tempfile.TemporaryDirectory(prefix="order-day-") as tmp:
-            figures = order_day(Path(tmp), args)
+            other = baseline_collection(args.collection_ref, Path(tmp) / "collection") if args.collection_ref else None
+            figures = order_day(Path(tmp) / "run", args, other)
         print(
-            "%d Pending services, installs %gs, power-on %gs, poll interval %ds, load average %.1f at the end"
-            % (args.services, args.install_seconds, args.poweron_seconds, args.poll_interval, os.getloadavg()[0])
+            "%d Pending services, installs %gs, power-on %gs, poll interval %ds, load average %.1f at the end%s"
+            % (
+                args.services,
+                args.install_seconds,
+                args.poweron_seconds,
+                args.poll_interval,
+                os.getloadavg()[0],
+                "; the collection at %s (a fleet_apply without list_polls counts its polls as non-polling)" % args.collection_ref
+                if args.collection_ref
+                else "",
+            )
         )
         print()
         report(figures)
