@@ -75,7 +75,9 @@ UNCLEAR = re.compile(r"Traceback|MODULE FAILURE|Unsupported parameters|NoneType|
 # panel's or proxy's request time-out must keep. "lagging_list": the server list 1 s behind (less
 # than claim_settle). "paused": the process of the first free read stopped until another
 # allocation owns that server. "forks": one ansible-playbook, one fork per allocation, one lock
-# directory (one controller).
+# directory (one controller). "all_at_once": the lagging list, the lost answers, the late claim and
+# the paused contender in one round (the integration test's round: one round of twelve playbooks
+# takes about a minute on two cores).
 VARIANTS = {
     "plain": {},
     "lagging_list": {"list_lag": 1.0},
@@ -86,6 +88,7 @@ VARIANTS = {
     "paused": {"pause": 1.0, "pause_limit": 25.0},
     "forks": {"forks": -1},  # -1: as many forks as contenders
 }
+VARIANTS["all_at_once"] = dict(VARIANTS["lagging_list"], **VARIANTS["lost_answers"], **VARIANTS["paused"])
 
 
 def variant(name, round_number=0):
@@ -276,7 +279,7 @@ class Round:
                 watcher.start()
             self._wait(procs)
             if watcher is not None:
-                watcher.join(self.pause_limit + 10)
+                watcher.join(self.pause_limit + 10)  # the playbooks have ended: it only finishes its bookkeeping
             self.seconds = time.monotonic() - started
             self.sim.set_faults()
             self.state = self.sim.dump_state()
@@ -369,9 +372,10 @@ class Round:
 
     def _pause_one(self, procs):
         """Stop the process whose free read is held, until another allocation owns that server."""
-        started = time.monotonic()
+        # The playbooks start slowly on a busy machine (tens of seconds before the first free read):
+        # the held read is awaited as long as any playbook runs, not pause_limit.
         entry = None
-        while entry is None and time.monotonic() - started < self.pause_limit:
+        while entry is None and any(p.poll() is None for p in procs):
             entry = next((c for c in self.sim.calls if c.get("held")), None)
             if entry is None:
                 time.sleep(0.01)
@@ -390,6 +394,7 @@ class Round:
             self.paused = {"pid": None, "server": server, "why": "process %d ended before it could be stopped" % pid}
             return
         stopped = time.monotonic()
+        stopped_at = time.time()  # on the call log's clock
         taken_by = None
         try:
             while time.monotonic() - stopped < self.pause_limit:
@@ -405,7 +410,15 @@ class Round:
                 os.kill(pid, signal.SIGCONT)
             except ProcessLookupError:
                 pass
-        self.paused = {"pid": pid, "server": server, "seconds": round(time.monotonic() - stopped, 2), "taken_by": taken_by}
+        contender = next((c for (p, c) in zip(procs, self.contenders) if p.pid in _ancestors(pid)), None) if not self.forks else None
+        self.paused = {
+            "pid": pid,
+            "server": server,
+            "seconds": round(time.monotonic() - stopped, 2),
+            "taken_by": taken_by,
+            "hostname": contender.hostname if contender else None,
+            "stopped_at": stopped_at,
+        }
 
     # --- judging -------------------------------------------------------------------------------
 
@@ -523,13 +536,38 @@ class Round:
             "lost_claim_answers": lost_claims,
             "settle": [float(c.get("settle") or 0.0) for c in claims],
             "read_to_answer": [float(c.get("read_to_answer") or 0.0) for c in claims],
-            "untrusted": sum(1 for c in claims if c.get("untrusted")),
+            "untrusted": sum(int(c.get("untrusted") or 0) for c in claims),
+            "added": self.added_times(successes, logins),
             "attempts": [int(c.get("attempts") or 0) for c in claims],
             "seconds": self.seconds,
             "paused": self.paused,
             "unclear": len(unclear),
         }
         return problems, figures
+
+    def added_times(self, contenders, logins):
+        """Seconds the timed claim added to each of ``contenders``' allocations, from the simulator's call log: from its
+        claim's arrival to the arrival of the owner's save on the same server (the settle wait and the verifying reads,
+        which an allocation that set the owner right after its claim would not spend). ``logins``: account id -> login."""
+        added = []
+        for contender in contenders:
+            sid, name = contender.allocated, contender.hostname.lower()
+            claimed = owned = None
+            for call in self.calls:
+                params = call["params"]
+                if call["name"] == "iplist.edit" and call["write"] and params.get("plid") == sid and (params.get("domain") or "").lower() == name:
+                    claimed = call["time"] if owned is None else claimed
+                elif (
+                    call["name"] == "server.edit"
+                    and call["write"]
+                    and params.get("elid") == sid
+                    and logins.get(params.get("owner"), params.get("owner")) == contender.owner
+                ):
+                    if claimed is not None and owned is None:
+                        owned = call["time"]
+            if claimed is not None and owned is not None:
+                added.append(round(owned - claimed, 3))
+        return added
 
 
 def _ancestors(pid):

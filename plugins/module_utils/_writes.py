@@ -46,7 +46,7 @@ class Writes:
         self.changed = False
         self.made = 0  # changes made (in check mode: that would be made), for callers that compare before and after
 
-    def change(self, send, read_back=None, what="the change", repeat=True):
+    def change(self, send, read_back=None, what="the change", repeat=True, deadline=None):
         """Make a change: mark it and, unless in check mode, ``send()`` it; returns its answer (None in check mode).
 
         When the answer is lost (a time-out after sending, a broken connection, a garbled or 5xx
@@ -58,18 +58,18 @@ class Writes:
         client's WriteNotMade error is raised. With ``repeat=False`` (a write whose first copy may
         still arrive and must never be doubled: the allocation's claim, a new address) it is never
         sent again: WriteNotMade is raised at once, for the caller to move on. A write the panel
-        refused raises its error and marks nothing.
+        refused raises its error and marks nothing. ``deadline``: this write's own time budget (default: the run's).
         """
         if self.check_mode:
             self.changed = True
             self.made += 1
             return None
-        answer = self._send(send, read_back, what, repeat)
+        answer = self._send(send, read_back, what, repeat, self.deadline if deadline is None else float(deadline))
         self.changed = True
         self.made += 1
         return answer
 
-    def _send(self, send, read_back, what, repeat):
+    def _send(self, send, read_back, what, repeat, deadline):
         started = time.monotonic()
         pause = FIRST_PAUSE
         sends = 0
@@ -92,11 +92,11 @@ class Writes:
                 raise _not_made(lost, "read back: %s was not made; it is never sent twice, since the lost copy may still arrive" % what)
             wait = min(pause, MAX_PAUSE) * (0.75 + random.random() / 2)
             elapsed = time.monotonic() - started
-            if elapsed + wait >= self.deadline:
+            if elapsed + wait >= deadline:
                 raise _not_made(
                     lost,
                     "read back after %d sends in %d seconds: %s was not made (a write that was not made is sent again for %d seconds at most)"
-                    % (sends, elapsed, what, self.deadline),
+                    % (sends, elapsed, what, deadline),
                 )
             self.warn("%s; read back: %s was not made, so it was sent again" % (lost.msg, what))
             time.sleep(wait)

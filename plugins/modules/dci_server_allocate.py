@@ -27,7 +27,8 @@ description:
     was lost or came too late is never trusted, never sent twice, and undone only when, read back after the
     wait, it shows on a server nobody owns. The argument and its assumptions are in the collection's
     docs/lifecycle.md. Allocations from one controller also take a lock around the read and the claim
-    (E(DCIMANAGER_LOCK_DIR), else the temporary directory), so they never even meet."
+    (E(DCIMANAGER_LOCK_DIR), else the temporary directory), so they never even meet: an optimisation, not
+    needed for safety."
 author:
   - ispsystem.dcimanager contributors (@ispsystem-community)
 extends_documentation_fragment:
@@ -137,7 +138,7 @@ surplus_addresses:
   sample: ["198.51.100.9"]
 claim:
   description:
-    - The timed claim of a new allocation (absent when the server was this allocation's already, and in check mode).
+    - The timed claim of a new allocation (absent when the server already belonged to O(owner) with O(hostname), and in check mode).
   returned: when a server was claimed
   type: dict
   contains:

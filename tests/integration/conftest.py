@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+import eda_harness
 from panel_shop import PanelShop
 from simulators.dcimanager import DCImanagerSimulator, default_state
 from simulators.shop import make_shop
@@ -83,3 +84,31 @@ def two_panels(tmp_path):
     with PanelShop(tmp_path, make_shop(server_ids=(1, 2)), **FAST) as shop:
         yield shop
         assert not shop.errors(), "a simulator failed:\n" + "\n".join(shop.errors())
+
+
+@pytest.fixture
+def eda_shop(tmp_path):
+    """eda_harness.Shop(tmp_path, count): both simulators with ``count`` more Pending orders, closed at the end of the test."""
+    shops = []
+
+    def make(count=0):
+        shops.append(eda_harness.Shop(tmp_path, count))
+        return shops[-1]
+
+    yield make
+    for shop in shops:
+        shop.close()
+
+
+@pytest.fixture
+def rulebooks():
+    """Every RulebookRun a test makes is stopped (its whole process session killed) at the end."""
+    started = []
+
+    def make(*args, **kwargs):
+        started.append(eda_harness.RulebookRun(*args, **kwargs))
+        return started[-1]
+
+    yield make
+    for run in started:
+        run.kill()

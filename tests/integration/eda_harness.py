@@ -12,14 +12,20 @@ ansible-playbook child outlives a test, even a failing one.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 from pathlib import Path
 
 import yaml
@@ -32,6 +38,9 @@ from simulators.whmcs import WHMCSSimulator
 RULEBOOK = "ispsystem.dcimanager.dedicated_servers"
 EDA_SECRET = "eda-test-secret-3c9a1f0e7b5d4a2c8e6f"
 BIN = Path(sys.executable).parent
+CHECKOUT = Path(__file__).resolve().parents[2]
+# The test stand-in for the converge playbook (a model panel in files; see its header).
+MODEL_PLAYBOOK = Path(__file__).resolve().parent / "eda_model_converge.yml"
 # The DCImanager simulator's transitions, as in the other integration tests (tests/integration/conftest.py).
 FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 
@@ -50,6 +59,80 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def model_rulebook(workdir, lock=True):
+    """The collection's rulebook with the model playbook for converge (and, with ``lock=False``, no lock,
+    so that only the event source keeps one service's runs apart). Returns its path."""
+    rulebook = yaml.safe_load((CHECKOUT / "extensions" / "eda" / "rulebooks" / "dedicated_servers.yml").read_text())
+    [rule] = [r for r in rulebook[0]["rules"] if r["action"]["run_playbook"]["name"] == "ispsystem.dcimanager.converge"]
+    action = rule["action"]["run_playbook"]
+    assert action["name"] == "ispsystem.dcimanager.converge"
+    action["name"] = str(MODEL_PLAYBOOK)
+    if not lock:
+        del action["lock"]
+    path = Path(workdir) / "model-rulebook.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(rulebook, sort_keys=False))
+    return path
+
+
+def signed_post(url, data):
+    """POST one event as the WHMCS hook does; (HTTP status, answer)."""
+    body = json.dumps(data).encode()
+    signature = "sha256=" + hmac.new(EDA_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", "X-Ispsystem-Signature": signature}, method="POST")
+    try:
+        # ansible-rulebook's event loop (the source's too) can be busy for seconds while it starts many
+        # playbook runs at once on a loaded machine; the latency benchmark measures the idle case.
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - a loopback URL of the test
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def hook_body(action, service_id, server_id=None, product_id=1):
+    """The body the WHMCS hook posts for one module action."""
+    data = {
+        "event_id": "whmcs-push-%s" % uuid.uuid4().hex,
+        "timestamp": int(time.time()),
+        "hook": "AfterModule" + action.capitalize(),
+        "action": action,
+        "service_id": service_id,
+        "product_id": product_id,
+        "client_id": 1,
+    }
+    if server_id is not None:
+        data["server_id"] = server_id
+    return data
+
+
+def status_writes(whmcs):
+    """(service id, status) of every UpdateClientProduct that set a status, from the WHMCS simulator's call log."""
+    writes = []
+    for call in whmcs.calls:
+        if call["name"] == "UpdateClientProduct" and call["params"].get("status") not in (None, ""):
+            writes.append((int(call["params"]["serviceid"]), call["params"]["status"]))
+    return writes
+
+
+def overlapping_runs(runs):
+    """Pairs of runs of one service whose start-to-end spans overlap (runs: RulebookRun.runs())."""
+    spans = {}
+    for record in runs:
+        key = (record["service_id"], record["pid"])
+        spans.setdefault(key, {})[record["what"]] = record["time"]
+    by_service = {}
+    for (service_id, dummy), span in spans.items():
+        # A run cut short by a stop has no end: it counts until the stop (its start is all we know).
+        by_service.setdefault(service_id, []).append((span.get("start", 0.0), span.get("end", span.get("start", 0.0))))
+    overlaps = []
+    for service_id, spans_of in by_service.items():
+        spans_of.sort()
+        for (start_a, end_a), (start_b, end_b) in zip(spans_of, spans_of[1:]):
+            if start_b < end_a:
+                overlaps.append((service_id, (start_a, end_a), (start_b, end_b)))
+    return overlaps
 
 
 def burst_shop(count, first_id=100):
@@ -98,8 +181,9 @@ class Shop:
 class RulebookRun:
     """ansible-rulebook with the collection's rulebook, the shop's connections, and a run log."""
 
-    def __init__(self, workdir, shop_env, products, mode, **source_vars):
+    def __init__(self, workdir, shop_env, products, mode, rulebook=RULEBOOK, extra_env=None, **source_vars):
         self.workdir = Path(workdir)
+        self.rulebook = str(rulebook)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.mode = mode
         self.port = source_vars.pop("port", None) or free_port()
@@ -130,6 +214,7 @@ class RulebookRun:
                 RUN_LOG_FILE=str(self.run_log),
                 ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS),
                 ANSIBLE_CALLBACKS_ENABLED="run_log",
+                **(extra_env or {}),
             )
         )
         self.env.pop("RECORD_RESULTS_FILE", None)
@@ -142,7 +227,7 @@ class RulebookRun:
 
     def start(self, timeout=90):
         """Start ansible-rulebook and wait until its source listens (push) or has its state file (poll)."""
-        command = [rulebook_binary(), "-r", RULEBOOK, "-i", str(self.inventory), "--vars", str(self.vars_file), "-v"]
+        command = [rulebook_binary(), "-r", self.rulebook, "-i", str(self.inventory), "--vars", str(self.vars_file), "-v"]
         with open(self.output, "ab") as log:
             log.write(("\n=== start %s ===\n" % time.strftime("%H:%M:%S")).encode())
             self.proc = subprocess.Popen(command, cwd=str(self.workdir), env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -206,6 +291,10 @@ class RulebookRun:
     def state(self):
         return json.loads(self.state_file.read_text())
 
+    def settled(self):
+        """No run in flight and none waiting, for every service the source tracks."""
+        return all(not service["run"] and not service["next"] for service in self.state()["services"].values())
+
     def wait_for(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -215,3 +304,82 @@ class RulebookRun:
                 raise AssertionError("ansible-rulebook ended while waiting for %s:\n%s" % (what, self.log_tail()))
             time.sleep(0.1)
         raise AssertionError("timed out after %d s waiting for %s; runs: %s\n%s" % (timeout, what, self.runs(), self.log_tail()))
+
+
+class PushStorm:
+    """Random WHMCS status flips of ``services``, each posted as the hook does, with duplicates and replays.
+
+    Each step picks a service at random, makes WHMCS do a module action that its status allows
+    (create on a Pending order; mostly suspend / unsuspend; now and then terminate), and posts it;
+    some posts are sent twice (the hook's retry) and some old ones again (a replay): both must be
+    refused with 409. ``restart_at``: stop ansible-rulebook (SIGTERM) after that many events and
+    start it again before the next.
+    """
+
+    # Mostly flips; now and then the end of a service (about one service in five ends within a storm of 64).
+    FLIPS = {"Active": ("suspend",) * 19 + ("terminate",), "Suspended": ("unsuspend",) * 19 + ("terminate",)}
+
+    def __init__(self, shop, rulebook, services, seed=0):
+        self.shop = shop
+        self.rulebook = rulebook
+        self.services = list(services)
+        self.rng = random.Random(seed)
+        self.posted = []  # (time of the 202, service id, body)
+        self.refused = 0
+
+    def last_post(self):
+        last = {}
+        for when, service_id, dummy in self.posted:
+            last[service_id] = when
+        return last
+
+    def run(self, events, restart_at=None, pause=0.4):
+        for index in range(events):
+            if index == restart_at:
+                self.rulebook.stop()
+                self.rulebook.start()
+            live = [s for s in self.services if self.shop.whmcs.service(s)["status"] != "Terminated"]
+            if not live:
+                break
+            service_id = self.rng.choice(live)
+            status = self.shop.whmcs.service(service_id)["status"]
+            action = "create" if status == "Pending" else self.rng.choice(self.FLIPS[status])
+            self.shop.whmcs.module_event(service_id, action)
+            body = hook_body(action, service_id, server_id=self.shop.whmcs.service(service_id)["serverid"] or None)
+            answer = signed_post(self.rulebook.url, body)
+            assert answer[0] == 202, answer
+            self.posted.append((time.time(), service_id, body))
+            if self.rng.random() < 0.2:
+                self.expect_refused(body)  # the hook's second try of a post that arrived
+            if self.rng.random() < 0.1:
+                self.expect_refused(self.rng.choice(self.posted)[2], (409, 422))  # a replay of an older one (422 once stale)
+            time.sleep(self.rng.uniform(0, pause))
+
+    def expect_refused(self, body, statuses=(409,)):
+        answer = signed_post(self.rulebook.url, body)
+        assert answer[0] in statuses, answer
+        self.refused += 1
+
+    def problems(self, panel_state):
+        """What went wrong, as a list of strings (empty: the storm's promises held).
+
+        ``panel_state(service_id)``: "unblocked", "blocked" or None (no server).
+        """
+        runs = self.rulebook.runs()
+        problems = []
+        for service_id, last in sorted(self.last_post().items()):
+            starts = [r["time"] for r in runs if r["what"] == "start" and r["service_id"] == service_id]
+            if not starts or max(starts) <= last:
+                problems.append("service %d: no run started after its last event (lost)" % service_id)
+            final, panel = self.shop.whmcs.service(service_id)["status"], panel_state(service_id)
+            # Suspended without a server: suspended before any run saw it Active (nothing to do yet).
+            if panel not in {"Active": ("unblocked",), "Suspended": ("blocked", None), "Terminated": (None,)}[final]:
+                problems.append("service %d: WHMCS says %s, the panel shows %s" % (service_id, final, panel))
+        ends = {}
+        for record in runs:
+            if record["what"] == "end":
+                ends[record["event_id"]] = ends.get(record["event_id"], 0) + 1
+        problems += ["run %s finished %d times" % (event_id, count) for event_id, count in sorted(ends.items()) if count > 1]
+        problems += ["service %d: two runs at once %s, %s" % overlap for overlap in overlapping_runs(runs)]
+        problems += ["run of %s failed" % r["event_id"] for r in runs if r["what"] == "end" and r["failed"]]
+        return problems

@@ -147,3 +147,21 @@ def warning_text(warning):
         event = warning.get("event", warning)
         return event.get("msg", str(event))
     return warning
+
+
+def another_allocation(sim, server_id, hostname, owner=None):
+    """What another controller's allocation leaves on server ``server_id``: ``hostname`` on every address (its claim)
+    and, given ``owner`` (a login, whose account is made when missing), that owner. Written into the simulator's state
+    under its lock, as one request of that controller would be: for tests that play a contender at a chosen moment."""
+    with sim.lock:
+        state = sim.state
+        user = next((u for u in state["users"] if u["name"] == owner), None) if owner else None
+        if owner and user is None:
+            user = {"id": str(state["next_id"]), "name": owner, "password": owner + "-pw-123456", "level": 16, "suspended": False}
+            state["next_id"] += 1
+            state["users"].append(user)
+        server = next(s for s in state["servers"] if s["id"] == str(server_id))
+        for address in server["addresses"]:
+            address["domain"] = hostname
+        if user is not None:
+            server["owner"] = user["id"]

@@ -134,7 +134,7 @@ def test_role_doc_renders_every_entry_point():
     text = _run(["ansible-doc", "-t", "role", "--json", FQCN_PREFIX + "dedicated_server"])
     assert text.returncode == 0, text.stdout + text.stderr
     entry_points = json.loads(text.stdout)[FQCN_PREFIX + "dedicated_server"]["entry_points"]
-    assert sorted(entry_points) == ["main", "plan", "usage"]
+    assert sorted(entry_points) == ["apply", "converge", "main", "plan", "usage"]
     for name in entry_points:  # the connection variables, typed, on every entry point
         options = entry_points[name]["options"]
         assert options["dcimanager_password"]["no_log"] and options["whmcs_secret"]["no_log"], name

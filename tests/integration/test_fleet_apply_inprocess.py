@@ -21,9 +21,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _fleet_apply
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
-from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service import converge
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service import allocation, converge
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import plan
-from inprocess import PACKAGE, PANEL_TIMINGS, TIMED, VirtualClock
+from inprocess import PACKAGE, PANEL_TIMINGS, TIMED, VirtualClock, another_allocation
 from simulators.dcimanager import DCImanagerSimulator
 from simulators.shop import make_shop
 from simulators.whmcs import WHMCSSimulator
@@ -241,6 +241,54 @@ def test_a_failed_activation_puts_the_server_back_and_leaves_the_service_pending
     assert "The server was put back free" in service["msg"] and "--limit whmcs-10" in result["msg"]
     assert len(by_hostname(shop.dci)["free.ds"]) == free_before
     assert shop.whmcs.service(10)["status"] == "Pending" and shop.whmcs.service(10)["dedicatedip"] == ""
+
+
+def test_a_claim_that_lands_on_another_allocations_server_takes_nothing_back(shop, monkeypatch):
+    """Service 10's run stopped right after its free read, its clock with it (a paused virtual machine); meanwhile
+    another controller gave that server to zoe. The run's claim lands over zoe's, its verify sees zoe's owner, and
+    the run fails: it must not put back (release) the server, which is zoe's, powered on and installed."""
+    main_address = allocation.Allocation.main_address
+    taken = []
+
+    def paused_after_the_read(self, row):
+        main = main_address(self, row)
+        if not taken:
+            taken.append(row["id"])
+            another_allocation(shop.dci, row["id"], "zoe.example.net", "zoe")
+            with shop.dci.lock:
+                next(s for s in shop.dci.state["servers"] if s["id"] == row["id"]).update(power="on", installed_template="ISPsystem__Debian-12-amd64")
+        return main
+
+    monkeypatch.setattr(allocation.Allocation, "main_address", paused_after_the_read)
+    result = shop.apply({"service_id": 10})
+    [service] = result["services"]
+    assert service["failed"] and "carries hostname 10.domain but belongs to zoe" in service["msg"], service["msg"]
+    server = shop.dci.server_state(taken[0])
+    zoe = next(u for u in shop.dci.dump_state()["users"] if u["name"] == "zoe")
+    assert server["owner"] == zoe["id"] and server["power"] == "on", server  # zoe's server: not released, not powered off
+    assert [c for c in shop.dci.calls if c["name"] in ("server.poweroff", "server.operations")] == []
+    assert shop.whmcs.service(10)["status"] == "Pending" and shop.whmcs.service(10)["dedicatedip"] == ""
+
+
+def test_a_failed_install_puts_back_only_a_server_that_is_still_the_services(shop, monkeypatch):
+    """The install refuses a server whose hostname changed after its allocation (a stray claim): the run fails
+    without putting that server back, since it cannot tell whose it is now."""
+    run = converge.Install.run
+
+    def stray_claim_then_run(self, row, **kwargs):
+        if self.start and not shop.dci.installs:
+            another_allocation(shop.dci, row["id"], "zoe.example.net")
+        return run(self, row, **kwargs)
+
+    monkeypatch.setattr(converge.Install, "run", stray_claim_then_run)
+    result = shop.apply({"service_id": 10})
+    [service] = result["services"]
+    assert service["failed"] and "no longer carries hostname 10.domain" in service["msg"], service["msg"]
+    assert "was not put back free; the service stays Pending in WHMCS" in service["msg"], service["msg"]
+    assert shop.dci.installs == [] and [c for c in shop.dci.calls if c["name"] == "server.poweroff"] == []
+    [server] = [s for s in shop.dci.dump_state()["servers"] if s["addresses"][0]["domain"] == "zoe.example.net"]
+    ada = next(u for u in shop.dci.dump_state()["users"] if u["name"] == "ada")
+    assert server["owner"] == ada["id"]  # left as it is, for a person to sort out
 
 
 def test_services_on_several_panels_stay_on_their_own(tmp_path, monkeypatch):

@@ -25,13 +25,19 @@ from simulators.whmcs import WHMCSSimulator
 FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
 # What the plan play runs (once, on the play's first host); nothing else may run for an in-sync service.
+# The tasks the plan and the apply run once for the whole play (on its first host): no service's own.
 PLAN_TASKS = {
-    "Plan from one read of DCImanager's server list",
+    "Plan from one read of each panel's server list",
     "Read DCImanager's server list once",
-    "Compare every service with the panel",
+    "Read each panel's server list once",
+    "Compare every service with its panel",
     "Show the plan",
-    "Stop when DCImanager's server list cannot be trusted",
-    "Group the services to change and those in conflict",
+    "Keep the plan on localhost for the playbook's last play",
+    "Converge the services that drifted",
+    "Converge the services to WHMCS",
+    "Keep the run's result for the playbook's last play",
+    "Record each service's result on its host",
+    "Group the services in conflict",
 }
 CHANGES = {"active_blocked": 1, "suspended_unblocked": 1, "terminated_allocated": 1, "terminated_ip_left": 1}
 CONFLICTS = {"foreign_owner": 1, "hostname_twice": 1, "active_no_server": 1, "ip_on_other_server": 1, "no_domain_duplicate": 1}
@@ -117,12 +123,14 @@ def task_name(record):
 
 
 def hosts_that_ran(run):
-    """The services (hosts) that ran any task but the plan's."""
-    return {
-        r["host"]
-        for r in run.records
-        if r["host"] != "localhost" and task_name(r) not in PLAN_TASKS and not task_name(r).startswith("Validating arguments against arg spec 'plan'")
-    }
+    """The services (hosts) that ran any task of their own (not the plan's and the apply's, run once for all)."""
+    return {r["host"] for r in run.records if r["host"] != "localhost" and task_name(r) not in PLAN_TASKS and "Validating arguments" not in task_name(r)}
+
+
+def converged(run):
+    """fleet_apply's result: {host: its service's result} of the services it converged."""
+    [applied] = [r["result"] for r in run.records if task_name(r) == "Converge the services to WHMCS"]
+    return dict((service["host"], service) for service in applied["services"])
 
 
 def test_plan_then_only_the_drifted_services(drift_shop):
@@ -149,8 +157,8 @@ def test_plan_then_only_the_drifted_services(drift_shop):
     assert run.rc == 2, run.output
     assert shop.calls_naming(in_sync) == []
     assert not hosts_that_ran(run) & {"whmcs-%s" % sid for sid in in_sync}
-    recorded = {r["host"] for r in run.records if task_name(r) == "Record the result" and r["status"] == "ok"}
-    assert recorded == {"whmcs-%s" % sid for sid in changes}
+    assert set(converged(run)) == {"whmcs-%s" % sid for sid in changes}
+    assert not any(service["failed"] for service in converged(run).values())
     by_kind = {e["drift"]: e for e in drifted.values()}
     assert shop.blocked(by_kind["active_blocked"]["server_id"]) is False
     assert shop.blocked(by_kind["suspended_unblocked"]["server_id"]) is True
@@ -165,7 +173,7 @@ def test_plan_then_only_the_drifted_services(drift_shop):
     assert "conflict no_server" in failed["whmcs-%s" % by_kind["active_no_server"]["service_id"]]
     assert "conflict ip_on_other_server" in failed["whmcs-%s" % by_kind["ip_on_other_server"]["service_id"]]
     assert "conflict hostname_shared" in failed["whmcs-%s" % by_kind["no_domain_duplicate"]["service_id"]]
-    assert run.output.index("PLAY [Summary]") < run.output.index("PLAY [Fail on the conflicts]")
+    assert run.output.index("PLAY [Summary]") < run.output.index("PLAY [Fail on the conflicts and on a panel that cannot be trusted]")
     assert shop.calls_naming(conflicts) == [] or all(not c["write"] for c in shop.calls_naming(conflicts))
     assert shop.dci.server_state(by_kind["foreign_owner"]["server_id"])["owner"] is not None
 
@@ -189,9 +197,9 @@ def test_reconcile_full_still_runs_every_service(drift_shop):
     assert "Show the plan" not in {task_name(r) for r in run.records}
     assert shop.blocked(by_kind["active_blocked"]["server_id"]) is False
     assert shop.blocked(by_kind["suspended_unblocked"]["server_id"]) is True
-    # Service by service: every Active and Suspended service was looked at (the Terminated one, released, is skipped).
-    looked = {r["host"] for r in run.records if task_name(r).startswith("Look for the server of")}
-    assert looked == {"whmcs-%s" % s["id"] for s in shop.original if s["status"] in ("Active", "Suspended")}
+    # Every service of the inventory was converged, each read from WHMCS: in sync or not.
+    assert set(converged(run)) == {"whmcs-%s" % s["id"] for s in shop.original}
+    assert sorted(service["action"] or "-" for service in converged(run).values() if service["action"]) == ["block", "unblock"]
 
 
 def test_a_panel_that_cannot_be_read_changes_nothing(drift_shop):
@@ -202,7 +210,7 @@ def test_a_panel_that_cannot_be_read_changes_nothing(drift_shop):
     assert run.rc != 0 and shop.writes() == []
     assert hosts_that_ran(run) == set()
     assert [task_name(r) for r in run.records if r["status"] == "failed"] == ["Read DCImanager's server list once"]
-    assert "PLAY [Converge the services that drifted]" not in run.output
+    assert "Converge the services to WHMCS" not in {task_name(r) for r in run.records}
 
     # A panel that shows no server at all: the plan says so, and nothing is acted on.
     shop.env["DCIMANAGER_PASSWORD"] = password
@@ -213,4 +221,5 @@ def test_a_panel_that_cannot_be_read_changes_nothing(drift_shop):
     assert run.rc != 0 and shop.writes() == []
     assert "server_list_empty" in run.output and "came back empty" in run.output
     assert hosts_that_ran(run) == set()
-    assert [task_name(r) for r in run.records if r["status"] == "failed"] == ["Stop when DCImanager's server list cannot be trusted"]
+    assert [task_name(r) for r in run.records if r["status"] == "failed"] == ["Report the panels whose server list cannot be trusted"]
+    assert converged(run) == {}  # the panel's services held back

@@ -12,9 +12,7 @@ runs ansible-playbook for a launched job template, so CreateAccount waits for a 
 writes back; the event source is ``RunningEventSource``, which checks the signature as the real one does and
 runs the same playbooks.
 
-Until the lead's ``converge`` playbook is on main, the fake AWX runs, for the converge template, what converge
-amounts to for the WHMCS status it reads when the job starts (``STATUS_PLAYBOOKS``); set ``CONVERGE_PLAYBOOK``
-to run the real one.
+The fake AWX runs, for the converge template, the collection's ``converge`` playbook.
 """
 
 from __future__ import annotations
@@ -48,16 +46,8 @@ PHP = shutil.which("php")
 
 pytestmark = pytest.mark.skipif(PHP is None, reason="php is not installed (Debian: apt-get install -y php-cli php-curl)")
 
-# The converge playbook the fake AWX and event source run. None: the lead's ispsystem.dcimanager.converge is not on
-# main yet, so they run what converge does for the status WHMCS shows when the job starts.
-CONVERGE_PLAYBOOK = None
-STATUS_PLAYBOOKS = {
-    "Pending": "ispsystem.dcimanager.provision",
-    "Active": "ispsystem.dcimanager.provision",  # Active with a server: unblocked when blocked
-    "Suspended": "ispsystem.dcimanager.suspend",
-    "Terminated": "ispsystem.dcimanager.terminate",
-    "Cancelled": "ispsystem.dcimanager.terminate",
-}
+# The playbook the fake AWX and event source run for every module action.
+CONVERGE_PLAYBOOK = "ispsystem.dcimanager.converge"
 SERVER_CONTROL_PLAYBOOK = "ispsystem.dcimanager.server_control"
 
 TOKEN = "awx-Token-5e0b9c7d1f"
@@ -133,9 +123,7 @@ class Runner:
     def playbook_for(self, template, extra_vars):
         if template == "server_control":
             return SERVER_CONTROL_PLAYBOOK
-        if CONVERGE_PLAYBOOK:
-            return CONVERGE_PLAYBOOK
-        return STATUS_PLAYBOOKS[self.shop.whmcs.service(extra_vars["service_id"])["status"]]
+        return CONVERGE_PLAYBOOK
 
     def run(self, template, extra_vars):
         playbook = self.playbook_for(template, extra_vars)
@@ -479,9 +467,10 @@ def test_a_failing_job_keeps_the_service_pending_with_its_error(whmcs):
     run = whmcs.run([module("CreateAccount", 10, automatic=True)], area="cron")
     run.assert_clean()
     [message] = run.results
-    assert message.startswith("AWX job 9001 failed: ")
-    assert "NO-SUCH-PACKAGE" in message  # the run's own reason
-    assert "/#/jobs/playbook/9001/output" in message
+    # The run noted its own reason in the service's admin notes (the same in event-source mode), with the job's link.
+    assert message.startswith("the run for service #10 failed: ")
+    assert "no free server of package NO-SUCH-PACKAGE" in message
+    assert "(AWX job 9001: " in message and "/#/jobs/playbook/9001/output" in message
     service = shop.whmcs.service(10)
     assert service["status"] == "Pending" and service["dedicatedip"] == ""
     assert run.hooks == ["AfterModuleCreateFailed"]
@@ -502,11 +491,18 @@ def test_create_gives_up_and_a_later_module_create_completes_it(whmcs):
     assert service["status"] == "Pending"
     assert re.search(r"^ispsystem-dcimanager: create gave up \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", service["notes"], re.M)
 
-    # The run goes on, writes the address; then (the lead's converge does this) WHMCS's ModuleCreate runs the module again.
+    # The run goes on, writes the address, then finishes the create through WHMCS's ModuleCreate and removes the line.
     whmcs.awx.release()
     whmcs.awx.wait_jobs()
-    assert shop.whmcs.service(11)["dedicatedip"]
-    shop.whmcs.load_state(_with_status(shop.whmcs.dump_state(), 11, "Pending"))
+    service = shop.whmcs.service(11)
+    assert service["dedicatedip"] and service["status"] == "Active" and NOTE_GAVE_UP not in service["notes"]
+    assert [call["params"]["serviceid"] for call in shop.whmcs.writes() if call["name"] == "ModuleCreate"] == ["11"]
+    # What ModuleCreate runs in WHMCS (the simulator does not call the module): CreateAccount again, which finds the
+    # line and the address and answers at once, starting nothing.
+    state = _with_status(shop.whmcs.dump_state(), 11, "Pending")
+    [entry] = [s for s in state["services"] if s["id"] == 11]
+    entry["notes"] = (entry["notes"] + "\n" + NOTE_GAVE_UP + "2026-12-03T10:00:00Z").strip()
+    shop.whmcs.load_state(state)
     again = whmcs.run([module("CreateAccount", 11)])
     again.assert_clean()
     assert again.results == ["success"] and again.seconds[0] < 5
@@ -646,12 +642,7 @@ def test_the_lifecycle_after_create_runs_from_the_hooks(whmcs):
     # One converge launch per action, each after WHMCS had saved the status, with the server entry: no password, no action.
     launches = whmcs.awx.launches()
     assert launches == [{"service_id": 12, "server_id": 1, "dedicated_server_new_service": True}] + [{"service_id": 12, "server_id": 1}] * 3
-    assert [playbook for playbook, dummy, dummy in whmcs.awx.runner.runs] == [
-        STATUS_PLAYBOOKS["Pending"],
-        STATUS_PLAYBOOKS["Suspended"],
-        STATUS_PLAYBOOKS["Active"],
-        STATUS_PLAYBOOKS["Terminated"],
-    ]
+    assert [playbook for playbook, dummy, dummy in whmcs.awx.runner.runs] == [CONVERGE_PLAYBOOK] * 4
     assert all(rc == 0 for dummy, dummy, rc in whmcs.awx.runner.runs)
     # The standalone hook (configured for these products) left them to the module: no launch of its template 99.
     assert not any("/job_templates/99/" in request["path"] for request in whmcs.awx.requests)

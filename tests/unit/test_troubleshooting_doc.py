@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # What starts a message: a module failure, an error raised, an Ansible error.
-STARTS = r"fail_json\(msg=|raise \w+Error\(|raise OperationFailed\(|AnsibleError\(|AnsibleParserError\(|AnsibleFilterError\(|AnsibleActionFail\("
+STARTS = r"fail_json\(msg=|raise \w+Error\(|raise (?:OperationFailed|NotTheirs)\(|AnsibleError\(|AnsibleParserError\(|AnsibleFilterError\(|AnsibleActionFail\("
 MESSAGE = re.compile(r"""(?:%s)\s*["']([^"']+)""" % STARTS)
 # Raised only on a programming error inside the collection, never by what a user gives or a server answers.
 INTERNAL = {

@@ -17,10 +17,10 @@ import hashlib
 import time
 
 from .._dci.errors import DCIError
-from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, package_of, same_hostname, why_busy
+from .._dci.panel import CUSTOMER_LEVEL, FREE_HOSTNAME, is_free, is_ipv6, owner_may_be_id, package_of, same_hostname, why_busy
 from .._transport import AnswerLost
 from .._writes import CANNOT_TELL, NOT_SHOWN, WriteNotMade
-from .errors import OperationFailed
+from .errors import NotTheirs, OperationFailed
 from .lock import controller_lock
 
 # Free servers tried in one pass over the list, at most, and passes over a fresh list, at most, while
@@ -115,7 +115,13 @@ class Allocation:
         account = self.owner_account()
         if cell in (account.get("id"), self.owner) or self.panel.owned_by({"owner": cell}, self.owner):
             return True
-        return self.panel.accounts().login_of(cell) or cell
+        # Another account, most likely made after this run read the accounts (another allocation's customer): named
+        # by the form's own owner list where it has one [P14], else by a fresh read of the accounts.
+        login = (getattr(form, "selects", None) or {}).get("owner", {}).get(cell) or self.panel.accounts().login_of(cell)
+        if login == cell and owner_may_be_id(cell):
+            self.panel.users()
+            login = self.panel.accounts().login_of(cell)
+        return login or cell
 
     # Which server ----------------------------------------------------------------------------------
 
@@ -177,13 +183,18 @@ class Allocation:
         fresh = self.panel.row(row["id"])
         return fresh.get("hostname")
 
-    def claim_free_server(self, rows):
-        """Claim a free server (see the module docstring); returns (row, form, addresses) of the claimed server."""
+    def claim_free_server(self, rows, own=None):
+        """Claim a free server (see the module docstring); returns (row, form, addresses) of the claimed server.
+
+        ``own``: the row of a server that carries this hostname and has no owner (a claim of an earlier run of this
+        service, or of one at work now), tried first: it is trusted only as any claim is, after the settle wait."""
         attempts = untrusted = 0
         timings = {"read_to_answer": None, "settle": self.settle, "bound": self.bound}
         for dummy in range(PASSES):
             outcomes = []
-            for row in self.candidates(rows)[:CANDIDATES]:
+            tries = [own] if own is not None else self.candidates(rows)[:CANDIDATES]
+            own = None
+            for row in tries:
                 attempts += 1
                 outcome, found = self._try_claim(row, timings)
                 outcomes.append(outcome)
@@ -277,7 +288,7 @@ class Allocation:
             return
         form = self.panel.server_form(row["id"])
         if self.owner_shown(form, row) is not None:
-            raise OperationFailed(
+            raise NotTheirs(
                 "server %s carries hostname %s from a claim whose answer was lost, but it belongs to %s: another allocation "
                 "took it and this claim landed later; set that allocation's hostname back on the server's main address %s"
                 % (row["id"], self.hostname, self.owner_shown(form, row), main["ip"])
@@ -303,7 +314,7 @@ class Allocation:
         form = self.panel.server_form(server_id)
         owner = self.owner_shown(form, row)
         if owner not in (None, True):
-            raise OperationFailed(
+            raise NotTheirs(
                 "server %s carries hostname %s but belongs to %s: a claim landed on a server another allocation had "
                 "already taken; set that allocation's hostname back on address %s and check both services" % (server_id, self.hostname, owner, main["ip"])
             )
@@ -415,7 +426,13 @@ class Allocation:
         rows = self.rows if self.rows is not None else self.panel.servers()
         row = self.existing(rows)
         form = addresses = None
-        if row is None:
+        if row is not None and not row.get("owner") and not self.panel.check_mode:
+            # This hostname on a server nobody owns is a claim, of an interrupted run of this service or of one at
+            # work now, and may still be overwritten by a claim another allocation sent before it landed: it is
+            # taken only as a claim of this run would be, once a read after the settle wait still shows it.
+            self.owner_account()
+            row, form, addresses = self.claim_free_server(rows, own=row)
+        elif row is None:
             if self.panel.check_mode:
                 self.owner_account()
                 row = self.candidates(rows)[0]

@@ -28,8 +28,8 @@ from .account import Account
 from .allocation import Allocation
 from .billing import PROVISIONING_MODULE, ServiceUpdate, read_service
 from .drift import BLOCK, CLEAR_IP, CONFLICT, NO_PANEL, PROVISION, RELEASE, STATE_OF_STATUS, UNBLOCK, decide, decision, panel_of, subject_of
-from .errors import OperationFailed
-from .install import Install
+from .errors import NotTheirs, OperationFailed
+from .install import Install, check_still_theirs
 from .panel import Panel
 from .release import Release
 from .rules import settings as service_settings
@@ -360,8 +360,14 @@ class ServiceConvergence:
         )
         try:
             allocation.present()
-            server = allocation.server
-            self.result["claim"] = allocation.claim
+        except (ClientError, WaitTimeout) as exc:
+            # All or nothing already: the allocation put back what it did, and a server that shows another
+            # allocation's claim or owner is never this run's to release.
+            self._failed_activation(exc)
+            raise
+        server = allocation.server
+        self.result["claim"] = allocation.claim
+        try:
             # Started and waited for in one pass: nothing read twice. The install record gets no "finished" note: WHMCS
             # is told right after, and a rerun that finds the record only waits out settle_time.
             Install(
@@ -381,7 +387,7 @@ class ServiceConvergence:
             ).run(allocation.row, form=allocation.form)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:
-                self._put_back(exc)
+                self._put_back(exc, allocation.row)
             raise
         self.result["server"] = server
         self.tell_whmcs(
@@ -395,19 +401,36 @@ class ServiceConvergence:
         )
         self.finish_module_create(status)
 
-    def _put_back(self, exc):
-        """A failed activation gives back the server it took (one the service had before stays)."""
-        try:
-            Release(self.panel, hostname=self.settings["hostname"], wait_timeout=self.run_.wait_timeout).run()
-        except (ClientError, WaitTimeout) as problem:
-            exc.msg = "%s; putting the server back free failed too (%s): check it in the panel" % (exc.msg, getattr(problem, "msg", problem))
-            return
-        exc.msg = "activation of service %s (%s) failed: %s. The server was put back free; the service stays %s in WHMCS" % (
+    def _failed_activation(self, exc, what=None):
+        """Name the service in the message of the failure that ended its activation, and ``what`` became of its server
+        (a sentence); WHMCS is left as it is."""
+        stays = "the service stays %s in WHMCS" % (self.result["status"] or "as it was")
+        exc.msg = "activation of service %s (%s) failed: %s. %s" % (
             self.result["service_id"] or "",
             self.settings["hostname"],
             exc.msg,
-            self.result["status"] or "as it was",
+            "%s; %s" % (what, stays) if what else stays[0].upper() + stays[1:],
         )
+
+    def _put_back(self, exc, row):
+        """A failed install gives back the server this run allocated (``row``), but only while the server still
+        carries the service's hostname and owner: one that shows another allocation's claim or owner may be another
+        customer's, and is left as it is."""
+        if isinstance(exc, NotTheirs):
+            self._failed_activation(exc, "Server %s was not put back free" % row["id"])
+            return
+        try:
+            check_still_theirs(
+                self.panel, row, self.panel.server_form(row["id"]), self.settings["hostname"], self.settings["owner"], refused="it was not put back free"
+            )
+            Release(self.panel, server_id=row["id"], wait_timeout=self.run_.wait_timeout).run()
+        except NotTheirs as problem:
+            self._failed_activation(exc, problem.msg[0].upper() + problem.msg[1:])
+            return
+        except (ClientError, WaitTimeout) as problem:
+            exc.msg = "%s; putting the server back free failed too (%s): check it in the panel" % (exc.msg, getattr(problem, "msg", problem))
+            return
+        self._failed_activation(exc, "The server was put back free")
 
     def finish_module_create(self, status):
         """A Pending service of the collection's WHMCS module whose CreateAccount gave up waiting: the create is

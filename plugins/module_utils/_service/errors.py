@@ -21,3 +21,8 @@ class OperationFailed(ClientError):
         super().__init__(msg, getattr(cause, "status", None))
         self.api_error = getattr(cause, "api_error", None)
         self.details = details
+
+
+class NotTheirs(OperationFailed):
+    """The server is not, or no longer, the service's: it shows another allocation's claim or another owner. Nothing
+    of it may be undone or released by the run that found it so (it may be another customer's)."""

@@ -20,7 +20,7 @@ from .._dci.errors import DCIError
 from .._dci.panel import FREE_HOSTNAME, is_suspended, package_of, same_hostname
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN
-from .errors import OperationFailed
+from .errors import NotTheirs, OperationFailed
 from .install_record import InstallRecord, read_record, with_record
 
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
@@ -38,6 +38,31 @@ class Templates:
             if (package, template) not in self._keys:
                 self._keys[(package, template)] = read()
             return self._keys[(package, template)]
+
+
+def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started", account=None):
+    """NotTheirs unless the server still carries ``hostname`` on its main address and belongs to ``owner`` (each
+    checked when given), from single-server reads (current even where the server list lags) and ``form``, the
+    server's ``server.edit`` form as just read: the look before an install wipes the disk, and before a failed
+    activation puts a server back. ``refused``: what was not done, for the message. ``account``: the owner's ``user``
+    row when the caller has it (an account's id does not change; the owner cell itself is always ``form``'s)."""
+    server_id = row["id"]
+    if hostname is not None:
+        main = [a for a in panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
+        shown = main[0].get("domain") if main and "domain" in main[0] else panel.row(server_id).get("hostname")
+        if not same_hostname(shown, hostname):
+            raise NotTheirs(
+                "server %s no longer carries hostname %s (it shows %s): another allocation or a person changed it, so %s; "
+                "check whose server it is" % (server_id, hostname, shown or FREE_HOSTNAME, refused)
+            )
+    if owner is not None:
+        cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
+        user = account if account and account.get("name") == owner and account.get("id") else panel.find_user(owner)
+        if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), owner):
+            raise NotTheirs(
+                "server %s does not belong to %s (the panel shows owner %s), so %s; check whose server it is"
+                % (server_id, owner, panel.accounts().login_of(cell) if cell not in ("", "no_owner") else "none", refused)
+            )
 
 
 class Install:
@@ -188,26 +213,8 @@ class Install:
         return row
 
     def check_still_theirs(self, row, form):
-        """The last look before an install wipes the disk: the hostname on the main address and the owner in the form
-        (single-server reads, current even where the list lags) must still be the service's."""
-        server_id = row["id"]
-        if self.hostname is not None:
-            main = [a for a in self.panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
-            shown = main[0].get("domain") if main and "domain" in main[0] else self.panel.row(server_id).get("hostname")
-            if not same_hostname(shown, self.hostname):
-                raise OperationFailed(
-                    "server %s no longer carries hostname %s (it shows %s): another allocation or a person changed it, so the "
-                    "install was not started; check whose server it is" % (server_id, self.hostname, shown or FREE_HOSTNAME)
-                )
-        if self.owner is not None:
-            cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
-            # The account's id does not change: the row the run has already read or made serves; the cell is read now.
-            user = self.account or self.panel.find_user(self.owner)
-            if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), self.owner):
-                raise OperationFailed(
-                    "server %s does not belong to %s (the panel shows owner %s), so the install was not started; check whose "
-                    "server it is" % (server_id, self.owner, self.panel.accounts().login_of(cell) if cell not in ("", "no_owner") else "none")
-                )
+        """The last look before an install wipes the disk (see ``check_still_theirs``)."""
+        check_still_theirs(self.panel, row, form, self.hostname, self.owner, account=self.account)
 
     def start_install(self, server_id, template, before):
         """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
@@ -227,6 +234,7 @@ class Install:
             "server.operations",
             read_back,
             "the start of the install of %s on server %s" % (template, server_id),
+            deadline=self.wait_timeout,  # an install's time bounds the repeats of its start
             elid=server_id,
             operation="ostemplate",
             ostemplate=template,

@@ -25,12 +25,13 @@ from .._wait import WaitTimeout
 def controller_lock(name, timeout=300):
     """Serialise a critical section between the module runs on this controller (every fork).
 
-    The panel has no compare-and-set, so two allocations racing for the same free server are
-    kept apart here; the claim is still verified by re-reading it (see dci_server_allocate).
+    An optimisation: allocations of one controller take turns at the read of a free server and its
+    claim, so they do not meet at one server and wait out a claim that another wins. What keeps
+    allocations apart, on one controller or many, is the timed claim (_service/allocation.py).
     """
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
     # DCIMANAGER_LOCK_DIR: a directory that every job of one controller shares (AWX runs each job
-    # in its own container, whose temporary directory the others do not see).
+    # in its own container, whose temporary directory the others do not see). Optional.
     directory = os.environ.get("DCIMANAGER_LOCK_DIR") or tempfile.gettempdir()
     path = os.path.join(directory, "ispsystem-dcimanager-%s.lock" % digest)
     deadline = time.monotonic() + timeout

@@ -148,12 +148,13 @@ class Panel:
 
     # Writes ----------------------------------------------------------------------------------
 
-    def write(self, func, read_back, what, repeat=True, **params):
+    def write(self, func, read_back, what, repeat=True, deadline=None, **params):
         """Send the panel function ``func`` with ``params`` through the run's one write path.
 
         ``read_back`` and ``what`` as in ``Writes.change``; ``repeat=False`` for a write that must never be
-        sent twice (the allocation's claim, a new address)."""
-        return self.writes.change(lambda: self.client.write(func, **params), read_back, what, repeat=repeat)
+        sent twice (the allocation's claim, a new address); ``deadline``: how long a write provably not made
+        may be sent again (default: the run's)."""
+        return self.writes.change(lambda: self.client.write(func, **params), read_back, what, repeat=repeat, deadline=deadline)
 
     def login_key(self, login):
         """A one-time key for ``login`` (``session.newkey``); the link that consumes it (None in check mode).

@@ -18,6 +18,9 @@ READ, WRITE = "read", "write"
 ACTIONS = {
     "GetClientsProducts": READ,
     "GetProducts": READ,
+    # The poll mode of the EDA event source (plugins/plugin_utils/_eda/poll.py).
+    "GetActivityLog": READ,
+    "GetModuleQueue": READ,
     "UpdateClientProduct": WRITE,
     # The create of the WHMCS provisioning module (extras/whmcs/modules/servers/ispsystem_dcimanager),
     # run after a provisioning that WHMCS's own CreateAccount gave up on.

@@ -16,7 +16,8 @@ type: aggregate
 short_description: Log playbook run starts and ends for the collection's EDA tests
 description:
   - Appends one JSON line to the file E(RUN_LOG_FILE) when a run starts and one when it ends, with the
-    service id and event id of the run.
+    service id, the event's id and actions, and the extra vars C(dedicated_server_new_service),
+    C(whmcs_server_id), C(operation) and C(requested_by) of the run.
 requirements:
   - enabled in C(callbacks_enabled)
 """
@@ -55,8 +56,16 @@ class CallbackModule(CallbackBase):
         if "service_id" in self.run:
             return
         extra = play.get_variable_manager().extra_vars
-        event = (extra.get("ansible_eda") or {}).get("event") or {}
-        self.run.update(service_id=int(extra.get("service_id", 0)), event_id=(event.get("whmcs") or {}).get("event_id"))
+        whmcs = ((extra.get("ansible_eda") or {}).get("event") or {}).get("whmcs") or {}
+        self.run.update(
+            service_id=int(extra.get("service_id", 0)),
+            event_id=whmcs.get("event_id"),
+            actions=whmcs.get("actions"),
+            new=extra.get("dedicated_server_new_service"),
+            whmcs_server_id=extra.get("whmcs_server_id"),
+            operation=extra.get("operation"),
+            requested_by=extra.get("requested_by"),
+        )
         self._write(dict(self.run, what="start", time=time.time()))
 
     def v2_playbook_on_stats(self, stats):

@@ -2,10 +2,11 @@
 # Copyright (c) ispsystem.dcimanager contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The event source extensions/eda/plugins/event_source/whmcs.py on a plain asyncio queue.
+"""The event source extensions/eda/plugins/event_source/whmcs.py on a plain asyncio queue: its receivers.
 
 Push mode gets real HTTP(S) posts; poll mode reads the WHMCS simulator (in-process, on loopback).
 Each test runs the source's ``main()`` as ansible-rulebook would, and stops it by cancelling it.
+Most run with ``acknowledge: false`` (every event a run of its own); test_coalescing.py has the runs.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import runpy
 import socket
 import ssl
+import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -30,9 +35,12 @@ from simulators._tls import make_tls  # noqa: E402  pylint: disable=wrong-import
 from simulators.shop import make_shop  # noqa: E402  pylint: disable=wrong-import-position
 from simulators.whmcs import WHMCSSimulator  # noqa: E402  pylint: disable=wrong-import-position
 
-SOURCE_PATH = Path(__file__).resolve().parents[3] / "extensions" / "eda" / "plugins" / "event_source" / "whmcs.py"
-# Loaded the way ansible-rulebook loads a source plugin.
+CHECKOUT = Path(__file__).resolve().parents[3]
+# The path ansible-rulebook finds it at (through the collection path scripts/setup.sh links), loaded as it does.
+INSTALLED = CHECKOUT / ".venv" / "collections" / "ansible_collections" / "ispsystem" / "dcimanager"
+SOURCE_PATH = INSTALLED / "extensions" / "eda" / "plugins" / "event_source" / "whmcs.py"
 SOURCE = runpy.run_path(str(SOURCE_PATH))
+SourceError = SOURCE["_load"]("settings").SourceError
 SECRET = "unit-hmac-secret-5b1e0c3a9f7d4e2b8a6c"
 API_SECRET = "sim-secret"
 
@@ -91,14 +99,15 @@ def push_args(tmp_path, port, **changes):
     return args
 
 
-def body_of(action="create", service_id=42, product_id=1, event_id=None, timestamp=None, **extra):
+def body_of(action="create", service_id=42, product_id=1, event_id=None, timestamp=None, server_id=3, **extra):
     data = {
-        "event_id": event_id or "whmcs-push-%032x" % (hash((action, service_id, time.time())) & (2**128 - 1)),
+        "event_id": event_id or "whmcs-push-%s" % uuid.uuid4().hex,
         "timestamp": int(time.time()) if timestamp is None else timestamp,
         "hook": "AfterModuleCreate",
         "action": action,
         "service_id": service_id,
         "product_id": product_id,
+        "server_id": server_id,
         "client_id": 7,
     }
     data.update(extra)
@@ -138,7 +147,18 @@ def test_push_a_signed_post_becomes_one_event(tmp_path, caplog):
             answered = time.monotonic() - started
             assert (status, answer["status"]) == (202, "accepted")
             [event] = await source.events(1)
-            assert event == {"whmcs": {"service_id": 42, "action": "create", "product_id": 1, "event_id": "whmcs-push-0123456789abcdef"}}
+            assert event == {
+                "whmcs": {
+                    "service_id": 42,
+                    "server_id": 3,
+                    "product_id": 1,
+                    "action": "create",
+                    "actions": ["create"],
+                    "events": 1,
+                    "event_id": "whmcs-push-0123456789abcdef",
+                    "dedicated_server_new_service": True,
+                }
+            }
             assert answered < 1.0
             # The same post again is a replay: refused, and nothing more is emitted.
             status, answer = await post("http://127.0.0.1:%d/whmcs" % port, body)
@@ -163,6 +183,7 @@ def test_push_a_signed_post_becomes_one_event(tmp_path, caplog):
         ("no-service", 422, "service_id"),
         ("bad-event-id", 422, "event_id"),
         ("bool-timestamp", 422, "timestamp"),
+        ("bad-server-id", 422, "server_id"),
         ("oversized", 413, "limit"),
     ],
 )
@@ -194,6 +215,8 @@ def test_push_bad_posts_are_refused_and_the_source_keeps_running(tmp_path, caplo
         body = body_of(event_id="../../etc/passwd")
     elif case == "bool-timestamp":
         body = body_of(timestamp=True)
+    elif case == "bad-server-id":
+        body = body_of(server_id="panel-1")
     else:
         body = body_of(padding="x" * 20000)
 
@@ -212,6 +235,21 @@ def test_push_bad_posts_are_refused_and_the_source_keeps_running(tmp_path, caplo
     run(scenario())
     assert "refused a post from 127.0.0.1" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_push_a_post_of_an_older_hook_without_server_id(tmp_path):
+    port = free_port()
+
+    async def scenario():
+        async with Source(push_args(tmp_path, port)) as source:
+            body = json.loads(body_of(action="suspend"))
+            del body["server_id"]
+            status, dummy = await post("http://127.0.0.1:%d/whmcs" % port, json.dumps(body).encode())
+            assert status == 202
+            [event] = await source.events(1)
+            assert event["whmcs"]["server_id"] is None and event["whmcs"]["dedicated_server_new_service"] is False
+
+    run(scenario())
 
 
 def test_push_product_filter(tmp_path):
@@ -279,89 +317,14 @@ def test_push_replay_is_refused_after_a_restart(tmp_path):
 def test_bad_arguments_stop_the_source_with_a_reason(tmp_path, args, message):
     full = push_args(tmp_path, free_port())
     full.update(args)
-    with pytest.raises(SOURCE["SourceError"], match=message):
+    with pytest.raises(SourceError, match=message):
         run(SOURCE["main"](asyncio.Queue(), full))
 
 
 def test_a_corrupt_state_file_is_not_guessed_over(tmp_path):
     (tmp_path / "state.json").write_text("{not json")
-    with pytest.raises(SOURCE["SourceError"], match="cannot be read"):
+    with pytest.raises(SourceError, match="cannot be read"):
         run(SOURCE["main"](asyncio.Queue(), push_args(tmp_path, free_port())))
-
-
-# --- acknowledgements: what survives a restart ------------------------------------------------------
-
-
-def write_ack(ack_dir, event, started_at, ended_at):
-    Path(ack_dir).mkdir(exist_ok=True)
-    (Path(ack_dir) / (event["whmcs"]["event_id"] + ".json")).write_text(
-        json.dumps(dict(event["whmcs"], started_at=started_at, ended_at=ended_at, failed=False))
-    )
-
-
-def test_unacknowledged_events_are_emitted_again_after_a_restart(tmp_path, monkeypatch):
-    monkeypatch.setenv("ISPSYSTEM_EDA_ACK_DIR", "")  # restored after the test, whatever the source sets
-    monkeypatch.setenv("ANSIBLE_CALLBACKS_ENABLED", "ansible.posix.profile_tasks")
-    port = free_port()
-    args = push_args(tmp_path, port, acknowledge=True)
-    url = "http://127.0.0.1:%d/whmcs" % port
-
-    async def scenario():
-        async with Source(args) as source:
-            for service_id in (1, 2, 3):
-                assert (await post(url, body_of(service_id=service_id)))[0] == 202
-            events = await source.events(3)
-            # The playbooks the source's ansible-rulebook starts will acknowledge their event.
-            import os  # pylint: disable=import-outside-toplevel
-
-            assert os.environ["ISPSYSTEM_EDA_ACK_DIR"] == str(tmp_path / "acks")
-            assert os.environ["ANSIBLE_CALLBACKS_ENABLED"] == "ansible.posix.profile_tasks,ispsystem.dcimanager.eda_ack"
-            # The run for service 1 ended; the one for service 2 ended for another action.
-            now = time.time()
-            write_ack(tmp_path / "acks", events[0], now - 1, now)
-            write_ack(tmp_path / "acks", {"whmcs": dict(events[1]["whmcs"], action="suspend", event_id="whmcs-other-1")}, now - 1, now)
-            await asyncio.sleep(0.6)
-        state = json.loads((tmp_path / "state.json").read_text())
-        assert [p["event"]["whmcs"]["service_id"] for p in state["pending"]] == [2, 3]
-        async with Source(args) as source:
-            again = await source.events(2)
-            assert [e["whmcs"]["service_id"] for e in again] == [2, 3]
-            assert [e["whmcs"]["event_id"] for e in again] == [e["whmcs"]["event_id"] for e in events[1:]]
-            await source.nothing(0.3)
-            # Now their runs end too: a third start emits nothing.
-            now = time.time()
-            for event in again:
-                write_ack(tmp_path / "acks", event, now - 1, now)
-            await asyncio.sleep(0.6)
-        async with Source(args) as source:
-            await source.nothing(0.6)
-
-    run(scenario())
-
-
-def test_a_duplicate_the_throttle_dropped_is_settled_by_the_run_of_the_first(tmp_path, monkeypatch):
-    monkeypatch.setenv("ISPSYSTEM_EDA_ACK_DIR", "")  # restored after the test, whatever the source sets
-    monkeypatch.setenv("ANSIBLE_CALLBACKS_ENABLED", "")
-    port = free_port()
-    args = push_args(tmp_path, port, acknowledge=True, duplicate_window=60)
-    url = "http://127.0.0.1:%d/whmcs" % port
-
-    async def scenario():
-        async with Source(args) as source:
-            assert (await post(url, body_of(service_id=5)))[0] == 202
-            [first] = await source.events(1)
-            started = time.time()
-            # The run of the first ends quickly; a second create of service 5 comes 1 s later
-            # (within the rulebook's once_within, so it never runs) ...
-            write_ack(tmp_path / "acks", first, started, started + 0.2)
-            await asyncio.sleep(0.5)
-            assert (await post(url, body_of(service_id=5)))[0] == 202
-            await source.events(1)
-            await asyncio.sleep(0.6)
-        state = json.loads((tmp_path / "state.json").read_text())
-        assert state["pending"] == []
-
-    run(scenario())
 
 
 # --- poll ---------------------------------------------------------------------------------------------
@@ -406,6 +369,8 @@ def test_poll_emits_module_actions_once_and_in_order(tmp_path, whmcs, caplog):
             events = await source.events(3)
             assert [(e["whmcs"]["service_id"], e["whmcs"]["action"]) for e in events] == [(10, "create"), (21, "unsuspend"), (22, "terminate")]
             assert all(e["whmcs"]["product_id"] == 1 for e in events)
+            # The service's WHMCS server entry, from GetClientsProducts.
+            assert [e["whmcs"]["server_id"] for e in events] == [whmcs.service(s)["serverid"] or None for s in (10, 21, 22)]
             assert [e["whmcs"]["event_id"] for e in events] == ["whmcs-log-2", "whmcs-log-3", "whmcs-log-5"]
             await source.nothing(0.5)
 
@@ -472,7 +437,12 @@ def test_poll_failed_module_actions_are_emitted_once(tmp_path, whmcs):
     async def scenario():
         async with Source(poll_args(tmp_path, whmcs)) as source:
             [event] = await source.events(1)
-            assert event["whmcs"] == {"service_id": 12, "action": "create", "product_id": 1, "event_id": "whmcs-queue-1"}
+            assert {key: event["whmcs"][key] for key in ("service_id", "action", "product_id", "event_id")} == {
+                "service_id": 12,
+                "action": "create",
+                "product_id": 1,
+                "event_id": "whmcs-queue-1",
+            }
             whmcs.module_event(12, "create", error="again")  # WHMCS's own retry fails: same queue entry
             whmcs.module_event(21, "unsuspend", error="timeout")
             [event] = await source.events(1)
@@ -508,18 +478,83 @@ def test_poll_survives_an_unreachable_or_garbage_answering_whmcs(tmp_path, whmcs
             assert event["whmcs"]["service_id"] == 11
         whmcs.stop()
         async with Source(poll_args(tmp_path, whmcs, timeout=1)) as source:
-            await source.nothing(4.0)  # three attempts, 1 s and 2 s apart
+            await source.nothing(4.0)  # the client's three attempts, then the poller's backoff
             assert not source.task.done()
 
     run(scenario())
     assert "WHMCS poll failed" in caplog.text
     assert "Invalid or missing credentials" in caplog.text
-    assert "could not be reached" in caplog.text
+    assert "cannot connect to WHMCS at https://127.0.0.1:" in caplog.text
     assert API_SECRET not in caplog.text and "rotated" not in caplog.text
 
 
 def test_poll_needs_https_and_credentials(tmp_path, whmcs):
-    with pytest.raises(SOURCE["SourceError"], match="https://"):
+    with pytest.raises(SourceError, match="https://"):
         run(SOURCE["main"](asyncio.Queue(), poll_args(tmp_path, whmcs, whmcs_url="http://127.0.0.1:1/")))
-    with pytest.raises(SOURCE["SourceError"], match="whmcs_secret"):
+    with pytest.raises(SourceError, match="whmcs_secret"):
         run(SOURCE["main"](asyncio.Queue(), poll_args(tmp_path, whmcs, whmcs_secret="")))
+
+
+# --- loading, as ansible-rulebook does it in a decision environment -----------------------------------
+
+LOADER = r"""
+import asyncio, json, runpy, sys
+if sys.argv[2] == "no-requests":
+    sys.modules["requests"] = None  # a decision environment without the collection's requirements.txt
+source = runpy.run_path(sys.argv[1])
+found = {"push": source["_load"]("push").__file__, "modules": sorted(m for m in sys.modules if m.startswith("ansible_collections"))}
+settings = source["_load"]("settings")
+args = {"mode": "poll", "state_file": sys.argv[3], "whmcs_url": "https://127.0.0.1:9/", "whmcs_identifier": "i", "whmcs_secret": "s"}
+try:
+    source["_load"]("poll").WHMCSReader(settings.Settings(args))
+    found["poll"] = "ready"
+except settings.SourceError as exc:
+    found["poll"] = str(exc)
+found["ansible"] = "ansible" in sys.modules
+print(json.dumps(found))
+"""
+
+
+def load_in_a_fresh_python(tmp_path, path, requests=True):
+    # No PYTHONPATH and another working directory: only what ansible-rulebook's process would have.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH")}
+    args = [sys.executable, "-c", LOADER, str(path), "with-requests" if requests else "no-requests", str(tmp_path / "state.json")]
+    return subprocess.run(args, cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_entry_point_imports_its_package_from_the_collection_it_is_installed_in(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, SOURCE_PATH)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["push"] == str(INSTALLED / "plugins" / "plugin_utils" / "_eda" / "push.py")
+    assert found["poll"] == "ready"
+    # Neither ansible-core nor its collection loader: the source needs only the collection's files.
+    assert found["ansible"] is False
+
+
+def test_push_mode_needs_no_requests_and_poll_mode_says_what_is_missing(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, SOURCE_PATH, requests=False)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["push"].endswith("push.py")
+    assert found["poll"].startswith("poll mode cannot talk to WHMCS: the Python library requests is required")
+    assert "requirements.txt" in found["poll"]
+
+
+def test_the_entry_point_outside_an_installed_collection_says_so(tmp_path):
+    result = load_in_a_fresh_python(tmp_path, CHECKOUT / "extensions" / "eda" / "plugins" / "event_source" / "whmcs.py")
+    assert result.returncode != 0
+    assert "runs from an installed collection (ansible_collections/ispsystem/dcimanager/)" in result.stderr
+
+
+def test_the_documentation_parses_and_names_every_argument():
+    import re  # pylint: disable=import-outside-toplevel
+
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    documentation = yaml.safe_load(SOURCE["DOCUMENTATION"])
+    assert isinstance(yaml.safe_load(SOURCE["EXAMPLES"]), list)
+    settings_source = (CHECKOUT / "plugins" / "plugin_utils" / "_eda" / "settings.py").read_text()
+    read = set(re.findall(r"args\.get\(\"(\w+)\"", settings_source)) | set(re.findall(r"args\[\"(\w+)\"\]", settings_source))
+    # duplicate_window: only read to warn that it is no longer used.
+    assert read - {"duplicate_window"} == set(documentation["options"])

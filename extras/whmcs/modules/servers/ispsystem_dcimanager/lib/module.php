@@ -387,7 +387,8 @@ function wait_for_address(array &$ctx, int $sid, array $run, float $begun, int $
         }
         $failed = note_line((string) ($service['notes'] ?? ''), NOTE_RUN_FAILED);
         if ($failed !== null && $failed['time'] >= floor($begun)) {
-            $message = 'the run for service #' . $sid . ' failed: ' . $failed['text'];
+            $message = 'the run for service #' . $sid . ' failed: ' . $failed['text']
+                . ($run['job'] !== null ? ' (AWX job ' . $run['job'] . ': ' . A\job_link($ctx['config'], $run['job']) . ')' : '');
             module_log($ctx, 'CreateAccount', ['serviceid' => $sid, 'polls' => $polls], $message);
             return $message;
         }
