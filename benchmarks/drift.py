@@ -13,14 +13,15 @@ other against the same WHMCS source:
 
 * ``ansible-inventory -i drift.whmcs.yml --list`` (the plugin reads WHMCS, no cache);
 * ``ansible-playbook ispsystem.dcimanager.reconcile --check`` (the plan only);
-* ``ansible-playbook ispsystem.dcimanager.reconcile`` (the plan, then the role for the 5).
+* ``ansible-playbook ispsystem.dcimanager.reconcile`` (the plan, then one fleet_apply run for the 5).
 
-It checks that the 5 were converged, that no API call named an in-sync service or its server, that
-no task but the plan's ran for an in-sync service, and that the run changed nothing else; then
-reports wall, CPU and peak memory of each command (os.wait4) and the API calls. The goal on the
-project's 2-core machine: reconcile <= 2 x listing + the drifted services' own work (reconcile
-minus plan), and in-sync services cost 0 API calls and 0 module runs each. Exit status 1 when a
-check or the goal fails.
+It checks that fleet_apply converged the 5 and only them, that no API call named an in-sync service
+or its server, that no task but the plan's ran for an in-sync service, and that the plan read each
+panel's server list once; then reports wall, CPU and peak memory of each command (os.wait4), the API
+calls and the full server list reads of each run (per panel; the reconcile's split into the plan's and
+fleet_apply's, and of those the reads its waits made). The goal on the project's 2-core machine (issue
+21), judged at 10,000 services: reconcile <= 2 x listing + 60 s, and in-sync services cost 0 API calls
+and 0 tasks each. Exit status 1 when a check or the goal fails.
 
 ``--full`` also runs ``-e reconcile_full=true`` (every service through the role, the pass before
 the plan existed) on a second fresh shop of the round, for comparison; at 10,000 services it takes
@@ -30,8 +31,9 @@ hours, so use it with a few hundred.
 round-robin, ``fleet.make_consistent_shop(server_ids=...)``: 10,000 services on 2 panels are two
 panels of about 5,000 servers each), passes their connections as ``-e @panels.yml``
 (``dcimanager_panels``; no ``DCIMANAGER_*`` default panel), and reports how often each run read
-each panel's server list; the goal is once per panel per run. ``panel_fleet()`` is that setup
-for other benchmarks.
+each panel's server list; the goal is once per panel for the plan (the drifted services' own work then
+reads the lists of their panels a few times, however many servers they hold). ``panel_fleet()`` is
+that setup for other benchmarks.
 
     .venv/bin/python benchmarks/drift.py [--services 10000] [--rounds 3] [--full] [--forks 5] [--panels 2]
 """
@@ -70,8 +72,10 @@ PLAN_TASKS = (
     "Group the services to change and those in conflict",
 )
 MODULE_PREFIX = "ispsystem.dcimanager."
-# The goal "reconcile <= 2 x listing + the drifted services' own work" is set for this many services.
+# The goal "reconcile <= 2 x listing + GOAL_MARGIN seconds" is set for this many services.
 GOAL_SERVICES = 10000
+GOAL_MARGIN = 60
+APPLY_TASK = "Converge the services to WHMCS"
 
 
 def shop(services, seed, panels=1):
@@ -250,18 +254,18 @@ def one_round(workdir, services, seed, timeout, forks, panels=1):
             named = naming(figures, in_sync, statuses, server_ids)
             if named:
                 problems.append("%s: %d calls name in-sync services: %s" % (label, len(named), named[:3]))
-            if server_ids:
-                # The goal with several panels: one read of each panel's server list per run, and none of a panel twice.
-                reads = list_reads(figures)
-                if reads != dict((str(key), 1) for key in server_ids):
-                    problems.append("%s read the panels' server lists %s times, not once each" % (label, reads))
+        # The plan reads each panel's server list once; the drifted services' own work adds a few reads, whatever the size.
+        reads = list_reads(plan)
+        if reads != dict((str(key), 1) for key in server_ids or ("",)):
+            problems.append("the plan read the panels' server lists %s times, not once each" % reads)
         in_sync_hosts = set("whmcs-%s" % sid for sid in in_sync)
         runs = tasks_run(reconcile, in_sync_hosts)
         if runs:
             problems.append("tasks ran for in-sync services: %s" % [(r["host"], r["task"]) for r in runs[:5]])
-        done = set(r["host"] for r in reconcile["records"] if task_name(r) == "Record the result" and r["status"] == "ok")
+        applied = apply_result(reconcile)
+        done = set(s["host"] for s in applied.get("services", ()) if not s["failed"])
         if done != set("whmcs-%s" % sid for sid in drifted):
-            problems.append("the role recorded a result for %s, not for the drifted %s" % (sorted(done), sorted(drifted)))
+            problems.append("fleet_apply converged %s, not the drifted %s" % (sorted(done), sorted(drifted)))
         whmcs_now = dict((s["id"], s) for s in fleet.whmcs.dump_state()["services"])
         if whmcs_now[1000]["status"] != "Active" or not whmcs_now[1000]["dedicatedip"]:
             problems.append("the Pending service was not provisioned")
@@ -272,7 +276,8 @@ def one_round(workdir, services, seed, timeout, forks, panels=1):
             "listing": listing,
             "plan": plan,
             "reconcile": reconcile,
-            "drifted_runs": len(module_runs(reconcile, set("whmcs-%s" % sid for sid in drifted))),
+            "apply_list_reads": applied.get("list_reads") or {},
+            "apply_list_polls": applied.get("list_polls") or {},
             "in_sync_runs": len(module_runs(reconcile, in_sync_hosts)),
             "in_sync_tasks": len(runs),
             "in_sync_calls": len(naming(reconcile, in_sync, statuses, server_ids)),
@@ -360,21 +365,29 @@ def main():
     plan = statistics.median(r["plan"]["seconds"] for r in rounds)
     reconcile = statistics.median(r["reconcile"]["seconds"] for r in rounds)
     own_work = reconcile - plan
+    goal = 2 * listing + GOAL_MARGIN
     print()
     print("%d services (%d in sync, 5 drifted), %d rounds" % (first["services"], first["in_sync"], len(rounds)))
     print("reconcile %.2f s = plan %.2f s + the drifted services' own work %.2f s; listing %.2f s" % (reconcile, plan, own_work, listing))
     judged = first["services"] >= GOAL_SERVICES
     print(
-        "plan / listing: %.2fx; reconcile vs 2 x listing + own work (%.2f s): %s"
+        "plan / listing: %.2fx; reconcile vs 2 x listing + %d s (%.2f s): %s"
         % (
             plan / listing,
-            2 * listing + own_work,
-            ("met" if reconcile <= 2 * listing + own_work else "MISSED")
-            if judged
-            else "not judged below %d services (fixed start-up costs dominate)" % GOAL_SERVICES,
+            GOAL_MARGIN,
+            goal,
+            ("met" if reconcile <= goal else "MISSED") if judged else "not judged below %d services (fixed start-up costs dominate)" % GOAL_SERVICES,
         )
     )
-    print("reconcile <= 60 s: %s" % ("met" if reconcile <= 60 else "MISSED"))
+    print(
+        "full server list reads per panel: plan %s, reconcile %s (of which fleet_apply's %s, %s of them by its waits)"
+        % (
+            _panels(first["list_reads"]["plan"]),
+            _panels(first["list_reads"]["reconcile"]),
+            _panels(first["apply_list_reads"]),
+            _panels(first["apply_list_polls"]),
+        )
+    )
     print(
         "reconcile API calls: %s; by function: DCImanager %s, WHMCS %s"
         % (
@@ -385,13 +398,13 @@ def main():
     )
     print("plan (--check) API calls: %s" % calls_line(first["plan"]))
     if args.panels > 1:
-        print("%d panels (WHMCS server entries 1-%d);%s goal: once per panel per run" % (args.panels, args.panels, reads_line(first)))
+        print("%d panels (WHMCS server entries 1-%d);%s goal: the plan reads each panel's list once" % (args.panels, args.panels, reads_line(first)))
     totals = tuple(sum(r[key] for r in rounds) for key in ("in_sync_calls", "in_sync_runs", "in_sync_tasks"))
     print(
         "in-sync services, all of them together, all rounds: %d API calls naming one or its server, %d module runs, %d tasks "
         "(the plan's run once, for all)" % totals
     )
-    print("module runs for the 5 drifted services: %d; writes: %d" % (first["drifted_runs"], first["writes"]))
+    print("the 5 drifted services: one fleet_apply run; writes: %d" % first["writes"])
     if args.full:
         full = first["full"]
         print(
@@ -404,9 +417,22 @@ def main():
             )
         )
     failed = [p for r in rounds for p in r["problems"]]
-    if (judged and reconcile > 2 * listing + own_work) or reconcile > 60:
+    if judged and reconcile > goal:
         failed.append("goal missed")
     return 1 if failed else 0
+
+
+def apply_result(figures):
+    """fleet_apply's result in a run (the task that converged the drifted services), or {}."""
+    for record in figures["records"]:
+        if task_name(record) == APPLY_TASK:
+            return record["result"]
+    return {}
+
+
+def _panels(reads):
+    """{panel: count} with the one panel's key ("" or "default") shown as "panel"."""
+    return dict((key if key not in ("", "default") else "panel", value) for key, value in sorted(reads.items()))
 
 
 def _count(calls):

@@ -32,9 +32,10 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
-    def _whmcs_group_defaults(self):
+    def _whmcs_group_defaults(self, omit=None):
         """The module_defaults of the whmcs action group, which apply to this action too. Its shared option names
-        (validate_certs, ca_path, timeout, use_proxy) are the DCImanager panel's here: the WHMCS ones take a whmcs_ prefix."""
+        (validate_certs, ca_path, timeout, use_proxy) are the DCImanager panel's here: the WHMCS ones take a whmcs_ prefix.
+        ``omit``: the play's omit token; ansible-core before 2.19 leaves it in a templated value (``default(omit)``)."""
         merged = {}
         for defaults in self._task.module_defaults or []:
             merged.update(defaults)
@@ -42,11 +43,11 @@ class ActionModule(ActionBase):
         for key in ("group/" + WHMCS_GROUP, "group/whmcs"):
             if key in merged:
                 found.update(self._templar.template(merged[key]) or {})
-        return dict(("whmcs_" + key if key in WHMCS_SHARED_OPTIONS else key, value) for key, value in found.items())
+        return dict(("whmcs_" + key if key in WHMCS_SHARED_OPTIONS else key, value) for key, value in found.items() if omit is None or value != omit)
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = dict(self._whmcs_group_defaults())
+        args = dict(self._whmcs_group_defaults((task_vars or {}).get("omit")))
         args.update(self._task.args)
         validated = ArgumentSpecValidator(argument_spec()).validate(args)
         if validated.error_messages:

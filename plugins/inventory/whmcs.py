@@ -119,6 +119,12 @@ notes:
     C(whmcs_billing_cycle), C(whmcs_next_due_date), C(whmcs_reg_date), C(whmcs_server_id), C(whmcs_server_name),
     C(whmcs_server_ip), C(whmcs_server_hostname), C(whmcs_config_options) (dict option name -> value),
     C(whmcs_custom_fields) (dict field name -> value); C(ansible_host) is the dedicated IP when there is one."
+  - "Two host variables describe the service's neighbours in the whole listing, so that a part of the inventory (an AWX
+    job slice, a C(--limit)) plans as the whole would: C(whmcs_client_accounts) (WHMCS product id -> the usernames of
+    the client's Active and Suspended services of that product, the DCImanager accounts its servers may belong to; from
+    every status listed, before O(statuses) filters) and C(whmcs_domain_services) (the other hosts of this inventory
+    whose order has the same domain, without regard to case: their C(service_id), C(status), C(product_id),
+    C(server_id), C(domain), C(dedicated_ip), C(assigned_ips); empty for most services)."
   - "Groups: C(whmcs_status_<status>) and C(whmcs_product_<pid>), lower-case, plus those made with
     O(groups) and O(keyed_groups)."
   - The cache holds the built hosts (one entry per inventory source); it is used only if the source's
@@ -164,17 +170,50 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleParserError
 
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.rules import client_accounts
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.client import WHMCSClient
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.errors import WHMCSError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._whmcs.services import normalize_service, to_int
 from ansible_collections.ispsystem.dcimanager.plugins.plugin_utils._inventory import CachedInventory, group_name
 
+# What whmcs_domain_services tells of each other service with the same domain (the drift plan's HOSTNAME_SHARED check).
+DOMAIN_SERVICE_FIELDS = ("service_id", "status", "product_id", "server_id", "domain", "dedicated_ip", "assigned_ips")
+
+
+def client_accounts_by_client(services):
+    """client id -> {product id (text): sorted usernames of its Active and Suspended services}: the DCImanager accounts
+    a client's servers may belong to (the role's account reuse), from the whole listing."""
+    found = {}
+    for client_id, by_product in _group_accounts(services).items():
+        found[client_id] = dict((product_id, sorted(logins)) for product_id, logins in sorted(by_product.items()))
+    return found
+
+
+def _group_accounts(services):
+    grouped = {}
+    for service in services:
+        grouped.setdefault(service["client_id"], []).append(service)
+    return dict((client_id, client_accounts(group)) for client_id, group in grouped.items())
+
+
+def add_domain_services(hostvars_list):
+    """Give every host ``whmcs_domain_services``: the other hosts whose order has its domain (case aside)."""
+    hostvars_list = list(hostvars_list)
+    by_domain = {}
+    for hostvars in hostvars_list:
+        domain = (hostvars.get("whmcs_domain") or "").strip().lower()
+        if domain:
+            by_domain.setdefault(domain, []).append(hostvars)
+    for hostvars in hostvars_list:
+        group = by_domain.get((hostvars.get("whmcs_domain") or "").strip().lower(), ())
+        hostvars["whmcs_domain_services"] = [dict((key, other["whmcs_" + key]) for key in DOMAIN_SERVICE_FIELDS) for other in group if other is not hostvars]
+
 
 class InventoryModule(CachedInventory):
     NAME = "ispsystem.dcimanager.whmcs"
     # Bump when the shape of the cached entry changes, so an old one is not used
-    # (2: the entry has the shared "warnings" list, always empty here).
-    CACHE_FORMAT = 2
+    # (2: the entry has the shared "warnings" list, always empty here; 3: whmcs_client_accounts, whmcs_domain_services).
+    CACHE_FORMAT = 3
     ERROR_PREFIX = "WHMCS inventory: "
 
     def verify_file(self, path):
@@ -277,6 +316,7 @@ class InventoryModule(CachedInventory):
         strict = self.get_option("strict")
         hosts = []
         names = set()
+        accounts = client_accounts_by_client(normalize_service(raw) for raw in raw_services)
         for raw in raw_services:
             if statuses and str(raw.get("status", "")).lower() not in statuses:
                 continue
@@ -284,12 +324,14 @@ class InventoryModule(CachedInventory):
             if product_ids and service["product_id"] not in product_ids:
                 continue
             hostvars = dict(("whmcs_" + key, value) for key, value in service.items())
+            hostvars["whmcs_client_accounts"] = accounts.get(service["client_id"], {})
             if service["dedicated_ip"]:
                 hostvars["ansible_host"] = service["dedicated_ip"]
             default_name = "whmcs-%s" % service["service_id"]
             name = self._hostname(template, hostvars, default_name, names, strict) if template else default_name
             names.add(name)
             hosts.append([name, hostvars])
+        add_domain_services(hostvars for dummy, hostvars in hosts)
         return hosts, []
 
     def _hostname(self, template, hostvars, default_name, taken, strict):

@@ -32,7 +32,7 @@ WHMCS_SHARED_OPTIONS = ("validate_certs", "ca_path", "timeout", "use_proxy")
 def argument_spec():
     spec = dict(
         plan=dict(type="raw", required=True),
-        parallelism=dict(type="int", default=10),
+        parallelism=dict(type="int", default=50),
         panels=dict(type="dict", no_log=True, fallback=(env_fallback, ["DCIMANAGER_PANELS"])),
         products=dict(type="dict", default={}),
         secrets=dict(type="dict", no_log=True, default={}),
@@ -181,6 +181,7 @@ def apply_plan(params, check_mode=False, diff=False, warn=None, progress=None):
         "services": services,
         "failed_hosts": [service["host"] for service in failed],
         "list_reads": panels.list_reads(),
+        "list_polls": panels.list_polls(),
         "seconds": round(time.monotonic() - started, 1),
     }
     if diff:

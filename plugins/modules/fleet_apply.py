@@ -79,8 +79,11 @@ options:
     description:
       - Services in flight at the same time. Each makes one request at a time, so this is also the most requests a panel
         gets at once from this run. Waits (installs) do not hold the panel; a larger value mostly helps many short jobs.
+      - Most of a new allocation's time in flight is waiting (its claim's O(claim_settle), then the power-on and the
+        install), while the claims themselves go one at a time per controller (a free read and a write each). At 50,
+        100 new orders take about two rounds of one activation's time (docs/performance.md, "Order day").
     type: int
-    default: 10
+    default: 50
   panels:
     description:
       - "C(dcimanager_panels): WHMCS server id (the C(whmcs_server_id) of a service) -> C({url, username, password, ca_path,
@@ -248,6 +251,12 @@ failed_hosts:
   elements: str
 list_reads:
   description: Full server list reads per panel made by the run.
+  returned: always
+  type: dict
+list_polls:
+  description:
+    - Of RV(list_reads), the reads made by waits (for installs, power-on, blocking ...), per panel.
+      Every waiting service of a panel shares them, one read per pause however many services wait.
   returned: always
   type: dict
 seconds:

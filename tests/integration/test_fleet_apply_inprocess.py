@@ -275,10 +275,10 @@ def test_a_failed_install_puts_back_only_a_server_that_is_still_the_services(sho
     without putting that server back, since it cannot tell whose it is now."""
     run = converge.Install.run
 
-    def stray_claim_then_run(self, row):
+    def stray_claim_then_run(self, row, **kwargs):
         if self.start and not shop.dci.installs:
             another_allocation(shop.dci, row["id"], "zoe.example.net")
-        return run(self, row)
+        return run(self, row, **kwargs)
 
     monkeypatch.setattr(converge.Install, "run", stray_claim_then_run)
     result = shop.apply({"service_id": 10})

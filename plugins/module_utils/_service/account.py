@@ -22,7 +22,8 @@ def represent(user):
 
 
 class Account:
-    """The customer account ``name``; ``present()`` / ``absent()`` fill ``user``, ``before``, ``after``, ``changed``."""
+    """The customer account ``name``; ``present()`` / ``absent()`` fill ``user``, ``before``, ``after``, ``changed``;
+    ``present()`` also ``row``: the account as the panel lists it (``id``, ``name``, ``level``), for the steps after it."""
 
     def __init__(self, panel, name, password=None, update_password="on_create"):
         self.panel = panel
@@ -31,11 +32,12 @@ class Account:
         self.update_password = update_password
         self.changed = False
         self.user = None
+        self.row = None
         self.before = {}
         self.after = {}
 
-    def get(self):
-        user = self.panel.find_user(self.name)
+    def get(self, fresh=True):
+        user = self.panel.find_user(self.name, fresh=fresh)
         if user is not None and user.get("level") != CUSTOMER_LEVEL:
             raise OperationFailed(
                 "login %s belongs to a panel account of level %s, not a customer (level %s); dci_user manages customer accounts only"
@@ -82,7 +84,9 @@ class Account:
         self.after["password"] = "(changed)"
 
     def present(self):
-        user = self.get()
+        # The first look may come from the run's one read of the user list (fleet_apply): an account created since is
+        # answered "exists" by the create, which then reads it fresh, below.
+        user = self.get(fresh=False)
         created = self._create() if user is None else None
         if user is None and created is None:
             # Another run created the account between the look and the create (two orders of one
@@ -95,6 +99,7 @@ class Account:
             user = created
         else:
             self._set_password(user)
+        self.row = user
         self.user = represent(user)
         self.after.update({"state": "present", **self.user})
         return self

@@ -34,6 +34,8 @@ MIN_LEFT_SHARE = 0.25
 SLOW_SHARE = 0.5
 # Looks at the server list, one second apart, for it to show a verified claim (a list may lag behind writes).
 LIST_LOOKS = 3
+# Seconds the verification's first look at the server list may wait for the read the run's waits make next.
+LIST_PATIENCE = 1.0
 
 HELD, TAKEN, BUSY, UNTRUSTED = "held", "taken", "busy", "untrusted"
 
@@ -45,7 +47,9 @@ def rendezvous_order(hostname, rows):
 
 class Allocation:
     """Give ``owner`` a free server of ``package`` (or the server ``server_id``) named ``hostname``, with extra
-    addresses; ``present()`` does it and fills ``server``, ``surplus``, ``claim``, ``before``, ``after``."""
+    addresses; ``present()`` does it and fills ``server``, ``surplus``, ``claim``, ``before``, ``after``.
+
+    ``account``: the owner's ``user`` row when the caller has just read or made it (``Account.row``), else it is read."""
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class Allocation:
         claim_bound=2.0,
         claim_settle=4.0,
         rows=None,
+        account=None,
     ):
         if claim_settle <= claim_bound:
             raise OperationFailed("claim_settle (%ss) must be longer than claim_bound (%ss)" % (claim_settle, claim_bound))
@@ -76,11 +81,14 @@ class Allocation:
         self.changed = False
         self.row = None  # the server's ``server`` row (as listed, with the owner and hostname it has now)
         self.server = None
+        self.form = None  # the server's server.edit form as the allocation read it (its owner as saved), or None
+        self.addresses = None  # the server's addresses after the allocation (``iplist`` rows, ``{"ip": ...}`` for new ones)
         self.surplus = []
         self.claim = None
         self.before = {}
         self.after = {}
-        self._account = None
+        # An account without its id (a create answered without one, not listed yet) is read when it is needed.
+        self._account = account if account and account.get("id") and account.get("name") == owner else None
 
     # The owner's account ---------------------------------------------------------------------------
 
@@ -154,7 +162,8 @@ class Allocation:
                 "no free server of package %s%s (%d servers of that package, %d busy%s)"
                 % (self.package, where, len(of_package), len(busy), (": " + "; ".join(busy[:20])) if busy else "")
             )
-        return rendezvous_order(self.hostname, free)
+        # Servers another allocation of this run claimed since the list was read come last: trying them costs a read.
+        return sorted(rendezvous_order(self.hostname, free), key=lambda row: row["id"] in self.panel.claimed)
 
     # The timed claim -------------------------------------------------------------------------------
 
@@ -205,6 +214,8 @@ class Allocation:
         """One claim of ``row``: (outcome, (row, form, addresses) when HELD)."""
         server_id = row["id"]
         with controller_lock("claim " + self.panel.client.url):
+            if server_id in self.panel.claimed:
+                return BUSY, None  # claimed by another allocation of this run while this one waited for the lock
             # The span that must stay within claim_bound runs from sending the free read to receiving the
             # claim's answer, on this process's monotonic clock (a pause of this process counts in it).
             start = time.monotonic()
@@ -221,6 +232,7 @@ class Allocation:
                         "server %s: the read before the claim took %.2fs of the %.2fs claim_bound; not claimed" % (server_id, self.bound - left, self.bound)
                     )
                     return UNTRUSTED, None
+                self.panel.claimed.add(server_id)
                 answered = self._send_claim(row, main, left)
                 span = time.monotonic() - start
                 if answered:
@@ -236,7 +248,7 @@ class Allocation:
             self._forget_claim(row, main)
             return UNTRUSTED, None
         time.sleep(self.settle)
-        return self._verify(row, main)
+        return self._verify(row, main, settled=time.monotonic())
 
     def _send_claim(self, row, main, left):
         """Send the claim (the hostname on the main address) once; True when its answer came, False when it was lost."""
@@ -268,6 +280,7 @@ class Allocation:
         time.sleep(self.settle)
         shown = self.panel.address_domain(row["id"], main["id"], row.get("ip"), main["ip"])
         if not same_hostname(shown, self.hostname):
+            self.panel.claimed.discard(row["id"])
             self.panel.warn(
                 "server %s: the claim for %s was not trusted (its answer was lost or came too late); read back after claim_settle it "
                 "is not there, so another server is tried" % (row["id"], self.hostname)
@@ -285,11 +298,17 @@ class Allocation:
             "was there, on a server nobody owns, and was undone; another server is tried" % (row["id"], self.hostname)
         )
         self.panel.set_address_domain(row["id"], main, FREE_HOSTNAME, row.get("ip"))
+        self.panel.claimed.discard(row["id"])
 
-    def _verify(self, row, main):
-        """After the settle wait: whether the claim held; (outcome, (row, form, addresses))."""
+    def _verify(self, row, main, settled):
+        """After the settle wait (ended at ``settled``, monotonic): whether the claim held; (outcome, (row, form, addresses))."""
         server_id = row["id"]
-        shown = self.panel.address_domain(server_id, main["id"], row.get("ip"), main["ip"])
+        # One read of the server's addresses: the main address's domain now, and the addresses the rest of the
+        # allocation works on (read after the settle wait, as every read of the verification).
+        addresses = self.panel.addresses(server_id, with_domains=True)
+        shown = next((a["domain"] for a in addresses if a.get("id") == main["id"] and "domain" in a), None)
+        if shown is None and row.get("ip") == main["ip"]:
+            shown = self.panel.row(server_id).get("hostname")  # a panel that shows no address's domain
         if not same_hostname(shown, self.hostname):
             return TAKEN, None  # another allocation's hostname: its claim, not ours to undo
         form = self.panel.server_form(server_id)
@@ -302,14 +321,16 @@ class Allocation:
         for look in range(LIST_LOOKS):
             if look:
                 time.sleep(1.0)
-            rows = self.panel.servers()
+            # Any list read sent after the settle wait ended will do, such as the next one of the run's waits.
+            rows = self.panel.servers(after=settled, patience=LIST_PATIENCE) if not look else self.panel.servers()
             listed = [r for r in rows if r["id"] == server_id]
             twins = [r["id"] for r in rows if r["id"] != server_id and same_hostname(r.get("hostname"), self.hostname)]
             if twins or (listed and same_hostname(listed[0].get("hostname"), self.hostname)):
                 break
         if listed and same_hostname(listed[0].get("hostname"), self.hostname) and not twins:
-            return HELD, (listed[0], form, self.panel.addresses(server_id, with_domains=True))
+            return HELD, (listed[0], form, addresses)
         self.panel.set_address_domain(server_id, main, FREE_HOSTNAME, row.get("ip"))
+        self.panel.claimed.discard(server_id)
         if twins:
             raise OperationFailed(
                 "hostname %s appeared on server %s while this task claimed server %s: another run allocates the same hostname; "
@@ -360,8 +381,10 @@ class Allocation:
             form = self.panel.server_form(server_id) if form is None else form
             if self.owner_shown(form, row) is not True:
                 self.panel.edit_server(server_id, form=form, owner=self.owner_account()["id"])
-        # A fresh read: another copy of this hostname's claim may have changed an address meanwhile.
-        addresses = self.panel.addresses(server_id, with_domains=True)
+                form = dict(form, owner=self.owner_account()["id"])
+        self.form = form
+        # ``addresses``: this run's read, after the claim settled (or, for a server found with the hostname, just before
+        # the owner's save); an address that does not show the hostname is written, never assumed set.
         self.panel.set_domain(server_id, self.hostname, addresses, main_ip=row.get("ip"))
         for family, wanted in (("ipv4", self.counts["ipv4"]), ("ipv6", self.counts["ipv6"])):
             have = [a["ip"] for a in addresses if is_ipv6(a["ip"]) == (family == "ipv6") and a["ip"] != row.get("ip")]
@@ -392,6 +415,7 @@ class Allocation:
                     if form.get("owner") not in ("", "no_owner", None):
                         self.panel.edit_server(server_id, form=form, owner="no_owner")
                     self.panel.set_domain(server_id, FREE_HOSTNAME, main_ip=main_ip)
+                    self.panel.claimed.discard(server_id)
                 return None
             except DCIError as exc:
                 problem = exc.msg
@@ -442,7 +466,8 @@ class Allocation:
             raise OperationFailed("allocating server %s to %s failed: %s; %s" % (server_id, self.owner, exc.msg, where), cause=exc) from None
         self.changed = self.changed or self.panel.writes.made > writes_before
         row = self.row = dict(row, owner=self.owner, hostname=self.hostname)
-        self.server = self.panel.describe_server(row, addresses=[a for a in addresses if a["ip"] not in added] + [{"ip": ip} for ip in added])
+        self.addresses = [a for a in addresses if a["ip"] not in added] + [{"ip": ip} for ip in added]
+        self.server = self.panel.describe_server(row, addresses=self.addresses)
         self.after = {"server_id": server_id, "owner": self.owner, "hostname": self.hostname, "ipv4": self.server["ipv4"], "ipv6": self.server["ipv6"]}
         return self
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from .converge import ServiceConvergence
 from .drift import panel_of
+from .install import Templates
 from .view import ServerList
 
 DEFAULT_PANEL = "default"
@@ -38,6 +39,10 @@ class Panels:
         self.poll_interval = poll_interval
         self._clients = {}
         self._views = {}
+        self._users = {}
+        self._templates = {}
+        self._claimed = {}
+        self._users_lock = threading.Lock()  # held while the list is read: the services that ask meanwhile wait for it
         self._lock = threading.Lock()
 
     def key_of(self, whmcs_server_id):
@@ -63,9 +68,31 @@ class Panels:
                 self._views[key] = ServerList(client, max_pause=self.poll_interval)
             return self._views[key]
 
+    def users(self, key):
+        """The panel's ``user`` list, read once per run (on first use) for every service's first look at its account."""
+        client = self.client(key)
+        with self._users_lock:
+            if key not in self._users:
+                self._users[key] = client.list("user")
+            return self._users[key]
+
+    def templates(self, key):
+        """The OS templates the panel's install forms offered in this run (see install.Install's ``templates``)."""
+        with self._lock:
+            return self._templates.setdefault(key, Templates())
+
+    def claimed(self, key):
+        """The ids of the servers this run's allocations claimed on the panel (see panel.Panel's ``claimed``)."""
+        with self._lock:
+            return self._claimed.setdefault(key, set())
+
     def list_reads(self):
         """Full server list reads per panel so far."""
         return dict((key, view.reads) for key, view in self._views.items())
+
+    def list_polls(self):
+        """Of those, the reads made for the later looks of waits, per panel."""
+        return dict((key, view.polls) for key, view in self._views.items())
 
     def close(self):
         for client in self._clients.values():

@@ -74,6 +74,7 @@ class ServiceUpdate:
         self.changed = False
         self.status_kept = None
         self.service = None
+        self.latest = None  # the newest raw read of the service (after the write when one was made), for the caller
 
     def _get(self):
         raw = self.client.get_service(self.service_id)
@@ -181,7 +182,7 @@ class ServiceUpdate:
         return service
 
     def apply(self):
-        raw = self._get()
+        raw = self.latest = self._get()
         current = normalize_service(raw)
         self._plan(raw, current)
         if not (self.fields or self.unset or self.custom_values):
@@ -201,7 +202,7 @@ class ServiceUpdate:
         if self.writes.check_mode:
             self.service = self._simulate(current, self.after)
             return self
-        after = self._get()
+        after = self.latest = self._get()
         self.service = normalize_service(after)
         missing = self.not_shown(after)
         if missing:

@@ -17,6 +17,7 @@ Not a public API: it may change in any release without notice.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from .._dci.panel import fleet_server, same_hostname
@@ -82,10 +83,15 @@ class Run:
         self.claim_settle = claim_settle
         self.warn = warn or (lambda host, message: None)
         self._modules = {}
+        self._modules_lock = threading.Lock()  # held while a product is read: the services that ask meanwhile wait for it
 
     def product_module(self, product_id):
         """The WHMCS provisioning module of a product (GetProducts, read once per product and run)."""
         key = str(product_id)
+        with self._modules_lock:
+            return self._product_module(key, product_id)
+
+    def _product_module(self, key, product_id):
         if key not in self._modules:
             products = self.whmcs_client.get_products(pid=product_id) if self.whmcs_client is not None and product_id else []
             self._modules[key] = next((p.get("module") or "" for p in products if str(p.get("pid")) == key), "")
@@ -123,6 +129,7 @@ class ServiceConvergence:
         self.panel = None
         self.product_id = None
         self.left_status = None  # the WHMCS status as this run last read or wrote it
+        self.read_after_writes = None  # a read of the service in WHMCS made after this round's last write, or None
 
     # Reading ---------------------------------------------------------------------------------------
 
@@ -168,6 +175,8 @@ class ServiceConvergence:
             poll_interval=self.run_.poll_interval,
             warn=lambda message: self.run_.warn(self.host, message),
             name=key if self.run_.panels.several else None,
+            shared_users=lambda: self.run_.panels.users(key),
+            claimed=self.run_.panels.claimed(key),
         )
 
     def servers_of(self, hostname, status, first_round):
@@ -256,7 +265,8 @@ class ServiceConvergence:
             self.act(made, status, whmcs)
             if self.run_.policy == SET or self.run_.check_mode or not self.settings["has_service"]:
                 return
-            now = self.run_.whmcs_client.get_service(self.entry["service_id"])
+            # The read the round's WHMCS update made after its write serves as the look after the last write.
+            now = self.read_after_writes or self.run_.whmcs_client.get_service(self.entry["service_id"])
             if now is None or (now.get("status") or "") == (self.left_status or ""):
                 return
             self.run_.warn(
@@ -268,6 +278,7 @@ class ServiceConvergence:
     def act(self, made, status, whmcs):
         """Do what the decision says, then what WHMCS needs to hear of it."""
         action = made["action"]
+        self.read_after_writes = None
         if self.run_.check_mode:
             # Check mode returns the plan: the decision, from what the run read; nothing more is read or written.
             self.writes.changed = action is not None or self._status_to_write(status, None) is not None
@@ -316,6 +327,7 @@ class ServiceConvergence:
         if not wanted:
             return None
         update = ServiceUpdate(self.run_.whmcs_client, self.writes, self.entry["service_id"], status_if=status, **wanted).apply()
+        self.read_after_writes = update.latest
         if "status" in update.wanted:
             self.left_status = update.wanted["status"]  # this run's own write is no change of WHMCS's mind
         if update.status_kept is not None:
@@ -332,7 +344,7 @@ class ServiceConvergence:
     def provision(self, made, status, whmcs):
         found = self.settings
         had_server = bool(made.get("servers"))
-        Account(self.panel, found["owner"], found["owner_password"]).present()
+        account = Account(self.panel, found["owner"], found["owner_password"]).present()
         allocation = Allocation(
             self.panel,
             found["owner"],
@@ -344,6 +356,7 @@ class ServiceConvergence:
             claim_bound=self.run_.claim_bound,
             claim_settle=self.run_.claim_settle,
             rows=self.panel.view.rows(after=time.monotonic() - self.run_.poll_interval),
+            account=account.row,
         )
         try:
             allocation.present()
@@ -355,20 +368,23 @@ class ServiceConvergence:
         server = allocation.server
         self.result["claim"] = allocation.claim
         try:
-            install = Install(
+            # Started and waited for in one pass: nothing read twice. The install record gets no "finished" note: WHMCS
+            # is told right after, and a rerun that finds the record only waits out settle_time.
+            Install(
                 self.panel,
                 found["os_template"],
                 found["root_password"],
                 recipe=found["recipe"] or None,
-                wait=False,
+                wait=found["wait_for_install"],
                 wait_timeout=self.run_.install_timeout,
                 settle_time=self.run_.settle_time,
                 owner=found["owner"],
                 hostname=found["hostname"],
-            ).run(allocation.row)
-            if found["wait_for_install"] and not install.finished:
-                install.wait = True
-                install.run(self.panel.row(server["id"]))
+                addresses=allocation.addresses,
+                note_finished=False,
+                account=account.row,
+                templates=self.run_.panels.templates(self.result["panel_id"]),
+            ).run(allocation.row, form=allocation.form)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:
                 self._put_back(exc, allocation.row)
@@ -425,6 +441,7 @@ class ServiceConvergence:
         if CREATE_GAVE_UP not in notes:
             return
         service_id = self.entry["service_id"]
+        self.read_after_writes = None  # the writes below come after it
 
         def read_back():
             now = self.run_.whmcs_client.get_service(service_id) or {}

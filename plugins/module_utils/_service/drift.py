@@ -290,6 +290,10 @@ def _service(item):
         "dedicated_ip": (_field(item, "dedicated_ip") or "").strip(),
         "assigned_ips": [ip for ip in (_field(item, "assigned_ips") or ()) if ip],
         "username": _field(item, "username") or "",
+        # What the WHMCS inventory saw beyond this play (an AWX slice, a --limit): see whmcs_client_accounts and
+        # whmcs_domain_services in the plugin's documentation.
+        "client_accounts": _field(item, "client_accounts") or {},
+        "domain_services": _field(item, "domain_services") or [],
     }
 
 
@@ -343,6 +347,7 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
     for dummy, service in services:
         accounts_of_client[service["client_id"]].append(service)
     accounts_of_client = dict((client, client_accounts(group)) for client, group in accounts_of_client.items())
+    in_play = set(text(service["service_id"]) for dummy, service in services)
 
     claims = collections.defaultdict(list)
     for item, service in services:
@@ -355,7 +360,7 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
             owner=explicit_owner,
             hostname=_host_setting(item, "hostname", hostname),
             domain_template=template,
-            accounts=accounts_of_client.get(service["client_id"]),
+            accounts=_merged(accounts_of_client.get(service["client_id"]), service["client_accounts"]),
         )
         subject = subject_of(found)
         panel_id = panel_of(service["server_id"]) if several else None
@@ -379,6 +384,11 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
             )
         elif subject["hostname"]:
             claims[(panel_id, hostname_key(subject["hostname"]))].append(entry)
+            for other in service["domain_services"]:
+                # A service of the same domain that this play does not hold still claims its hostname.
+                outside = _outside(other, in_play, several, host_products, template, claims, panels)
+                if outside is not None:
+                    in_play.add(text(other.get("service_id")))
 
     for (panel_id, key), group in claims.items():
         # Two services, one hostname: the role would find one server for both. Only services that are
@@ -387,6 +397,8 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
         live = [e for e in group if e["state"] != "terminated" or on_panel or e["subject"]["dedicated_ip"] or e["subject"]["assigned_ips"]]
         if len(group) > 1 and live:
             for entry in group:
+                if entry.get("outside"):
+                    continue  # not this play's to report: the play (slice) that holds it does
                 others = ", ".join("%s (%s)" % (o["service_id"], o["status"]) for o in group if o is not entry)
                 entry["decision"] = decision(
                     CONFLICT,
@@ -401,6 +413,40 @@ def plan(items, servers, products=None, hostname=None, domain_template=None, own
             panel = entry["panel"]
             entry["decision"] = decide(entry["state"], entry["subject"], panel.by_hostname.get(hostname_key(entry["hostname"]), []), panel.by_ip)
     return _assemble(entries, panels, left_alone, several)
+
+
+def _merged(accounts, more):
+    """Two ``client_accounts()`` mappings (product id -> logins) in one."""
+    merged = dict((key, set(value)) for key, value in (accounts or {}).items())
+    for key, logins in (more or {}).items():
+        merged.setdefault(text(key).strip(), set()).update(text(login) for login in logins or ())
+    return merged
+
+
+def _outside(other, in_play, several, products, template, claims, panels):
+    """Add a service of the same domain that the play does not hold (``whmcs_domain_services``) to ``claims``, as an
+    entry that is only compared, never planned; returns it, or None when it is in the play, has no hostname or is
+    on a panel the plan did not read."""
+    if text(other.get("service_id")) in in_play or other.get("status") not in STATE_OF_STATUS:
+        return None
+    panel_id = panel_of(other.get("server_id")) if several else None
+    if panel_id not in panels:
+        return None
+    service = dict(_service(dict(("whmcs_" + key, value) for key, value in other.items())), client_accounts={}, domain_services=[])
+    subject = subject_of(settings({"service": service}, products=products, domain_template=template))
+    if not subject["hostname"]:
+        return None
+    entry = {
+        "host": "whmcs-%s" % service["service_id"],
+        "service_id": service["service_id"],
+        "status": service["status"],
+        "state": STATE_OF_STATUS[service["status"]],
+        "hostname": subject["hostname"],
+        "subject": subject,
+        "outside": True,
+    }
+    claims[(panel_id, hostname_key(subject["hostname"]))].append(entry)
+    return entry
 
 
 def _panel_problems(panel, entries, several):

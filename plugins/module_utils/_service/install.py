@@ -13,10 +13,11 @@ Not a public API: it may change in any release without notice.
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from .._dci.errors import DCIError
-from .._dci.panel import FREE_HOSTNAME, is_suspended, same_hostname
+from .._dci.panel import FREE_HOSTNAME, is_suspended, package_of, same_hostname
 from .._wait import WaitTimeout
 from .._writes import NOT_SHOWN
 from .errors import NotTheirs, OperationFailed
@@ -25,11 +26,26 @@ from .install_record import InstallRecord, read_record, with_record
 RECIPE_FORM = re.compile(r"^(#local|[A-Za-z0-9][A-Za-z0-9_.-]*)__[^\s_][^\s]*$")
 
 
-def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started"):
+class Templates:
+    """The OS template keys the install forms of one panel offered in one run, by (package, template asked for)."""
+
+    def __init__(self):
+        self._keys = {}
+        self._lock = threading.Lock()  # held while a form is read: the installs that ask meanwhile take its answer
+
+    def key(self, package, template, read):
+        with self._lock:
+            if (package, template) not in self._keys:
+                self._keys[(package, template)] = read()
+            return self._keys[(package, template)]
+
+
+def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started", account=None):
     """NotTheirs unless the server still carries ``hostname`` on its main address and belongs to ``owner`` (each
     checked when given), from single-server reads (current even where the server list lags) and ``form``, the
     server's ``server.edit`` form as just read: the look before an install wipes the disk, and before a failed
-    activation puts a server back. ``refused``: what was not done, for the message."""
+    activation puts a server back. ``refused``: what was not done, for the message. ``account``: the owner's ``user``
+    row when the caller has it (an account's id does not change; the owner cell itself is always ``form``'s)."""
     server_id = row["id"]
     if hostname is not None:
         main = [a for a in panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
@@ -41,7 +57,7 @@ def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the
             )
     if owner is not None:
         cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
-        user = panel.find_user(owner)
+        user = account if account and account.get("name") == owner and account.get("id") else panel.find_user(owner)
         if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), owner):
             raise NotTheirs(
                 "server %s does not belong to %s (the panel shows owner %s), so %s; check whose server it is"
@@ -57,6 +73,19 @@ class Install:
     that no longer carries the hostname or no longer belongs to the owner is never installed (a claim of
     another allocation that landed late, a change by hand). ``start=False`` only waits for an install an
     earlier run started; ``wait=False`` starts it and returns.
+
+    ``templates``: a ``Templates`` a run shares between the installs on one panel: the template key an install form
+    offered, by (package, template asked for). A server of a package whose form offered the template is taken to offer it too
+    (same server type, same templates); were that not so, the panel refuses the install, the record goes again and
+    the activation is rolled back with the panel's message.
+
+    ``account``: the owner's ``user`` row when the caller has it (``Account.row``), for the last check's account id
+    (else the account is read).
+
+    ``addresses``: the server's addresses (``iplist`` rows, or ``{"ip": ...}``) when the caller has just read or made
+    them (an allocation), for the result instead of a read. ``note_finished=False``: the end of an install waited
+    for is not added to the install record (a rerun within ``settle_time`` of the start then waits that long; the
+    fleet apply, which writes WHMCS right after, saves the read and the save).
     """
 
     def __init__(
@@ -72,6 +101,10 @@ class Install:
         settle_time=60,
         owner=None,
         hostname=None,
+        addresses=None,
+        note_finished=True,
+        account=None,
+        templates=None,
     ):
         self.panel = panel
         self.template = os_template
@@ -84,6 +117,10 @@ class Install:
         self.settle_time = settle_time
         self.owner = owner
         self.hostname = hostname
+        self.addresses = addresses
+        self.templates = templates
+        self.account = account if account and account.get("id") and account.get("name") == owner else None
+        self.note_finished_ = note_finished
         self.changed = False
         self.finished = False
         self.server = None
@@ -94,7 +131,14 @@ class Install:
         if self.recipe not in ("", "null") and not RECIPE_FORM.match(self.recipe):
             raise OperationFailed("recipe %s is not of the form #local__NAME or REPOSITORY__NAME" % self.recipe)
 
-    def template_key(self, server_id):
+    def template_key(self, server_id, package=None):
+        """The template name the install takes (see ``_offered_key``), from the run's ``templates`` when a server of the
+        same package was offered it already."""
+        if self.templates is None or not package:
+            return self._offered_key(server_id)
+        return self.templates.key(package, self.template, lambda: self._offered_key(server_id))
+
+    def _offered_key(self, server_id):
         """The template name the install takes, checked against what the panel offers for this server.
 
         The install form's ``ostemplate`` list (value -> text) is the panel's own answer [M]; a name
@@ -132,7 +176,7 @@ class Install:
 
         row = self.panel.wait_server(server_id, ended, "the OS install finishing", self.wait_timeout)
         if row["operation_failed"]:
-            self.server = self.panel.describe_server(row)
+            self.server = self.describe(row)
             raise OperationFailed(
                 "%s on server %s failed (the panel flags operation_failed); see the server's operation log in the panel, "
                 "then re-run to try again" % (which, server_id),
@@ -170,7 +214,7 @@ class Install:
 
     def check_still_theirs(self, row, form):
         """The last look before an install wipes the disk (see ``check_still_theirs``)."""
-        check_still_theirs(self.panel, row, form, self.hostname, self.owner)
+        check_still_theirs(self.panel, row, form, self.hostname, self.owner, account=self.account)
 
     def start_install(self, server_id, template, before):
         """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
@@ -200,25 +244,31 @@ class Install:
             recipe=self.recipe,
         )
 
-    def run(self, row):
+    def run(self, row, form=None):
+        """Install on the server of ``row``; ``form``: its ``server.edit`` form when the caller has just read it (an
+        allocation's verification), for the look at the install record. The last check before the install always
+        reads the form itself."""
         self.check_recipe()
         server_id = row["id"]
-        template = self.template_key(server_id)
+        template = self.template_key(server_id, package_of(row))
         if row["install_in_progress"]:
             if not self.wait or self.panel.check_mode:
                 # Never a second install while one runs; without waiting there is nothing to decide yet.
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 return self
             # A failed install is reported, not silently started again: a re-run starts a new one.
             row = self.wait_for_install(server_id, "the install that was running", seen=True)
-        form = self.panel.server_form(server_id)
+            form = None  # what the caller read came before that install ended
+        given = form is not None
+        if not given:
+            form = self.panel.server_form(server_id)
         notes = form.get("notes", "")
         record = read_record(notes)
         self.before = {"os_template": record.template if record else None, "recipe": record.recipe if record else None}
         self.after = {"os_template": template, "recipe": self.recipe}
         if record is not None and record.names(template, self.recipe) and not self.force:
             if row["operation_failed"] and not self.start:
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 raise OperationFailed(
                     "the install of %s on server %s failed (the panel flags operation_failed); see the server's operation log in "
                     "the panel, then re-run to try again" % (template, server_id),
@@ -229,7 +279,7 @@ class Install:
         elif not self.start:
             if self.panel.check_mode:
                 # In a check run the task that would have started the install started nothing.
-                self.server = self.panel.describe_server(row)
+                self.server = self.describe(row)
                 return self
             raise OperationFailed(
                 "server %s has no install of %s to wait for (start=false); its notes record %s"
@@ -237,11 +287,14 @@ class Install:
             )
         if self.panel.check_mode:
             self.changed = True
-            self.server = self.panel.describe_server(row)
+            self.server = self.describe(row)
             return self
         if is_suspended(row) or not row["poweron"]:
             row = self.power_on(server_id, row)
             form = self.panel.server_form(server_id)  # what it shows after the wait, for the last check and the save
+            notes = form.get("notes", "")
+        elif given:
+            form = self.panel.server_form(server_id)  # the last check reads the owner now, never the caller's copy
             notes = form.get("notes", "")
         self.check_still_theirs(row, form)
         started = time.time()
@@ -257,11 +310,16 @@ class Install:
             raise
         if self.wait:
             row = self.wait_for_install(server_id, "the install of %s" % template, started=started)
-            self.note_finished(server_id, InstallRecord(template, self.recipe, started))
+            if self.note_finished_:
+                self.note_finished(server_id, InstallRecord(template, self.recipe, started))
         else:
             row = self.panel.row(server_id)
-        self.server = self.panel.describe_server(row)
+        self.server = self.describe(row)
         return self
+
+    def describe(self, row):
+        """The server as the modules return it, with the caller's addresses when it gave them."""
+        return self.panel.describe_server(row, addresses=self.addresses)
 
     def _recorded_install(self, server_id, row, record):
         """The requested install is recorded and did not fail: finished, or (within settle_time of its start,
@@ -271,7 +329,7 @@ class Install:
             self.finished = True
         elif self.wait and not self.panel.check_mode:
             row = self.wait_for_install(server_id, "the install of %s" % record.template, started=record.started)
-        self.server = self.panel.describe_server(row)
+        self.server = self.describe(row)
         return self
 
     def _undo_record(self, server_id, notes, refusal):

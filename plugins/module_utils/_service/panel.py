@@ -36,9 +36,12 @@ def saved(field, value):
 class Panel:
     """One panel for one run: ``client`` (a DCIClient), ``writes`` (the run's write path, _writes.Writes),
     ``view`` (the shared ServerList; one is made when not given), the run's waits' ``wait_timeout`` and
-    ``poll_interval``, and ``warn`` for what a person should hear of."""
+    ``poll_interval``, and ``warn`` for what a person should hear of. ``shared_users``: a callable giving the ``user``
+    list as the run read it once for every service of the panel (fleet_apply), for a look that need not be fresh.
+    ``claimed``: the ids of the servers the run's allocations on this panel claimed (a set they share), which
+    the other allocations try last."""
 
-    def __init__(self, client, writes, view=None, wait_timeout=600, poll_interval=15, warn=None, name=None):
+    def __init__(self, client, writes, view=None, wait_timeout=600, poll_interval=15, warn=None, name=None, shared_users=None, claimed=None):
         self.client = client
         self.writes = writes
         self.view = view if view is not None else ServerList(client, max_pause=poll_interval)
@@ -46,6 +49,8 @@ class Panel:
         self.poll_interval = poll_interval
         self.warn = warn or (lambda message: None)
         self.name = name
+        self.shared_users = shared_users
+        self.claimed = set() if claimed is None else claimed
         self._accounts = None
 
     @property
@@ -54,9 +59,10 @@ class Panel:
 
     # Reads -----------------------------------------------------------------------------------
 
-    def servers(self, after=None):
-        """The whole server list, from a read sent at or after ``after`` (default: a new read)."""
-        return self.view.rows(after)
+    def servers(self, after=None, patience=0.0):
+        """The whole server list, from a read sent at or after ``after`` (default: a new read); ``patience``: see
+        ServerList.rows."""
+        return self.view.rows(after, patience)
 
     def row(self, server_id, after=None):
         """A fresh ``server`` row (the panel has no single-server read: a list read shared through the view)."""
@@ -76,8 +82,11 @@ class Panel:
             self.users()
         return self._accounts
 
-    def find_user(self, name):
-        for user in self.users():
+    def find_user(self, name, fresh=True):
+        """The account ``name`` (a ``user`` row) or None. ``fresh=False``: from the run's shared read of the list when
+        there is one (a look whose answer a later step proves, as the account step's create does)."""
+        users = self.shared_users() if not fresh and self.shared_users is not None else self.users()
+        for user in users:
             if user.get("name") == name:
                 return user
         return None

@@ -21,6 +21,8 @@ from .._wait import WaitTimeout
 
 FIRST_PAUSE = 1.0
 PAUSE_GROWTH = 1.6
+# Seconds a look that may wait (see ServerList.rows' patience) gives others to join a read when none is scheduled.
+BATCH = 0.2
 
 
 class ServerGone(Exception):
@@ -30,7 +32,7 @@ class ServerGone(Exception):
 class ServerList:
     """One panel's ``server`` list, read on demand and shared by every caller of one run.
 
-    ``reads`` counts the full list reads (the benchmarks print it).
+    ``reads`` counts the full list reads, ``polls`` those of them that waits made (the benchmarks print both).
     """
 
     def __init__(self, client, max_pause=15):
@@ -44,23 +46,46 @@ class ServerList:
         self._pause = min(FIRST_PAUSE, self.max_pause)
         self._due = (None, None)  # (the read the next one follows, when the next one is due)
         self.reads = 0
+        self.polls = 0
+        self._waiting = 0  # the waits under way
 
     def _now(self):
         return time.monotonic()
 
-    def rows(self, after=None):
+    def rows(self, after=None, patience=0.0):
         """The rows of a list read sent at or after ``after`` (default: now, i.e. a new read); a read under way that
-        was sent late enough is joined rather than repeated."""
-        return self._rows_after(self._now() if after is None else after)[0]
+        was sent late enough is joined rather than repeated. ``patience`` (seconds): while services wait, the read
+        their waits make next is taken when it is due within that time, rather than a read of the caller's own."""
+        after = self._now() if after is None else after
+        self._await_schedule(after, patience)
+        return self._rows_after(after)[0]
 
-    def _rows_after(self, after):
-        """(rows, when their read was sent) of a read sent at or after ``after``."""
+    def _await_schedule(self, after, patience):
+        """Sleep until the view's next scheduled read when one is due within ``patience`` seconds (the read sent
+        then is sent after ``after``); without one, schedule one ``BATCH`` seconds ahead, which the callers that come
+        meanwhile share (an order day's claims settle a few hundredths of a second apart). No sleep when a read sent
+        after ``after`` is under way or done."""
+        if patience <= 0:
+            return
+        with self._lock:
+            now = self._now()
+            if (self._sent is not None and self._sent >= after) or (self._reading is not None and self._reading >= after):
+                return
+            due = self._due[1]
+            if due is None or due < max(now, after) or due > now + patience:
+                due = max(now, after) + min(BATCH, patience)
+                self._due = (self._sent, due)
+        time.sleep(due - now)
+
+    def _rows_after(self, after, poll=False):
+        """(rows, when their read was sent) of a read sent at or after ``after``; ``poll``: for a wait."""
         with self._lock:
             while True:
                 if self._sent is not None and self._sent >= after:
                     return self._rows, self._sent
                 if self._reading is None:
                     sent = self._reading = self._now()
+                    self.polls += bool(poll)
                     break
                 joined = self._reading
                 self._lock.wait()
@@ -88,15 +113,26 @@ class ServerList:
     def wait(self, server_id, predicate, timeout, what, after=None):
         """Read the server's row until ``predicate(row)`` is true; returns that row.
 
-        The first look is a read sent at or after ``after`` (default: now). Later looks take the view's next
+        The first look is a read sent at or after ``after`` (default: now): while others wait, the read their waits
+        make next when it is due within the first pause, else a read at once. Later looks take the view's next
         read, due one pause after the last one, shared by every waiter; the pauses grow from one second to
         ``max_pause`` and start short again whenever a new wait begins, so a quick change is seen quickly
         and a long install costs few reads.
         """
+        after = self._now() if after is None else after
+        self._await_schedule(after, FIRST_PAUSE)
         with self._lock:
             self._pause = min(FIRST_PAUSE, self.max_pause)
+            self._waiting += 1
+        try:
+            return self._wait(server_id, predicate, timeout, what, after)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _wait(self, server_id, predicate, timeout, what, after):
         deadline = self._now() + timeout
-        rows, seen = self._rows_after(self._now() if after is None else after)
+        rows, seen = self._rows_after(after, poll=True)
         while True:
             row = _find(rows, server_id)
             if row is None:
@@ -106,18 +142,31 @@ class ServerList:
             remaining = deadline - self._now()
             if remaining <= 0:
                 raise WaitTimeout("%s did not happen within %d seconds" % (what, timeout))
+            with self._lock:
+                newer = (self._rows, self._sent) if self._sent is not None and self._sent > seen else None
+            if newer is not None:
+                # A read newer than this waiter's last look (another caller's): a free look, and every waiter then
+                # counts its pause from the same, newest read, so they all share the next one.
+                rows, seen = newer
+                continue
             due = self._next_due(seen)
             delay = min(due - self._now(), remaining)
             if delay > 0:
                 time.sleep(delay)
-            rows, seen = self._rows_after(min(due, self._now()))
+            rows, seen = self._rows_after(min(due, self._now()), poll=True)
 
     def _next_due(self, seen):
-        """When the read after the one sent at ``seen`` is due: the same moment for every waiter."""
+        """When the read after the one sent at ``seen`` is due: the same moment for every waiter. A read another
+        waiter has scheduled already is joined unless this waiter's own pause ends sooner (a wait that has just
+        begun looks again soon)."""
         with self._lock:
-            if self._due[0] != seen:
-                self._due = (seen, seen + self._pause)
-                self._pause = min(self._pause * PAUSE_GROWTH, self.max_pause)
+            if self._due[0] == seen:
+                return self._due[1]
+            scheduled = self._due[1]
+            if scheduled is not None and seen < scheduled <= seen + self._pause and scheduled >= self._now():
+                return scheduled
+            self._due = (seen, seen + self._pause)
+            self._pause = min(self._pause * PAUSE_GROWTH, self.max_pause)
             return self._due[1]
 
 

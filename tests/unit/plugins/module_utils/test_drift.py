@@ -275,6 +275,43 @@ def test_owner_from_a_sibling_or_the_explicit_variable():
     assert plan([service("Active", dedicated_server_owner="ada-old")], servers, products=PRODUCTS, owner="x")["in_sync"] == 1
 
 
+def test_a_siblings_account_known_beyond_the_play():
+    """An AWX slice (or a --limit) without the client's other service: the inventory's whmcs_client_accounts still
+    names its account, so the server it owns is no foreign owner."""
+    servers = [server(owner="ada-old")]
+    assert plan([service("Active")], servers, products=PRODUCTS)["conflicts"][0]["conflict"] == "foreign_owner"
+    known = service("Active", whmcs_client_accounts={"7": ["ada-old", "ada"]})
+    assert plan([known], servers, products=PRODUCTS)["in_sync"] == 1
+    # Only accounts of a product managed here count, as for the play's own services.
+    other_product = service("Active", whmcs_client_accounts={"9": ["ada-old"]})
+    assert plan([other_product], servers, products=PRODUCTS)["conflicts"][0]["conflict"] == "foreign_owner"
+
+
+@pytest.mark.parametrize(
+    "other, conflicting",
+    [
+        ({"status": "Active", "dedicated_ip": "10.0.0.5"}, True),
+        ({"status": "Pending", "dedicated_ip": ""}, True),
+        ({"status": "Terminated", "dedicated_ip": ""}, True),  # as in one play: a live service shares the name with it
+        ({"status": "Fraud", "dedicated_ip": ""}, False),  # left alone, as in one play
+    ],
+)
+def test_a_service_of_the_same_domain_beyond_the_play(other, conflicting):
+    """Two services, one domain, in different AWX slices: the slice that holds one of them sees the other in the
+    inventory's whmcs_domain_services and reports its own service (the other slice reports the other one)."""
+    twin = dict({"service_id": 43, "product_id": 7, "server_id": 1, "domain": HOSTNAME.upper(), "assigned_ips": []}, **other)
+    others = [server("8", owner="x", hostname="x.example")]  # no server carries the name yet
+    made = plan([service("Pending", whmcs_domain_services=[twin])], others, products=PRODUCTS)
+    if conflicting:
+        assert [(c["service_id"], c["conflict"]) for c in made["conflicts"]] == [(42, "hostname_shared")]
+        assert "also the hostname of service 43 (%s)" % other["status"] in made["conflicts"][0]["reason"] and made["hosts"] == []
+    else:
+        assert made["conflicts"] == [] and made["hosts"] == ["whmcs-42"]
+    # A twin the play holds itself is compared as the play's own service, once.
+    both = plan([service("Active", whmcs_domain_services=[twin]), service("Active", service_id=43)], [server()], products=PRODUCTS)
+    assert sorted(c["service_id"] for c in both["conflicts"]) == [42, 43]
+
+
 def test_unknown_accounts_skip_the_owner_check_but_not_the_owner_evidence():
     assert plan([service("Active", username="")], [server(owner="whoever")], products=PRODUCTS)["in_sync"] == 1
     assert plan([service("Active", username="")], [server(owner="")], products=PRODUCTS)["conflicts"][0]["conflict"] == "foreign_owner"

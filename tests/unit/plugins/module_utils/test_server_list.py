@@ -106,3 +106,48 @@ def test_a_failed_read_fails_every_caller_that_joined_it():
     assert errors == ["the panel broke"] * 4 and client.reads == 1
     client.fail = False
     assert view.rows()[0]["read"] == 2  # the next caller reads again
+
+
+def test_a_look_with_patience_takes_the_next_read_of_the_waits():
+    """A look that may wait (the claim's verification, a wait's first look) takes the read the waits under way make
+    next, sent after it asked, rather than a read of its own; without waits it reads at once."""
+    client = FakeClient(seconds=0.005)
+    view = ServerList(client)
+    assert view.rows(patience=1.0)[0]["read"] == 1 and client.reads == 1  # nobody waits: read at once
+    seen = []
+    finish = threading.Event()
+
+    def done(row):
+        seen.append(row["read"])
+        return finish.is_set()
+
+    waiter = threading.Thread(target=lambda: view.wait("1", done, 30, "the install finishing"))
+    waiter.start()
+    time.sleep(0.05)  # the waiter has made its first look and sleeps until its next read
+    asked = time.monotonic()
+    got = view.rows(patience=1.0)[0]["read"]
+    waited = time.monotonic() - asked
+    finish.set()
+    waiter.join()
+    # One read served both: a read sent after the caller asked, which the waiter saw too (a read of the caller's own
+    # would have been sent before the waiter's next one, which could not use it).
+    assert got in seen and got > 1, (got, seen)
+    assert waited <= 1.0 + 0.5, waited  # at most the pause until the waits' next read (one second here)
+
+
+def test_waits_that_began_apart_share_one_schedule():
+    """Two waits whose first looks were reads of their own (the second began while the first one's read was under
+    way, so it could not use it) share every later read: one schedule for all waits, not one per wait."""
+    client = FakeClient(seconds=0.1)
+    view = ServerList(client, max_pause=1)
+    finish = threading.Event()
+    threads = [threading.Thread(target=lambda i=i: view.wait(str(i), lambda row: finish.is_set(), 30, "anything")) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.03)
+    time.sleep(4.2)
+    finish.set()
+    for thread in threads:
+        thread.join()
+    # Two first looks, then one read a second for both (a schedule each would read twice a second).
+    assert client.reads <= 2 + 5, client.reads
