@@ -261,6 +261,13 @@ class WHMCSClient:
             raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action), call=action)
         if answer.get("result") == "success" or (status != 200 and answer.get("result") != "error"):
             return answer  # with a status other than 200, only a refusal counts: the transport decides by the status
+        if answer.get("result") != "error":
+            # Neither success nor a refusal: nothing says what WHMCS did. A reading action may ask again; for a
+            # writing one this is a lost answer, which the write path reads back.
+            raise WHMCSRetryableError(
+                "WHMCS at %s answered %s with neither success nor an error (result %r)" % (self.display_url, action, answer.get("result")),
+                call=action,
+            )
         message = self._scrub(str(answer.get("message") or "no message"))
         raise WHMCSError(
             "WHMCS refused %s%s: %s%s" % (action, "" if status == 200 else " with HTTP %d" % status, message, _hint(message)),
