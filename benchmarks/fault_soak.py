@@ -68,12 +68,15 @@ WANTED = {
 
 
 def failures(records):
-    """Host -> why its service failed, for hosts that did not reach the end of the role."""
-    done = {r["host"] for r in records if r["task"] == "Record the result" and r["status"] in ("ok", "changed")}
+    """Host -> why its service failed: the services fleet_apply reported failed, and hosts whose own task failed."""
     reasons = {}
     for record in records:
-        if record["status"] == "failed" and record["host"] not in done:
-            # The last failure of a host is the rescue's report (or the failing task itself).
+        services = record["result"].get("services") if isinstance(record["result"], dict) else None
+        if isinstance(services, list):  # fleet_apply's result: one entry per service it converged
+            for service in services:
+                if isinstance(service, dict) and service.get("failed"):
+                    reasons[service.get("host")] = str(service.get("msg") or "").strip()
+        elif record["status"] == "failed" and record["host"] != "localhost":
             reasons[record["host"]] = str(record["result"].get("msg") or "").strip()
     return reasons
 
