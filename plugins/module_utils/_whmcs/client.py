@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit, urlunsplit
 
-from .._transport import HAS_REQUESTS, READ_RETRIES, REQUESTS_IMPORT_ERROR, Transport
+from .._transport import HAS_REQUESTS, READ_RETRIES, READ_RETRY_SECONDS, REQUESTS_IMPORT_ERROR, Transport
 from .actions import READ, WRITE, checked
 from .errors import WHMCS_ERRORS, WHMCSError, WHMCSRetryableError
 from .services import encode_custom_fields, products_list, to_int
@@ -78,6 +78,7 @@ class WHMCSClient:
         ca_path=None,
         timeout=60,
         retries=READ_RETRIES,
+        retry_for=READ_RETRY_SECONDS,
         backoff=0.5,
         pool_size=10,
         sleep=None,
@@ -102,6 +103,7 @@ class WHMCSClient:
             timeout=timeout,
             use_proxy=use_proxy,
             retries=retries,
+            retry_for=retry_for,
             backoff=backoff,
             sleep=sleep,
             shown_url=self.display_url,

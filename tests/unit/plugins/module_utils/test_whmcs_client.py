@@ -30,6 +30,8 @@ SUCCESS = {"result": "success"}
 
 
 def make_client(answers, access_key=None, **kwargs):
+    """A client on fake answers; its reads are repeated ``retries`` times (5), not for a while (retry_for 0)."""
+    kwargs.setdefault("retry_for", 0)
     sleeps = []
     client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key, sleep=sleeps.append, **kwargs)
     client.transport.session = FakeSession(answers)
