@@ -146,6 +146,17 @@ def test_repeats_of_a_write_not_made_end_with_the_tasks_time_and_leave_nothing_h
     assert sim.server_state("6") == before
 
 
+def test_a_lost_write_that_lands_during_the_pause_is_not_sent_again(panel):
+    """The fault soak's at 30 %: server.disable's answer lost at once, the panel carrying it out 0.5 s later, after the
+    read-back (not there) and before the repeat. The read-back right before the repeat sees it: one send."""
+    sim, runner = panel
+    sim.lose_next_answer("server.disable", kind="delayed_apply", apply_after=0.5)
+    result = runner.run("dci_server", dict(WAIT, server_id="6", blocked=True))
+    assert not result.get("failed"), result["msg"]
+    assert alice_server(sim)["blocked"] and len(sends_of(sim, "server.disable")) == 1
+    assert any("read back again before sending it again: blocking server 6 (server.disable) was made" in w for w in result["warnings"]), result["warnings"]
+
+
 def test_a_new_address_whose_lost_copy_lands_late_is_taken_not_asked_for_again(panel):
     """The fault soak's: the create's answer lost at once (a proxy gave up), the panel carries it out 1.5 s later.
     Read back at once it is not there; read back after claim_settle it is, and is the address: one create, one address."""
