@@ -19,7 +19,7 @@ import pytest
 
 from inprocess import ModuleRunner, VirtualClock, connection_args, start_panel
 from simulators.whmcs import WHMCSSimulator, make_state as whmcs_state
-from write_cases import CASES, WAIT, alice_server
+from write_cases import CASES, WAIT, alice_server, block
 
 pytestmark = pytest.mark.quick
 
@@ -155,6 +155,22 @@ def test_a_lost_write_that_lands_during_the_pause_is_not_sent_again(panel):
     assert not result.get("failed"), result["msg"]
     assert alice_server(sim)["blocked"] and len(sends_of(sim, "server.disable")) == 1
     assert any("read back again before sending it again: blocking server 6 (server.disable) was made" in w for w in result["warnings"]), result["warnings"]
+
+
+def test_the_read_back_of_an_unblock_reads_the_row_after_the_switch_ports_settled(panel):
+    """The fault soak's at 30 %: server.enable's answer lost at once, the panel carrying it out 0.5 s later; the read-back
+    read the server list at once (blocked), then the switch ports, whose answers were lost until the unblock had ended.
+    The row it judged by was the one read before: 'not made', and server.enable was sent again after it took effect."""
+    sim, runner = panel
+    block(sim, runner)
+    # The read-back's look at the switch ports: four answers lost (each read handled), 7.5 s or more of pauses, while
+    # the unblock, landed at the second, takes 5 s.
+    sim.set_faults(rate=1.0, kinds=["http500"], names=["server.connection"], count=4, after=1.0)
+    sim.lose_next_answer("server.enable", kind="delayed_apply", apply_after=0.5)
+    result = runner.run("dci_server", dict(WAIT, server_id="6", blocked=False))
+    assert not result.get("failed"), result["msg"]
+    assert not alice_server(sim)["blocked"] and len(sends_of(sim, "server.enable")) == 1
+    assert any("read back: unblocking server 6 (server.enable) was made" in w for w in result["warnings"]), result["warnings"]
 
 
 def test_a_new_address_whose_lost_copy_lands_late_is_taken_not_asked_for_again(panel):
