@@ -36,7 +36,8 @@ The whole run stops starting new rounds after ``--max-seconds``. Exit status 1 w
 is broken (or a run is cut short by its time-out).
 
     .venv/bin/python benchmarks/fault_soak.py [--rates 0.05,0.15,0.3] [--pending 20] [--after 0.5] [--max-seconds 900]
-    .venv/bin/python benchmarks/fault_soak.py --rates 0.15,0.3 --seeds 20 --max-runs 1 --max-seconds 14400
+    .venv/bin/python benchmarks/fault_soak.py --rates 0.15 --seeds 20 --max-runs 1 --max-seconds 7200   # issue 20's goals:
+    .venv/bin/python benchmarks/fault_soak.py --rates 0.3 --seeds 10 --max-runs 1 --max-seconds 3600    # 2-4 minutes a round
 """
 
 from __future__ import annotations
