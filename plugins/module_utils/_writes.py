@@ -79,14 +79,8 @@ class Writes:
                 return send()
             except AnswerLost as exc:
                 lost = exc
-            shown = read_back() if read_back is not None else CANNOT_TELL
-            if shown is CANNOT_TELL:
-                raise _amended(
-                    lost,
-                    "the answer was lost and nothing the panel shows tells whether %s was made, so it was not repeated: check it, then re-run the task" % what,
-                )
+            shown = self._read_back(lost, read_back, what)
             if shown is not NOT_SHOWN:
-                self.warn("%s; read back: %s was made" % (lost.msg, what))
                 return shown
             if not repeat:
                 raise _not_made(lost, "read back: %s was not made; it is never sent twice, since the lost copy may still arrive" % what)
@@ -98,9 +92,27 @@ class Writes:
                     "read back after %d sends in %d seconds: %s was not made (a write that was not made is sent again for %d seconds at most)"
                     % (sends, elapsed, what, deadline),
                 )
-            self.warn("%s; read back: %s was not made, so it was sent again" % (lost.msg, what))
             time.sleep(wait)
             pause *= 2
+            # Read back again right before the repeat: a copy of the lost request that was still on its way
+            # (a proxy that gave up on it, then passed it on) may have landed during the pause.
+            shown = self._read_back(lost, read_back, what, again=True)
+            if shown is not NOT_SHOWN:
+                return shown
+            self.warn("%s; read back: %s was not made, so it was sent again" % (lost.msg, what))
+
+    def _read_back(self, lost, read_back, what, again=False):
+        """What the panel shows after the lost answer ``lost``: the write's answer (made: warned), or NOT_SHOWN; CANNOT_TELL
+        raises the lost answer's error."""
+        shown = read_back() if read_back is not None else CANNOT_TELL
+        if shown is CANNOT_TELL:
+            raise _amended(
+                lost,
+                "the answer was lost and nothing the panel shows tells whether %s was made, so it was not repeated: check it, then re-run the task" % what,
+            )
+        if shown is not NOT_SHOWN:
+            self.warn("%s; read back%s: %s was made" % (lost.msg, " again before sending it again" if again else "", what))
+        return shown
 
 
 def _amended(lost, why):

@@ -58,6 +58,7 @@ TIMED = (
     "module_utils._service.allocation",
     "module_utils._service.converge",
     "module_utils._service.install",
+    "module_utils._service.panel",
     "module_utils._service.view",
     "module_utils._transport",
     "module_utils._wait",

@@ -34,6 +34,14 @@ def test_the_checks_see_a_half_done_shop():
         {"task": "Report the failed activation", "host": "whmcs-%s" % s["id"], "status": "failed", "result": {"msg": "activation failed: boom"}}
         for s in original[:2]
     ]
+    # fleet_apply's result names them too (reconcile and converge run it once for every service).
+    applied = {
+        "task": "Converge the services to WHMCS",
+        "host": "whmcs-%s" % original[0]["id"],
+        "status": "failed",
+        "result": {"services": [{"host": "whmcs-%s" % s["id"], "failed": True, "msg": "activation failed: boom"} for s in original[:2]]},
+    }
+    assert fault_soak.failures([applied]) == fault_soak.failures(records) == {"whmcs-%s" % s["id"]: "activation failed: boom" for s in original[:2]}
     records = fault_soak.failures(records)
     assert fault_soak.check(original, dci, whmcs, records, final=False) == []
     assert len(fault_soak.check(original, dci, whmcs, records, final=True)) == 2  # the Pending ones are not done

@@ -126,3 +126,15 @@ def test_server_details(panel):
     assert server["owner"] == "alice" and server["hostname"] == "alice1.example.com"
     assert server["ipmi_ip"] and server["switch_port"] and server["mac"]
     assert server["ipv4"] == [server["main_ip"]] and server["power"] == "on" and server["blocked"] is False
+
+
+def test_a_read_whose_answers_fail_eight_times_in_a_row_is_still_read(panel):
+    """The fault soak's at 30 %: six answers of one server-list read all lost failed the service. A read is now
+    asked again for as long as a minute (the pauses, on the virtual clock), whatever the count."""
+    sim, runner, clock = panel
+    sim.set_faults(rate=1.0, kinds=["http500", "badbody", "drop", "truncate"], names=["server"], count=8, seed=1)
+    started = clock.monotonic()
+    result = runner.run("dci_server_info", {"server_id": "6"})
+    assert not result.get("failed"), result["msg"]
+    assert [server["hostname"] for server in result["servers"]] == ["alice1.example.com"]
+    assert len([call for call in sim.calls if call["name"] == "server"]) == 9 and clock.monotonic() - started < 60

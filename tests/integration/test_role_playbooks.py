@@ -125,6 +125,23 @@ def test_failed_activation_leaves_the_service_pending_and_the_server_free(shop, 
     assert len(after["free.ds"]) == len(before["free.ds"])
 
 
+def test_a_service_that_failed_fails_the_converge_run_at_its_end(shop, tmp_path):
+    """converge and reconcile converge every service, then fail on the ones that failed (playbooks/failed.yml)."""
+    state = shop.dci.dump_state()
+    for server in state["servers"]:
+        if server.get("chassis_templ") == PACKAGE:
+            server["fail_install"] = True
+    shop.dci.load_state(state)
+    run = playbook(shop, tmp_path, "converge", "-e", "service_id=10")
+    assert run.rc == 2, run.output
+    # fleet_apply's own failure is ignored there (each service runs to its end), then reported at the end.
+    failed = [r for r in run.records if r["status"] == "failed"]
+    assert [r["task"].split(" : ")[-1] for r in failed] == ["Converge the services to WHMCS", "Report the services that failed"], run.output
+    assert "1 of 1 services failed" in failed[1]["result"]["msg"] and "activation of service 10 (10.domain) failed" in failed[1]["result"]["msg"]
+    assert run.output.index("PLAY [Summary]") < run.output.index("PLAY [Fail on the services that failed]")
+    assert shop.whmcs.service(10)["status"] == "Pending"
+
+
 def test_missing_product_settings_are_a_clear_error(shop, tmp_path):
     run = run_ansible_playbook(tmp_path, ["ispsystem.dcimanager.provision", "-e", "service_id=10"], env=shop.env)
     assert run.rc != 0

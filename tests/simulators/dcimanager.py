@@ -16,7 +16,7 @@ hidden state with ``sim.server_state(id)``, and build states with ``default_stat
 Facts marked [H]/[M] in the API reference are implemented as described there. Everything below is an
 ASSUMPTION of this simulator; check each on a real panel (``mgrctl -m dcimgr -i FUNCTION`` prints a
 function's parameters; the panel log shows what the web UI sends) before relying on it. Where no
-evidence settles a detail, a VARIANT knob (``V1`` ... ``V17``, listed under the assumption it flips;
+evidence settles a detail, a VARIANT knob (``V1`` ... ``V18``, listed under the assumption it flips;
 the default is the behaviour described) lets the simulator play a panel that differs in it, and
 ``VARIANTS`` names one settings dict per single difference, so a test can run on each of them:
 
@@ -35,6 +35,13 @@ Transport and documents
           ``flag_text="on"`` a set one says ``on``.
   A4  ``<slist name="F">`` options are ``<val key="VALUE">Display text</val>``: clients must use ``key``.
   A5  Saves answer ``<ok/>``; creates answer ``<id>`` and ``<ok/>``; ``iplist.edit`` creates ``<ip>``, ``<id>``, ``<ok/>``.
+      The reference is sure only that a create answers ``/doc/id`` and that success is "no ``<error>``".
+      V18 ``strip_from_writes="FUNC:ELEMENT[,FUNC:ELEMENT...]"``: the answer of every write of FUNC (a
+          call that changes something; its form reads are spared) leaves out its ELEMENT children, the
+          change still made: a panel whose ``iplist.edit`` create answers a bare ``<ok/>`` is
+          ``"iplist.edit:ip,iplist.edit:id"``. ``write_answer_elements`` (not a knob) records, per
+          function, every element its writes' answers carried before any was left out, so a test can
+          take each away in turn.
   A6  A parameter given twice takes its last value. One ``elid`` per call (no ``elid=1, 2`` group operations).
   A8  The ``server`` list is current: it shows every write the moment the panel answered it.
       ``list_lag=S`` (seconds, default 0; a knob, not one of the VARIANTS): the ``server`` list shows each
@@ -243,6 +250,21 @@ def _words(value):
     return str(value)
 
 
+def _function_elements(value):
+    """ "FUNC:ELEMENT" pairs, comma-separated ("" for none), as given (V18)."""
+    value = str(value).strip()
+    for pair in value.split(",") if value else ():
+        func, sep, element = pair.partition(":")
+        if not sep or not func or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", element):
+            raise ValueError("expected FUNC:ELEMENT[,FUNC:ELEMENT...], got %r" % value)
+    return value
+
+
+def stripped_pairs(value):
+    """The (function, element) pairs of a ``strip_from_writes`` value."""
+    return {tuple(pair.split(":", 1)) for pair in value.split(",") if pair}
+
+
 def _seconds(value):
     value = float(value)
     if value < 0:
@@ -265,7 +287,7 @@ def _count(value):
 
 
 # name -> (converter, default). Each default is the behaviour the module docstring describes; the
-# other values play a panel that differs in one unevidenced detail (V1..V17 there).
+# other values play a panel that differs in one unevidenced detail (V1..V18 there).
 VARIANT_KNOBS = {
     "port_state_column": (_column, "state"),  # V1  F7
     "port_state_words": (_words, "on,off"),  # V2  F7
@@ -285,6 +307,7 @@ VARIANT_KNOBS = {
     "error_status": (_status, 200),  # V15 E*
     "form_empty_fields": (_one_of("show", "omit"), "show"),  # V16 A9
     "flag_off_text": (str, ""),  # V17 A3
+    "strip_from_writes": (_function_elements, ""),  # V18 A5
 }
 
 # One panel per single difference from the defaults, for tests parametrized over them.
@@ -317,6 +340,7 @@ VARIANTS = {
     "errors_http500": {"error_status": 500},
     "form_omits_empty": {"form_empty_fields": "omit"},
     "flags_on_off": {"flag_text": "on", "flag_off_text": "off"},
+    "bare_ok_creates": {"strip_from_writes": "iplist.edit:ip,iplist.edit:id,user.edit:id"},
 }
 
 # Every flag a row of each list can carry (V17 shows the ones not set too).
@@ -655,6 +679,8 @@ class DCImanagerSimulator(SimulatorServer):
         # server id -> [(time, owner id, columns, flags)] of its server-list row, oldest first (A8).
         self._row_history = {}
         self.installs = []
+        # function -> every element its writes' answers carried (V18), before any was left out.
+        self.write_answer_elements = {}
         for name, (convert, default) in VARIANT_KNOBS.items():
             setattr(self, name, convert(variants.get(name, default)))
         self.admin_user = admin_user
@@ -799,12 +825,22 @@ class DCImanagerSimulator(SimulatorServer):
             if out != "xml":
                 raise ApiError("value", "out", "Unknown output format '%s'" % out)
             doc = self._call(name, params)
+            if write and isinstance(doc, ET.Element):
+                self._strip_answer(name, doc)
         except ApiError as err:
             doc = _error_doc(err)
             status = self.error_status  # V15
         if self.list_lag > 0:
             self._record_rows()
         return status, XML_TYPE, _serialize(doc), name, write
+
+    def _strip_answer(self, name, doc):
+        """Record the elements of a write's answer, then leave out the ones ``strip_from_writes`` names (V18)."""
+        self.write_answer_elements.setdefault(name, set()).update(child.tag for child in doc)
+        stripped = stripped_pairs(self.strip_from_writes)
+        for child in list(doc):
+            if (name, child.tag) in stripped:
+                doc.remove(child)
 
     def _call(self, name, params):
         if name == "auth":

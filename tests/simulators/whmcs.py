@@ -41,7 +41,13 @@ Assumptions beyond the reference (behaviour the reference does not settle):
   base64 of ``"enc:" + text``), not WHMCS's;
 * ``ModuleCreate`` / ``ModuleSuspend`` / ``ModuleUnsuspend`` / ``ModuleTerminate`` only change
   the status and write the activity log (there is no provisioning module behind them; W-EDA-4);
-* the API role allows every action (no "Access Denied").
+* the API role allows every action (no "Access Denied");
+* ``UpdateClientProduct`` answers ``{"result": "success", "serviceid": N}`` as the reference shows; the
+  ``Module*`` actions answer ``{"result": "success"}``. Knob ``strip_from_writes="Action:key[,Action:key...]"``
+  leaves the named keys out of every successful answer of that writing action, the change still made
+  (``"UpdateClientProduct:serviceid"``: a WHMCS that answers without the id; ``"ModuleCreate:result"``: one
+  whose answer says neither success nor error). ``write_answer_keys`` (not a knob) records, per action,
+  every key its successful answers carried before any was left out, so a test can take each away in turn.
 
 Module events, the activity log and the module queue (used by the EDA event source; the reference
 gives the fields of GetActivityLog and GetModuleQueue but not the rest):
@@ -257,12 +263,26 @@ class WHMCSSimulator(SimulatorServer):
         "access_key": str,  # $api_access_key of configuration.php; "" = none configured
         "identifier": str,  # the one API credential that is accepted
         "secret": str,
+        "strip_from_writes": str,  # "Action:key[,Action:key...]": keys left out of a writing action's answer
     }
 
     def __init__(
-        self, tls_dir=None, port=0, latency=0.0, identifier="sim-identifier", secret="sim-secret", refuse_ip="", access_key="", state=None, jitter=0.0
+        self,
+        tls_dir=None,
+        port=0,
+        latency=0.0,
+        identifier="sim-identifier",
+        secret="sim-secret",
+        refuse_ip="",
+        access_key="",
+        state=None,
+        jitter=0.0,
+        strip_from_writes="",
     ):
         super().__init__(tls_dir=tls_dir, port=port, latency=latency, jitter=jitter)
+        self.strip_from_writes = strip_from_writes
+        # action -> every key its successful answers carried, before any was left out (strip_from_writes).
+        self.write_answer_keys = {}
         self.identifier = identifier
         self.secret = secret
         self.refuse_ip = refuse_ip
@@ -351,6 +371,10 @@ class WHMCSSimulator(SimulatorServer):
                 raise WHMCSApiError("Command Not Found")
             answer = handler(params)
             answer = dict({"result": "success"}, **answer)
+            if write:
+                self.write_answer_keys.setdefault(action, set()).update(answer)
+                stripped = {tuple(pair.split(":", 1)) for pair in self.strip_from_writes.split(",") if pair}
+                answer = dict((key, value) for key, value in answer.items() if (action, key) not in stripped)
         except WHMCSApiError as exc:
             answer = {"result": "error", "message": str(exc)}
         return (200,) + self._render(answer, params) + (action, write)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from urllib.parse import quote, urlsplit
 
-from .._transport import READ_RETRIES, Transport
+from .._transport import READ_RETRIES, READ_RETRY_SECONDS, Transport
 from .answers import element_to_dict, form_of, parse_document, rows_of, session_of, whole_number
 from .errors import DCI_ERRORS, DCIError
 from .functions import FORM, LIST, READS, WRITE, checked
@@ -77,6 +77,7 @@ class DCIClient:
         ca_path=None,
         timeout=60,
         retries=READ_RETRIES,
+        retry_for=READ_RETRY_SECONDS,
         backoff=0.5,
         sleep=None,
         on_session=None,
@@ -97,6 +98,7 @@ class DCIClient:
             timeout=timeout,
             use_proxy=use_proxy,
             retries=retries,
+            retry_for=retry_for,
             backoff=backoff,
             sleep=sleep,
             hint_403="the controller's address may be blocked in the panel's or a proxy's access list",

@@ -65,6 +65,11 @@ class Account:
         if answer is not None:
             # A create answers the new id; an answer without one is read back.
             user["id"] = answer.get("id") or (self.get() or {}).get("id")
+            if not user["id"]:
+                raise OperationFailed(
+                    "DCImanager answered the creation of account %s without its id, and its user list does not show the account; "
+                    "check the panel's accounts, then re-run the task" % self.name
+                )
         return user
 
     def _set_password(self, user):

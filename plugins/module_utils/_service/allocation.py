@@ -346,23 +346,38 @@ class Allocation:
     def _add_address(self, server_id, family, known):
         """Allocate one extra address of ``family``; returns it. ``known``: the server's addresses before.
 
-        Never sent twice: a second copy of a create whose answer was lost would take a second address."""
+        Never sent again while a copy of it may still land: a second copy of a create whose answer was
+        lost would take a second address. A create the read-back shows not made is looked for again
+        after claim_settle, the longest a late copy may take to land (the bound the timed claim rests
+        on): shown then, it landed late and is the address; still not shown, no copy of it can land any
+        more, and a new one is asked for, while the task's time for a write lasts."""
 
         def read_back():
             new = [a["ip"] for a in self.panel.addresses(server_id) if a["ip"] not in known and is_ipv6(a["ip"]) == (family == "ipv6")]
             return {"ip": new[0]} if new else NOT_SHOWN
 
-        answer = self.panel.write(
-            "iplist.edit",
-            read_back,
-            "a new %s address on server %s" % (family, server_id),
-            repeat=False,
-            plid=server_id,
-            family=family,
-            iptype=self.ip_group,
-            ip="",
-            domain=self.hostname,
-        )
+        what = "a new %s address on server %s" % (family, server_id)
+        started = time.monotonic()
+        while True:
+            try:
+                answer = self.panel.write(
+                    "iplist.edit", read_back, what, repeat=False, plid=server_id, family=family, iptype=self.ip_group, ip="", domain=self.hostname
+                )
+                break
+            except WriteNotMade as exc:
+                time.sleep(self.settle)
+                found = read_back()
+                if found is not NOT_SHOWN:
+                    self.panel.warn("%s: read back again after claim_settle (%gs), it landed late and was made" % (what, self.settle))
+                    return found["ip"]
+                if time.monotonic() - started + self.settle >= self.panel.writes.deadline:
+                    exc.msg += "; read back again after claim_settle (%gs), it was still not made" % self.settle
+                    exc.args = (exc.msg,)
+                    raise
+                self.panel.warn(
+                    "%s: read back again after claim_settle (%gs), it was still not made, and no copy of it can land any more: "
+                    "a new one was asked for" % (what, self.settle)
+                )
         address = (answer or {}).get("ip")
         if not address:
             # The answer carried no address (a bare <ok/>): what the write produced is read back.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 
 from .._dci.answers import CONNECTION_FLAGS
 from .._dci.panel import Accounts, is_ipv6, is_suspended, is_switch, owner_may_be_id, package_of, power_of, same_hostname
@@ -262,10 +263,22 @@ class Panel:
         self.write(func, read_back, what or "%s on server %s" % (func, server_id), elid=server_id)
 
     def settled_row(self, server_id, busy=None):
-        """The server's row once ``busy(row)`` is false (at once without ``busy``)."""
+        """The server's row once ``busy(row)`` is false (at once without ``busy``), from a read sent after that.
+
+        ``busy`` may look at more than the row (the switch ports): a row read before it showed nothing under
+        way may be older than the operation it waited out, so the row is read again after."""
         if busy is None:
             return self.row(server_id)
-        return self.wait_server(server_id, lambda row: not busy(row), "the operation under way ending")
+        idle = []
+
+        def settled(row):
+            if busy(row):
+                return False
+            idle.append(time.monotonic())
+            return True
+
+        self.wait_server(server_id, settled, "the operation under way ending")
+        return self.row(server_id, after=idle[-1])
 
     def switch_ports_busy(self, server_id):
         return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit, urlunsplit
 
-from .._transport import HAS_REQUESTS, READ_RETRIES, REQUESTS_IMPORT_ERROR, Transport
+from .._transport import HAS_REQUESTS, READ_RETRIES, READ_RETRY_SECONDS, REQUESTS_IMPORT_ERROR, Transport
 from .actions import READ, WRITE, checked
 from .errors import WHMCS_ERRORS, WHMCSError, WHMCSRetryableError
 from .services import encode_custom_fields, products_list, to_int
@@ -78,6 +78,7 @@ class WHMCSClient:
         ca_path=None,
         timeout=60,
         retries=READ_RETRIES,
+        retry_for=READ_RETRY_SECONDS,
         backoff=0.5,
         pool_size=10,
         sleep=None,
@@ -102,6 +103,7 @@ class WHMCSClient:
             timeout=timeout,
             use_proxy=use_proxy,
             retries=retries,
+            retry_for=retry_for,
             backoff=backoff,
             sleep=sleep,
             shown_url=self.display_url,
@@ -261,6 +263,13 @@ class WHMCSClient:
             raise WHMCSError("WHMCS at %s answered %s with unexpected JSON (not an object)" % (self.display_url, action), call=action)
         if answer.get("result") == "success" or (status != 200 and answer.get("result") != "error"):
             return answer  # with a status other than 200, only a refusal counts: the transport decides by the status
+        if answer.get("result") != "error":
+            # Neither success nor a refusal: nothing says what WHMCS did. A reading action may ask again; for a
+            # writing one this is a lost answer, which the write path reads back.
+            raise WHMCSRetryableError(
+                "WHMCS at %s answered %s with neither success nor an error (result %r)" % (self.display_url, action, answer.get("result")),
+                call=action,
+            )
         message = self._scrub(str(answer.get("message") or "no message"))
         raise WHMCSError(
             "WHMCS refused %s%s: %s%s" % (action, "" if status == 200 else " with HTTP %d" % status, message, _hint(message)),

@@ -1,4 +1,4 @@
-"""The DCImanager simulator's variant knobs (V1..V17 of its docstring) and its fast list documents."""
+"""The DCImanager simulator's variant knobs (V1..V18 of its docstring) and its fast list documents."""
 
 import xml.etree.ElementTree as ET
 
@@ -362,3 +362,19 @@ def test_list_documents_are_byte_identical_to_elementtree(empty_cells, flag_text
         for columns, row_flags in sample:
             doc.row(columns, row_flags)
         assert doc.to_bytes() == _reference(sample, empty_cells, flag_text, path, head)
+
+
+def test_strip_from_writes_leaves_an_element_out_of_a_writes_answer_only(make_sim):
+    """V18: the change is made, its answer lacks the element; form reads keep theirs; every element is recorded."""
+    sim = make_sim(strip_from_writes="iplist.edit:ip,iplist.edit:id")
+    doc = call(sim, "iplist.edit", plid="1", sok="ok", family="ipv4", domain="a.example.net")
+    assert error(doc) is None and [child.tag for child in doc] == ["ok"]
+    made = [a for a in sim.server_state("1")["addresses"] if a["domain"] == "a.example.net"]
+    assert len(made) == 1
+    assert call(sim, "iplist.edit", plid="1", elid=made[0]["id"]).findtext("ip") == made[0]["ip"]
+    assert sim.write_answer_elements == {"iplist.edit": {"ip", "id", "ok"}}
+    sim.apply_settings({"strip_from_writes": "iplist.edit:ok"})
+    assert [child.tag for child in call(sim, "iplist.edit", plid="1", sok="ok", family="ipv4", domain="a.example.net")] == ["ip", "id"]
+    for bad in ("iplist.edit", "iplist.edit:", ":ok", "iplist.edit:two words"):
+        with pytest.raises(ValueError):
+            sim.apply_settings({"strip_from_writes": bad})

@@ -20,6 +20,8 @@ AUTH_OK = b'<?xml version="1.0" encoding="UTF-8"?><doc><auth id="sess123" level=
 
 
 def make_client(answers, **kwargs):
+    """A client on fake answers; its reads are repeated ``retries`` times (5), not for a while (retry_for 0)."""
+    kwargs.setdefault("retry_for", 0)
     client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=lambda seconds: None, **kwargs)
     client.transport.session = FakeSession(answers)
     return client
@@ -138,6 +140,25 @@ def test_read_retries_are_bounded():
         client.list("server")
     assert "HTTP 503" in info.value.msg
     assert len(client.transport.session.posts) == 5
+
+
+def test_a_read_is_asked_again_while_its_time_lasts():
+    """Beyond its count of repeats, a read goes on while the pauses before its repeats stay within retry_for."""
+    pauses = []
+    client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=pauses.append, retries=2, retry_for=30)
+    client.transport.session = FakeSession([AUTH_OK] + [FakeResponse(b"", 503)] * 40)
+    with pytest.raises(DCIError, match="HTTP 503"):
+        client.list("server")
+    sends = len(client.transport.session.posts) - 1
+    assert sends == len(pauses) + 1 and sends > 3
+    # Pauses double from 0.5 s to at most 5 s (each up to half again by jitter), and stop before 30 s would pass.
+    assert sum(pauses) < 30 and max(pauses) <= 7.5 and sum(pauses) + 5 >= 30
+    # A panel that refuses connections is down, not flaky: its count of repeats only.
+    client = DCIClient("https://panel.example", "admin", "s3cret-pw", sleep=pauses.append, retries=2, retry_for=30)
+    client.transport.session = FakeSession([connection_refused()] * 10)
+    with pytest.raises(DCIError, match="cannot connect"):
+        client.list("server")
+    assert len(client.transport.session.posts) == 3
 
 
 def test_writes_are_not_retried_after_the_request_may_have_arrived():

@@ -30,6 +30,8 @@ SUCCESS = {"result": "success"}
 
 
 def make_client(answers, access_key=None, **kwargs):
+    """A client on fake answers; its reads are repeated ``retries`` times (5), not for a while (retry_for 0)."""
+    kwargs.setdefault("retry_for", 0)
     sleeps = []
     client = WHMCSClient("https://billing.example.com/whmcs/", "ident", SECRET, access_key=access_key, sleep=sleeps.append, **kwargs)
     client.transport.session = FakeSession(answers)
@@ -157,6 +159,17 @@ def test_non_json_bodies(body, posts):
 def test_a_garbled_answer_to_a_read_is_asked_again():
     client = make_client([FakeResponse(b'{"result":"succ'), FakeResponse({"result": "success", "n": "1"})])
     assert client.read("GetProducts")["n"] == "1"
+
+
+@pytest.mark.parametrize("answer", [{"serviceid": "1"}, {"result": "maybe"}, {}])
+def test_an_answer_that_says_neither_success_nor_error_is_no_answer(answer):
+    """Not a refusal (the write may have been made): a read asks again, a write's answer counts as lost, to be read back."""
+    client = make_client([FakeResponse(answer), FakeResponse({"result": "success", "n": "1"})])
+    assert client.read("GetProducts")["n"] == "1"
+    client = make_client([FakeResponse(answer), FakeResponse(SUCCESS)])
+    with pytest.raises(WHMCSAnswerLostError, match="answered UpdateClientProduct with neither success nor an error"):
+        client.write("UpdateClientProduct", {"serviceid": 1, "domain": "a.example.com"})
+    assert len(client.transport.session.posts) == 1
 
 
 def test_byte_order_mark_is_tolerated():
@@ -470,6 +483,17 @@ def test_simulator_update_quirks(sim):
     with pytest.raises(ValueError, match="lists GetProducts as a read, not a write"):
         client.write("GetProducts")
     assert sim.calls == []  # refused before anything was sent
+
+
+def test_simulator_strip_from_writes(sim):
+    client = sim_client(sim)
+    sim.apply_settings({"strip_from_writes": "UpdateClientProduct:serviceid"})
+    assert client.write("UpdateClientProduct", {"serviceid": 5, "notes": "n"}) == {"result": "success"}
+    assert sim.service(5)["notes"] == "n" and sim.write_answer_keys == {"UpdateClientProduct": {"result", "serviceid"}}
+    sim.apply_settings({"strip_from_writes": "UpdateClientProduct:result"})
+    with pytest.raises(WHMCSError, match="neither success nor an error"):
+        client.write("UpdateClientProduct", {"serviceid": 5, "notes": "m"})
+    assert sim.service(5)["notes"] == "m"
 
 
 def test_simulator_auth_modes(sim):

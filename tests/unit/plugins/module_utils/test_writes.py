@@ -108,6 +108,17 @@ def test_a_write_not_made_is_sent_again_after_growing_pauses_until_it_is_made(cl
     assert warnings == ["DCImanager at URL answered server.disable with HTTP 502; read back: the block of server 6 was not made, so it was sent again"] * 4
 
 
+def test_a_lost_copy_that_lands_during_the_pause_is_read_back_before_a_repeat(clock):
+    """A proxy gave up on the request (the answer lost at once) and passed it on later: it lands during the pause
+    before the repeat, and the read-back right before the repeat sees it, so it is not sent again."""
+    writes, warnings = make()
+    panel = Panel(lost(), {"ok": ""})
+    shown = iter([NOT_SHOWN, {"shown": True}])
+    assert writes.change(panel.send, lambda: next(shown), "the block of server 6") == {"shown": True}
+    assert panel.sends == 1 and len(clock.sleeps) == 1 and writes.changed
+    assert warnings == ["DCImanager at URL answered server.disable with HTTP 502; read back again before sending it again: the block of server 6 was made"]
+
+
 @pytest.mark.parametrize("deadline", [60, 300])
 def test_repeats_stop_at_the_deadline_with_the_clients_write_not_made_error(clock, deadline):
     writes, warnings = make(deadline=deadline)
