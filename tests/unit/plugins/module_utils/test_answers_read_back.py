@@ -33,7 +33,7 @@ class Panel:
         self.writes.append((func, params))
         return self.answer
 
-    def find_user(self, name):
+    def find_user(self, name, fresh=True):
         return next((user for user in self.users if user["name"] == name), None)
 
     def addresses(self, server_id, with_domains=False):
