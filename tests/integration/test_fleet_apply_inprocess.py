@@ -20,6 +20,7 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils import _fleet_apply
+from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.errors import DCIError
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.panel import fleet_server, read_fleet
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service import allocation, converge
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.drift import plan
@@ -167,6 +168,13 @@ def test_the_plan_is_applied_and_a_rerun_changes_nothing(shop):
     assert shop.whmcs.service(21)["status"] == "Suspended" and shop.whmcs.service(22)["status"] == "Terminated"
     # Each new allocation claimed its server with the timed claim.
     assert all(s["claim"]["server_id"] for s in result["services"] if s["action"] == "provision")
+    # The owner went to the server in the save that recorded the install: one server.edit for both.
+    users = {u["name"]: u["id"] for u in shop.dci.dump_state()["users"]}
+    for sid, hostname, login in ((10, "10.domain", "ada"), (11, "ada-second.example.net", "ada"), (12, "bob.example.net", "bob")):
+        [server] = servers[hostname]
+        assert server["owner"] == users[login], (sid, server)
+        saves = [c["params"] for c in shop.dci.writes() if c["name"] == "server.edit" and str(c["params"].get("elid")) == str(server["id"])]
+        assert len(saves) == 1 and saves[0]["owner"] == users[login] and "ostemplate" not in saves[0] and saves[0]["notes"], saves
 
     shop.clear_calls()
     again = shop.apply(shop.plan())
@@ -243,6 +251,25 @@ def test_a_failed_activation_puts_the_server_back_and_leaves_the_service_pending
     assert shop.whmcs.service(10)["status"] == "Pending" and shop.whmcs.service(10)["dedicatedip"] == ""
 
 
+def test_a_refused_save_of_the_owner_and_install_record_puts_the_claimed_server_back(shop, monkeypatch):
+    """The owner is saved with the install record; when the panel refuses that save the server carries only this run's
+    claim (its hostname, nobody as owner), and is put back free all the same."""
+    edit_server = converge.Panel.edit_server
+
+    def refuse_the_record(self, server_id, form=None, **changes):
+        if "notes" in changes and "owner" in changes:
+            raise DCIError("the panel refused: busy", error_type="busy", error_object="server")
+        return edit_server(self, server_id, form=form, **changes)
+
+    monkeypatch.setattr(converge.Panel, "edit_server", refuse_the_record)
+    free_before = len(by_hostname(shop.dci)["free.ds"])
+    result = shop.apply({"service_id": 10})
+    [service] = result["services"]
+    assert service["failed"] and "The server was put back free" in service["msg"], service["msg"]
+    assert "10.domain" not in by_hostname(shop.dci) and len(by_hostname(shop.dci)["free.ds"]) == free_before
+    assert shop.dci.installs == [] and shop.whmcs.service(10)["status"] == "Pending"
+
+
 def test_a_claim_that_lands_on_another_allocations_server_takes_nothing_back(shop, monkeypatch):
     """Service 10's run stopped right after its free read, its clock with it (a paused virtual machine); meanwhile
     another controller gave that server to zoe. The run's claim lands over zoe's, its verify sees zoe's owner, and
@@ -287,8 +314,10 @@ def test_a_failed_install_puts_back_only_a_server_that_is_still_the_services(sho
     assert "was not put back free; the service stays Pending in WHMCS" in service["msg"], service["msg"]
     assert shop.dci.installs == [] and [c for c in shop.dci.calls if c["name"] == "server.poweroff"] == []
     [server] = [s for s in shop.dci.dump_state()["servers"] if s["addresses"][0]["domain"] == "zoe.example.net"]
-    ada = next(u for u in shop.dci.dump_state()["users"] if u["name"] == "ada")
-    assert server["owner"] == ada["id"]  # left as it is, for a person to sort out
+    # Left as it is, for a person to sort out. The owner is saved with the install record (one save for two), which
+    # never came: the server shows no owner, and no save of ada's was sent.
+    assert not server["owner"], server
+    assert [c for c in shop.dci.writes() if c["name"] == "server.edit" and "owner" in c["params"]] == []
 
 
 def test_services_on_several_panels_stay_on_their_own(tmp_path, monkeypatch):

@@ -65,6 +65,7 @@ class Allocation:
         claim_settle=4.0,
         rows=None,
         account=None,
+        defer_owner=False,
     ):
         if claim_settle <= claim_bound:
             raise OperationFailed("claim_settle (%ss) must be longer than claim_bound (%ss)" % (claim_settle, claim_bound))
@@ -85,6 +86,10 @@ class Allocation:
         self.addresses = None  # the server's addresses after the allocation (``iplist`` rows, ``{"ip": ...}`` for new ones)
         self.surplus = []
         self.claim = None
+        # defer_owner: the caller saves the owner with the install record (Install(save_owner=...)), one save for two;
+        # owner_to_save is then the account id still to save (None: the server is the owner's already).
+        self.defer_owner = defer_owner
+        self.owner_to_save = None
         self.before = {}
         self.after = {}
         # An account without its id (a create answered without one, not listed yet) is read when it is needed.
@@ -394,7 +399,10 @@ class Allocation:
         server_id = row["id"]
         if not self.panel.owned_by(row, self.owner):
             form = self.panel.server_form(server_id) if form is None else form
-            if self.owner_shown(form, row) is not True:
+            shown = self.owner_shown(form, row)
+            if shown is None and self.defer_owner:
+                self.owner_to_save = self.owner_account()["id"]  # saved with the install record
+            elif shown is not True:
                 self.panel.edit_server(server_id, form=form, owner=self.owner_account()["id"])
                 form = dict(form, owner=self.owner_account()["id"])
         self.form = form

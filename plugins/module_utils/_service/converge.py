@@ -357,6 +357,7 @@ class ServiceConvergence:
             claim_settle=self.run_.claim_settle,
             rows=self.panel.view.rows(after=time.monotonic() - self.run_.poll_interval),
             account=account.row,
+            defer_owner=True,  # saved with the install record, one save for two
         )
         try:
             allocation.present()
@@ -384,10 +385,11 @@ class ServiceConvergence:
                 note_finished=False,
                 account=account.row,
                 templates=self.run_.panels.templates(self.result["panel_id"]),
+                save_owner=allocation.owner_to_save,
             ).run(allocation.row, form=allocation.form)
         except (ClientError, WaitTimeout) as exc:
             if not had_server:
-                self._put_back(exc, allocation.row)
+                self._put_back(exc, allocation.row, owner_saved=allocation.owner_to_save is None)
             raise
         self.result["server"] = server
         self.tell_whmcs(
@@ -412,16 +414,23 @@ class ServiceConvergence:
             "%s; %s" % (what, stays) if what else stays[0].upper() + stays[1:],
         )
 
-    def _put_back(self, exc, row):
+    def _put_back(self, exc, row, owner_saved=True):
         """A failed install gives back the server this run allocated (``row``), but only while the server still
         carries the service's hostname and owner: one that shows another allocation's claim or owner may be another
-        customer's, and is left as it is."""
+        customer's, and is left as it is. ``owner_saved=False``: the owner was left to the install's save, which may
+        not have been made, so a server nobody owns with the hostname is this run's claim, given back too."""
         if isinstance(exc, NotTheirs):
             self._failed_activation(exc, "Server %s was not put back free" % row["id"])
             return
         try:
             check_still_theirs(
-                self.panel, row, self.panel.server_form(row["id"]), self.settings["hostname"], self.settings["owner"], refused="it was not put back free"
+                self.panel,
+                row,
+                self.panel.server_form(row["id"]),
+                self.settings["hostname"],
+                self.settings["owner"],
+                refused="it was not put back free",
+                nobody_ok=not owner_saved,
             )
             Release(self.panel, server_id=row["id"], wait_timeout=self.run_.wait_timeout).run()
         except NotTheirs as problem:

@@ -40,12 +40,14 @@ class Templates:
             return self._keys[(package, template)]
 
 
-def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started", account=None):
+def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the install was not started", account=None, nobody_ok=False):
     """NotTheirs unless the server still carries ``hostname`` on its main address and belongs to ``owner`` (each
     checked when given), from single-server reads (current even where the server list lags) and ``form``, the
     server's ``server.edit`` form as just read: the look before an install wipes the disk, and before a failed
     activation puts a server back. ``refused``: what was not done, for the message. ``account``: the owner's ``user``
-    row when the caller has it (an account's id does not change; the owner cell itself is always ``form``'s)."""
+    row when the caller has it (an account's id does not change; the owner cell itself is always ``form``'s).
+    ``nobody_ok``: a server nobody owns passes the owner check too (an allocation whose owner is saved with the install
+    record: its claim is the hostname, which is checked)."""
     server_id = row["id"]
     if hostname is not None:
         main = [a for a in panel.addresses(server_id, with_domains=True) if a["ip"] == row.get("ip")]
@@ -57,6 +59,8 @@ def check_still_theirs(panel, row, form, hostname=None, owner=None, refused="the
             )
     if owner is not None:
         cell = (form.get("owner") if "owner" in form else row.get("owner")) or ""
+        if nobody_ok and cell in ("", "no_owner"):
+            return
         user = account if account and account.get("name") == owner and account.get("id") else panel.find_user(owner)
         if cell in ("", "no_owner") or user is None or cell not in (user.get("id"), owner):
             raise NotTheirs(
@@ -86,6 +90,11 @@ class Install:
     them (an allocation), for the result instead of a read. ``note_finished=False``: the end of an install waited
     for is not added to the install record (a rerun within ``settle_time`` of the start then waits that long; the
     fleet apply, which writes WHMCS right after, saves the read and the save).
+
+    ``save_owner``: an allocation left the owner to this install (``Allocation(defer_owner=True)``): the account id is
+    saved in the same ``server.edit`` as the install record, one save instead of two; until then the server is this
+    run's by its hostname (a claim), so the last check takes a server nobody owns too. Where no install is started
+    (one recorded already), the owner is saved on its own.
     """
 
     def __init__(
@@ -105,6 +114,7 @@ class Install:
         note_finished=True,
         account=None,
         templates=None,
+        save_owner=None,
     ):
         self.panel = panel
         self.template = os_template
@@ -121,6 +131,7 @@ class Install:
         self.templates = templates
         self.account = account if account and account.get("id") and account.get("name") == owner else None
         self.note_finished_ = note_finished
+        self.save_owner = save_owner
         self.changed = False
         self.finished = False
         self.server = None
@@ -214,7 +225,7 @@ class Install:
 
     def check_still_theirs(self, row, form):
         """The last look before an install wipes the disk (see ``check_still_theirs``)."""
-        check_still_theirs(self.panel, row, form, self.hostname, self.owner, account=self.account)
+        check_still_theirs(self.panel, row, form, self.hostname, self.owner, account=self.account, nobody_ok=self.save_owner is not None)
 
     def start_install(self, server_id, template, before):
         """Send ``server.operations``. After a lost answer the server is watched for up to settle_time:
@@ -248,6 +259,14 @@ class Install:
         """Install on the server of ``row``; ``form``: its ``server.edit`` form when the caller has just read it (an
         allocation's verification), for the look at the install record. The last check before the install always
         reads the form itself."""
+        self._run(row, form)
+        if self.save_owner is not None and not self.panel.check_mode:
+            # No install was started (one is recorded already): the owner the allocation left to it is saved alone.
+            self.panel.edit_server(row["id"], owner=self.save_owner)
+            self.save_owner = None
+        return self
+
+    def _run(self, row, form=None):
         self.check_recipe()
         server_id = row["id"]
         template = self.template_key(server_id, package_of(row))
@@ -301,7 +320,11 @@ class Install:
         self.changed = True
         # The record goes in first: a panel that refuses server.edit while an install runs must not
         # leave a running install unrecorded, which a rerun would start again.
-        self.panel.edit_server(server_id, form=form, notes=with_record(notes, template, self.recipe, started))
+        changes = {"notes": with_record(notes, template, self.recipe, started)}
+        if self.save_owner is not None:
+            changes["owner"] = self.save_owner
+        self.panel.edit_server(server_id, form=form, **changes)
+        self.save_owner = None
         try:
             self.start_install(server_id, template, row)
         except DCIError as exc:
