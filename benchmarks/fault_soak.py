@@ -166,6 +166,11 @@ def check(original_services, dci_state, whmcs_state, reasons, final):
 SECRET_PARAMS = ("auth", "authinfo", "secret", "passwd", "confirm", "checkpasswd", "password", "servicepassword")
 
 
+def subject(name, params):
+    """The object a write changes: its function, session, server (``plid``) and element (``elid``)."""
+    return (name, str(params.get("auth", "")), str(params.get("plid", "")), str(params.get("elid", "")))
+
+
 def repeated_writes(calls):
     """Writes sent again after a send of the same write took effect with its answer lost (a broken rule).
 
@@ -186,6 +191,11 @@ def repeated_writes(calls):
         if key in effective and effective[key] <= sent:
             shown = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
             problems.append("%s sent again after it took effect (its answer lost): %s" % (call["name"], shown))
+        # Another write of the same object in between (a claim not trusted and undone, then claimed again): the
+        # next copy of the earlier write is a new decision, read from what the undo left, not a blind repeat.
+        thing = subject(call["name"], params)
+        for other in [k for k in effective if k != key and subject(k[0], dict(k[1])) == thing and effective[k] <= sent]:
+            del effective[other]
         if call["fault"] and call["fault_after"]:
             took = call.get("applied_at") if "apply_at" in call else sent
             if took is not None:

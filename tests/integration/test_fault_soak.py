@@ -74,6 +74,10 @@ def test_repeated_writes_are_found_in_the_call_log():
     assert fault_soak.repeated_writes([dict(write, fault="drop"), write]) == []  # lost before it was handled: may go again
     assert len(fault_soak.repeated_writes([lost, write])) == 1
     assert fault_soak.repeated_writes([lost, dict(write, params=dict(write["params"], auth="s2"))]) == []  # another run
+    # A claim not trusted, undone (another write of the same address), then claimed again: a new decision.
+    undo = dict(write, params=dict(write["params"], domain="free.ds"))
+    assert fault_soak.repeated_writes([lost, undo, write]) == []
+    assert len(fault_soak.repeated_writes([lost, dict(undo, params=dict(undo["params"], elid="10")), write])) == 1  # another address
 
 
 def test_a_delayed_write_counts_from_when_it_took_effect():
