@@ -39,6 +39,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "benchmarks" / "_lib"))
+
+from procs import descendants  # noqa: E402  pylint: disable=wrong-import-position
 
 from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 from simulators.dcimanager import DCImanagerSimulator  # noqa: E402  pylint: disable=wrong-import-position
@@ -159,19 +162,8 @@ class Fleet:
 
 def _tree_pss_kib(root):
     """Proportional set size (KiB) of ``root`` and all its descendants: shared pages counted once."""
-    children = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children[ppid].append(int(entry))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
+    total = 0
+    for pid in descendants([root]):
         try:
             with open("/proc/%d/smaps_rollup" % pid, encoding="ascii") as handle:
                 for line in handle:

@@ -44,9 +44,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-for _path in (REPO / "tests", REPO / "tests" / "integration"):
+for _path in (REPO / "tests", REPO / "tests" / "integration", REPO / "benchmarks" / "_lib"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
+
+from procs import descendants, parent_of  # noqa: E402  pylint: disable=wrong-import-position
 
 from harness import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 from simulators.dcimanager import FREE_DOMAIN, DCImanagerSimulator, make_state, new_server  # noqa: E402  pylint: disable=wrong-import-position
@@ -575,30 +577,8 @@ def _ancestors(pid):
     chain = []
     while pid and pid not in chain:
         chain.append(pid)
-        try:
-            with open("/proc/%d/stat" % pid, encoding="ascii", errors="replace") as handle:
-                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
+        pid = parent_of(pid)
     return chain
-
-
-def _descendants(roots):
-    children = collections.defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, encoding="ascii", errors="replace") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children[ppid].append(int(entry))
-    found, todo = [], list(roots)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def process_of_port(port, roots):
@@ -614,7 +594,7 @@ def process_of_port(port, roots):
                         inodes.add("socket:[%s]" % fields[9])
         except OSError:
             continue
-    for pid in _descendants(roots):
+    for pid in descendants(roots):
         try:
             for fd in os.listdir("/proc/%d/fd" % pid):
                 if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
@@ -625,7 +605,7 @@ def process_of_port(port, roots):
 
 
 def _kill_tree(pid):
-    for child in reversed(_descendants([pid])):
+    for child in reversed(descendants([pid])):
         try:
             os.kill(child, signal.SIGKILL)
         except OSError:
