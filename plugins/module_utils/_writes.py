@@ -25,8 +25,13 @@ NOT_SHOWN = "not shown"
 CANNOT_TELL = None
 
 # The pause before the first repeat of a write that was provably not made, in seconds; each later
-# pause doubles, up to MAX_PAUSE, and each is jittered so that parallel runs do not repeat in step.
-FIRST_PAUSE = 1.0
+# pause doubles, up to MAX_PAUSE, and each is lengthened by up to half at random so that parallel runs
+# do not repeat in step. Never shorter than LATE_COPY: a copy of the lost request that a proxy gave up
+# on may still land that long after it was sent (the assumption the timed claim rests on: claim_settle
+# - claim_bound, 2 s by default), and the read-back right before the repeat must come after it, or a
+# write that took effect would be sent again.
+LATE_COPY = 2.0
+FIRST_PAUSE = LATE_COPY
 MAX_PAUSE = 10.0
 
 __all__ = ("CANNOT_TELL", "NOT_SHOWN", "WriteNotMade", "Writes")
@@ -84,7 +89,7 @@ class Writes:
                 return shown
             if not repeat:
                 raise _not_made(lost, "read back: %s was not made; it is never sent twice, since the lost copy may still arrive" % what)
-            wait = min(pause, MAX_PAUSE) * (0.75 + random.random() / 2)
+            wait = min(pause, MAX_PAUSE) * (1 + random.random() / 2)
             elapsed = time.monotonic() - started
             if elapsed + wait >= deadline:
                 raise _not_made(

@@ -25,6 +25,8 @@ from .view import ServerGone, ServerList
 
 # The letters of a one-time login key.
 KEY_ALPHABET = string.ascii_lowercase + string.digits
+# How many times a read-back waits for the operations under way to end before it judges the row it read.
+SETTLE_LOOKS = 3
 
 
 def saved(field, value):
@@ -277,8 +279,14 @@ class Panel:
             idle.append(time.monotonic())
             return True
 
-        self.wait_server(server_id, settled, "the operation under way ending")
-        return self.row(server_id, after=idle[-1])
+        for dummy in range(SETTLE_LOOKS):
+            self.wait_server(server_id, settled, "the operation under way ending")
+            row = self.row(server_id, after=idle[-1])
+            # An operation that began after the idle row was read (a lost request's copy landing late) is
+            # waited out too: a row read in its midst shows its result not yet, which is no proof it was not made.
+            if not busy(row):
+                break
+        return row
 
     def switch_ports_busy(self, server_id):
         return any(conn["func_in_progress"] for conn in self.connections(server_id) if is_switch(conn))
