@@ -96,7 +96,10 @@ def start_slice(directory, inventory, number, env):
     node_env = ansible_env(
         dict(env, TMPDIR=str(node / "tmp"), ANSIBLE_LOCAL_TEMP=str(node / "tmp"), DCIMANAGER_LOCK_DIR=str(node), RECORD_RESULTS_FILE=str(records))
     )
-    process = subprocess.Popen(command, cwd=str(directory), env=node_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # pylint: disable=consider-using-with
+    # The slices run at the same time: started here, waited for by the caller.
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        command, cwd=str(directory), env=node_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     return process, records
 
 
