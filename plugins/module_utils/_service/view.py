@@ -114,15 +114,19 @@ class ServerList:
         """Read the server's row until ``predicate(row)`` is true; returns that row.
 
         The first look is a read sent at or after ``after`` (default: now): while others wait, the read their waits
-        make next when it is due within the first pause, else a read at once. Later looks take the view's next
-        read, due one pause after the last one, shared by every waiter; the pauses grow from one second to
-        ``max_pause`` and start short again whenever a new wait begins, so a quick change is seen quickly
-        and a long install costs few reads.
+        make next (due within ``max_pause``), else a read at once. Later looks take the view's next read, due one
+        pause after the last one, shared by every waiter; the pauses grow from one second to ``max_pause``, so a
+        quick change is seen quickly and a long install costs few reads. They start short again only when a wait
+        begins while none is under way: a wait that joins others joins their schedule too, so that many waits
+        (an order day's, beginning a few a second) cost one read per ``max_pause``, not one per new wait.
         """
         after = self._now() if after is None else after
-        self._await_schedule(after, FIRST_PAUSE)
         with self._lock:
-            self._pause = min(FIRST_PAUSE, self.max_pause)
+            joining = self._waiting > 0
+        self._await_schedule(after, self.max_pause if joining else FIRST_PAUSE)
+        with self._lock:
+            if not self._waiting:
+                self._pause = min(FIRST_PAUSE, self.max_pause)
             self._waiting += 1
         try:
             return self._wait(server_id, predicate, timeout, what, after)
