@@ -69,6 +69,14 @@ def parse_document(body, func=None, status=200):
         )
     if b"<!doctype" in stripped or b"<!entity" in stripped:
         raise DCIError("DCImanager's answer to %s carries a DTD, which the API never sends; refused" % func, call=func)
+    if stripped and stripped[:1] not in (b"<", b"\xef", b"\xfe", b"\xff"):
+        # An answer cut off on its way still begins as XML does ('<', or a byte order mark); one that does not (JSON,
+        # plain text) is no broken answer but another service's: asking again would only get it again.
+        raise DCIError(
+            "DCImanager's answer to %s is not XML at all; check that api_url points to the API endpoint "
+            "(https://HOST:1500/dcimgr), not another service" % (func or "the request"),
+            call=func,
+        )
     try:
         root = etree.fromstring(body, parser=_hardened_parser())
     except etree.XMLSyntaxError as exc:

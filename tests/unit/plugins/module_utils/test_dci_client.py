@@ -342,3 +342,17 @@ def test_the_client_refuses_what_the_catalogue_does_not_allow_before_sending(use
     with pytest.raises(ValueError, match=match):
         use(client)
     assert client.transport.session.posts == []
+
+
+@pytest.mark.parametrize("body", [b'{"doc": {"elem": []}}', b"Service Unavailable", b"  ok"])
+def test_an_answer_that_is_not_xml_at_all_is_another_services_and_not_asked_again(body):
+    with pytest.raises(DCIError) as info:
+        parse_document(body, "server")
+    assert not isinstance(info.value, answers.DCIRetryableError)
+    assert "answer to server is not XML at all; check that api_url points to the API endpoint" in info.value.msg
+
+
+@pytest.mark.parametrize("body", [b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><elem><id>1</id><na', b"\xef\xbb\xbf<doc><elem>", b""])
+def test_an_answer_cut_off_on_its_way_is_asked_again(body):
+    with pytest.raises(answers.DCIRetryableError, match="answer to server is not valid XML"):
+        parse_document(body, "server")
