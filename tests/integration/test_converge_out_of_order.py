@@ -51,7 +51,8 @@ def test_two_converge_jobs_out_of_order_end_as_whmcs_says(shop, tmp_path):
     assert not job_a.is_alive()
     assert first["run"].rc == 0, first["run"].output
     # A acted on the Suspended it read last (blocked the server), then read WHMCS again, saw Active and converged again.
-    assert "while this run acted: converging again" in first["run"].output
+    # (ansible-core 2.16 wraps a warning at the terminal's width: the words are compared, not the lines.)
+    assert "while this run acted: converging again" in " ".join(first["run"].output.split())
     assert shop.dci.server_state(server)["blocked"] is False
     assert shop.whmcs.service(20)["status"] == "Active"
     assert [call for call in shop.whmcs.writes() if "status" in call["params"]] == []  # neither wrote a status
