@@ -29,6 +29,8 @@ pytest.importorskip("aiohttp", reason="the event source runs under ansible-ruleb
 from test_whmcs_source import SOURCE, Source, body_of, free_port, post, run  # noqa: E402  pylint: disable=wrong-import-position
 
 DELIVERY = SOURCE["_load"]("delivery")
+# Real ansible-rulebook-style runs in real time (seconds each): not in the quick loop.
+pytestmark = pytest.mark.realtime
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp", reason="the event source runs under ansible-rulebook, which brings aiohttp")
+# The event source runs on asyncio and its tests wait in real time (polls, back-offs): not in the quick loop.
+pytestmark = pytest.mark.realtime
 
 from simulators._tls import make_tls  # noqa: E402  pylint: disable=wrong-import-position
 from simulators.shop import make_shop  # noqa: E402  pylint: disable=wrong-import-position

@@ -15,7 +15,8 @@ from ansible_collections.ispsystem.dcimanager.plugins.module_utils._dci.answers 
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._service.view import ServerGone, ServerList
 from ansible_collections.ispsystem.dcimanager.plugins.module_utils._wait import WaitTimeout
 
-pytestmark = pytest.mark.quick
+# The views' waits run in threads and sleep in real time (a few seconds each): not in the quick loop.
+pytestmark = pytest.mark.realtime
 
 
 class FakeClient:
