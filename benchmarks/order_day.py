@@ -239,7 +239,11 @@ def single_service(workdir, args, baseline):
             shop = make_consistent_shop(0, pending=3, clients=3, spare_servers=5, extra_ips=False)
             with Fleet(Path(workdir) / ("%s-%d" % (label, number)), shop, install_seconds=args.install_seconds, poweron_seconds=args.poweron_seconds) as fleet:
                 name = "ispsystem.dcimanager.converge" if label == "converge" else "ispsystem.dcimanager.provision"
-                command = playbook(name, ["-e", "@products.yml", "-e", "service_id=1000"], extra_vars)
+                # No inventory file (as AWX and EDA run it): localhost, with the controller's Python, since the harness's
+                # environment makes an unparsed inventory an error.
+                command = playbook(
+                    name, ["-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable, "-e", "@products.yml", "-e", "service_id=1000"], extra_vars
+                )
                 figures = run(fleet, command, label, args.run_timeout, baseline if label == "baseline" else None)
                 if figures["rc"] != 0:
                     raise SystemExit("%s failed:\n%s" % (label, figures["output"][-4000:]))
