@@ -385,7 +385,14 @@ class Round:
             self.paused = {"pid": None, "why": "no free read was held"}
             return
         roots = [p.pid for p in procs]
-        pid = process_of_port(entry["client_port"], roots)
+        # /proc/net/tcp is read in pieces while a dozen playbooks open and close connections, and a line can slip
+        # between two pieces: the socket of the held read is looked for again for up to a second.
+        pid = None
+        for dummy in range(50):
+            pid = process_of_port(entry["client_port"], roots)
+            if pid is not None:
+                break
+            time.sleep(0.02)
         server = str(entry["params"].get("elid"))
         if pid is None:
             self.paused = {"pid": None, "server": server, "why": "no process holds port %s" % entry["client_port"]}
