@@ -10,13 +10,11 @@ import pytest
 import yaml
 
 import eda_harness
+from harness import FAST
 from panel_shop import PanelShop
 from simulators.dcimanager import DCImanagerSimulator, default_state
 from simulators.shop import make_shop
 from simulators.whmcs import WHMCSSimulator
-
-# Fast timings: the waits are real, only shorter than on a real panel.
-FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 
 
 @pytest.fixture
@@ -65,9 +63,16 @@ class Shop:
 
 
 @pytest.fixture
-def shop(tmp_path):
-    """The sample shop of simulators.shop in both simulators (fast DCImanager timings)."""
-    dci_state, whmcs_state, products = make_shop()
+def shop_states():
+    """(dcimanager state, whmcs state, products) the ``shop`` fixture loads: the sample shop of simulators.shop. A test
+    module overrides this fixture to load another shop the same way."""
+    return make_shop()
+
+
+@pytest.fixture
+def shop(tmp_path, shop_states):
+    """A shop (shop_states) in both simulators (fast DCImanager timings)."""
+    dci_state, whmcs_state, products = shop_states
     dci_sim = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST)
     whmcs_sim = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls"))
     dci_sim.start()

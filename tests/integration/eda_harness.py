@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import CALLBACKS, ansible_env
+from harness import CALLBACKS, FAST, ansible_env
 from simulators.dcimanager import DCImanagerSimulator, make_state as make_dci_state
 from simulators.shop import PRODUCTS, whmcs_state
 from simulators.whmcs import WHMCSSimulator
@@ -41,8 +41,6 @@ BIN = Path(sys.executable).parent
 CHECKOUT = Path(__file__).resolve().parents[2]
 # The test stand-in for the converge playbook (a model panel in files; see its header).
 MODEL_PLAYBOOK = Path(__file__).resolve().parent / "eda_model_converge.yml"
-# The DCImanager simulator's transitions, as in the other integration tests (tests/integration/conftest.py).
-FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 
 
 def rulebook_binary():

@@ -20,6 +20,8 @@ from ansible.release import __version__ as _ANSIBLE_CORE_VERSION
 ANSIBLE_CORE = tuple(int(part) for part in _ANSIBLE_CORE_VERSION.split(".")[:2])
 REPO = Path(__file__).resolve().parents[2]
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
+# The DCImanager simulator's fast timings for the playbook tests: the waits are real, only shorter than on a real panel.
+FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 
 
 def collections_path():

@@ -31,12 +31,8 @@ import pytest
 import yaml
 
 from harness import ansible_env, run_inventory, unwrap
-from simulators.dcimanager import DCImanagerSimulator
 from simulators.fleet import hostname_of, make_consistent_shop
-from simulators.whmcs import WHMCSSimulator
 
-FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
-STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
 SLICES = 2
 # 12 provisioned services and 4 new orders over 7 clients (a client's services are 7 apart: in different slices).
 SHOP = dict(n=12, pending=4, clients=7, seed=0, drift={"active_blocked": 2, "suspended_unblocked": 1, "terminated_allocated": 1})
@@ -108,21 +104,13 @@ def task(record):
 
 
 @pytest.fixture
-def shop(tmp_path):
-    dci_state, whmcs_state, products = sliced_shop()
-    dci = DCImanagerSimulator(state=dci_state, tls_dir=str(tmp_path / "dci-tls"), **FAST)
-    whmcs = WHMCSSimulator(state=whmcs_state, tls_dir=str(tmp_path / "whmcs-tls"))
-    dci.start()
-    whmcs.start()
-    (tmp_path / "products.yml").write_text(yaml.safe_dump({"dedicated_server_products": products}))
-    (tmp_path / "shop.whmcs.yml").write_text(yaml.safe_dump({"plugin": "ispsystem.dcimanager.whmcs", "statuses": STATUSES}))
-    yield dci, whmcs, {**dci.env(), **whmcs.env(), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
-    dci.stop()
-    whmcs.close()
+def shop_states():
+    """conftest's ``shop`` loads the shop with the cross-slice cases."""
+    return sliced_shop()
 
 
 def test_slices_converge_each_service_once_and_find_the_conflicts_that_span_them(shop, tmp_path):
-    dci, whmcs, env = shop
+    dci, whmcs, env = shop.dci, shop.whmcs, {**shop.env, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"}
     listed = run_inventory(tmp_path / "shop.whmcs.yml", env, "ispsystem.dcimanager.whmcs")
     assert listed.returncode == 0, listed.stderr
     slices = slice_inventories(tmp_path, json.loads(listed.stdout), SLICES)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from harness import run_ansible_playbook
+from harness import FAST, run_ansible_playbook
 from simulators.dcimanager import DCImanagerSimulator
 from simulators.fleet import drift_plan, make_consistent_shop
 from simulators.whmcs import WHMCSSimulator
 
-FAST = dict(poweron_seconds=0.4, poweroff_seconds=0.2, install_seconds=1.5, enable_seconds=0.2)
 STATUSES = ["Pending", "Active", "Suspended", "Terminated", "Cancelled", "Fraud"]
 # What the plan play runs (once, on the play's first host); nothing else may run for an in-sync service.
 # The tasks the plan and the apply run once for the whole play (on its first host): no service's own.

@@ -107,12 +107,15 @@ def test_reconcile_a_mixed_fleet_twice(shop, tmp_path):
     assert shop.writes() == []
 
 
-def test_failed_activation_leaves_the_service_pending_and_the_server_free(shop, tmp_path):
-    state = shop.dci.dump_state()
-    for server in state["servers"]:
+def fail_every_install(shop):
+    """Every later install on a server of the product's package fails (the simulator's fail_installs)."""
+    for server in shop.dci.dump_state()["servers"]:
         if server.get("chassis_templ") == PACKAGE:
-            server["fail_install"] = True
-    shop.dci.load_state(state)
+            shop.dci.fail_installs(server["id"])
+
+
+def test_failed_activation_leaves_the_service_pending_and_the_server_free(shop, tmp_path):
+    fail_every_install(shop)
     before = servers_by_hostname(shop)
 
     run = playbook(shop, tmp_path, "provision", "-e", "service_id=10")
@@ -127,11 +130,7 @@ def test_failed_activation_leaves_the_service_pending_and_the_server_free(shop, 
 
 def test_a_service_that_failed_fails_the_converge_run_at_its_end(shop, tmp_path):
     """converge and reconcile converge every service, then fail on the ones that failed (playbooks/failed.yml)."""
-    state = shop.dci.dump_state()
-    for server in state["servers"]:
-        if server.get("chassis_templ") == PACKAGE:
-            server["fail_install"] = True
-    shop.dci.load_state(state)
+    fail_every_install(shop)
     run = playbook(shop, tmp_path, "converge", "-e", "service_id=10")
     assert run.rc == 2, run.output
     # fleet_apply's own failure is ignored there (each service runs to its end), then reported at the end.
