@@ -14,7 +14,7 @@ from __future__ import annotations
 from ._service.errors import OperationFailed
 from ._transport import ClientError
 from ._wait import WaitTimeout
-from ._writes import Writes
+from ._writes import LATE_COPY, Writes
 
 # take()'s default: the operation's own ``server``.
 _SERVER = object()
@@ -26,6 +26,14 @@ def write_deadline(params):
     if params.get("wait_timeout") is not None:
         return params["wait_timeout"]
     return max(60, params.get("timeout") or 0)
+
+
+def late_copy(params):
+    """How long a late copy of a lost request may take to land: ``claim_settle`` - ``claim_bound`` where the module has
+    them (dci_server_allocate), else the default (see _writes)."""
+    if params.get("claim_settle") is not None and params.get("claim_bound") is not None:
+        return params["claim_settle"] - params["claim_bound"]
+    return LATE_COPY
 
 
 class APIResource:
@@ -42,7 +50,7 @@ class APIResource:
 
     def __init__(self, module):
         self.module = module
-        self.writes = Writes(module.check_mode, module.warn, deadline=write_deadline(module.params))
+        self.writes = Writes(module.check_mode, module.warn, deadline=write_deadline(module.params), late_copy=late_copy(module.params))
         self.changed = False
         self.result = None
         self.before = {}

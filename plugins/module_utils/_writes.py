@@ -24,30 +24,31 @@ from ._transport import AnswerLost, WriteNotMade
 NOT_SHOWN = "not shown"
 CANNOT_TELL = None
 
-# The pause before the first repeat of a write that was provably not made, in seconds; each later
-# pause doubles, up to MAX_PAUSE, and each is lengthened by up to half at random so that parallel runs
-# do not repeat in step. Never shorter than LATE_COPY: a copy of the lost request that a proxy gave up
-# on may still land that long after it was sent (the assumption the timed claim rests on: claim_settle
-# - claim_bound, 2 s by default), and the read-back right before the repeat must come after it, or a
-# write that took effect would be sent again.
+# The pause before the first repeat of a write that was provably not made is the time a copy of the lost
+# request that a proxy gave up on may still take to land (the assumption the timed claim rests on:
+# claim_settle - claim_bound, LATE_COPY seconds at the least): the read-back right before the repeat must
+# come after it, or a write that took effect would be sent again. Each later pause doubles, up to
+# MAX_PAUSE, and each is lengthened by up to half at random so that parallel runs do not repeat in step.
 LATE_COPY = 2.0
-FIRST_PAUSE = LATE_COPY
 MAX_PAUSE = 10.0
 
-__all__ = ("CANNOT_TELL", "NOT_SHOWN", "WriteNotMade", "Writes")
+__all__ = ("CANNOT_TELL", "LATE_COPY", "NOT_SHOWN", "WriteNotMade", "Writes")
 
 
 class Writes:
     """The writes of one task: ``changed`` says whether one was made (or, in check mode, would be).
 
     ``warn(text)`` reports what happened to a write whose answer was lost; ``deadline`` is how many
-    seconds after its first send a write that was provably not made may still be sent again.
+    seconds after its first send a write that was provably not made may still be sent again; ``late_copy``
+    how long a late copy of a lost request may take to land (the task's claim_settle - claim_bound), the
+    first pause before a repeat (never shorter than LATE_COPY).
     """
 
-    def __init__(self, check_mode, warn, deadline=60.0):
+    def __init__(self, check_mode, warn, deadline=60.0, late_copy=LATE_COPY):
         self.check_mode = check_mode
         self.warn = warn
         self.deadline = float(deadline)
+        self.first_pause = max(LATE_COPY, float(late_copy))
         self.changed = False
         self.made = 0  # changes made (in check mode: that would be made), for callers that compare before and after
 
@@ -76,7 +77,7 @@ class Writes:
 
     def _send(self, send, read_back, what, repeat, deadline):
         started = time.monotonic()
-        pause = FIRST_PAUSE
+        pause = self.first_pause
         sends = 0
         while True:
             sends += 1
@@ -89,7 +90,7 @@ class Writes:
                 return shown
             if not repeat:
                 raise _not_made(lost, "read back: %s was not made; it is never sent twice, since the lost copy may still arrive" % what)
-            wait = min(pause, MAX_PAUSE) * (1 + random.random() / 2)
+            wait = min(pause, max(MAX_PAUSE, self.first_pause)) * (1 + random.random() / 2)
             elapsed = time.monotonic() - started
             if elapsed + wait >= deadline:
                 raise _not_made(

@@ -108,7 +108,12 @@ class ServiceConvergence:
         self.entry = entry
         self.secrets = secrets or {}
         self.host = entry.get("host") or ("whmcs-%s" % entry["service_id"] if entry.get("service_id") not in (None, "") else "service")
-        self.writes = Writes(check_mode=run.check_mode, warn=lambda message: run.warn(self.host, message), deadline=max(60, run.wait_timeout))
+        self.writes = Writes(
+            check_mode=run.check_mode,
+            warn=lambda message: run.warn(self.host, message),
+            deadline=max(60, run.wait_timeout),
+            late_copy=run.claim_settle - run.claim_bound,
+        )
         self.result = {
             "host": self.host,
             "service_id": entry.get("service_id"),

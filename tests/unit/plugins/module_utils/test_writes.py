@@ -55,9 +55,9 @@ def lost(error_class=DCIAnswerLostError):
     return error_class("DCImanager at URL answered server.disable with HTTP 502", status=502, call="server.disable")
 
 
-def make(deadline=60.0, check_mode=False):
+def make(deadline=60.0, check_mode=False, **options):
     warnings = []
-    return Writes(check_mode, warnings.append, deadline=deadline), warnings
+    return Writes(check_mode, warnings.append, deadline=deadline, **options), warnings
 
 
 def test_check_mode_sends_nothing_and_marks_the_change(clock):
@@ -108,6 +108,15 @@ def test_a_write_not_made_is_sent_again_after_growing_pauses_until_it_is_made(cl
     # The first pause outlasts a late copy of the lost request (claim_settle - claim_bound): the read-back after it sees one.
     assert clock.sleeps[0] >= _writes.LATE_COPY
     assert warnings == ["DCImanager at URL answered server.disable with HTTP 502; read back: the block of server 6 was not made, so it was sent again"] * 4
+
+
+@pytest.mark.parametrize("late_copy, first", [(5.0, 5.0), (0.5, _writes.LATE_COPY)])
+def test_the_first_pause_outlasts_the_tasks_late_copy_and_never_less_than_the_default(clock, late_copy, first):
+    """A task whose claim_settle - claim_bound is longer (a slow panel) waits that long before it reads back and repeats."""
+    writes, dummy = make(late_copy=late_copy)
+    panel = Panel(lost(), {"ok": ""})
+    assert writes.change(panel.send, lambda: NOT_SHOWN, "the block of server 6") == {"ok": ""}
+    assert first <= clock.sleeps[0] <= first * 1.5
 
 
 def test_a_lost_copy_that_lands_during_the_pause_is_read_back_before_a_repeat(clock):
